@@ -1,0 +1,37 @@
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Commands, SETTING_KEYS, Views } from '../../src/constants';
+import { REPO_ROOT } from './repo';
+
+const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8'));
+
+describe('package.json agrees with src/constants.ts', () => {
+  it('contributes exactly the commands the code registers, in the TaskScope category', () => {
+    const contributed = manifest.contributes.commands.map((c: { command: string }) => c.command).sort();
+    assert.deepStrictEqual(contributed, Object.values(Commands).sort());
+    for (const c of manifest.contributes.commands) assert.strictEqual(c.category, 'TaskScope', c.command);
+  });
+
+  it('contributes the view container and the Tasks view', () => {
+    assert.deepStrictEqual(manifest.contributes.viewsContainers.activitybar.map((c: { id: string }) => c.id), [Views.container]);
+    assert.deepStrictEqual(manifest.contributes.views[Views.container].map((v: { id: string }) => v.id), [Views.tasks]);
+    assert.ok(manifest.contributes.viewsWelcome.some((w: { view: string }) => w.view === Views.tasks));
+  });
+
+  it('contributes every setting, each with a description', () => {
+    const props = manifest.contributes.configuration.properties;
+    assert.deepStrictEqual(Object.keys(props).sort(), SETTING_KEYS.map((k) => `taskscope.${k}`).sort());
+    for (const [key, value] of Object.entries(props)) assert.ok((value as { markdownDescription?: string }).markdownDescription, key);
+  });
+
+  it('admits VS Code 1.100, the version the tests run', () => {
+    assert.match(manifest.engines.vscode, /^\^1\.(\d+)\.\d+$/);
+    assert.ok(Number(/^\^1\.(\d+)/.exec(manifest.engines.vscode)![1]) <= 100);
+  });
+
+  it('hides item-only commands from the command palette', () => {
+    const hidden = manifest.contributes.menus.commandPalette.filter((m: { when: string }) => m.when === 'false').map((m: { command: string }) => m.command);
+    assert.deepStrictEqual(hidden.sort(), [Commands.openCreationSite, Commands.removeProcess].sort());
+  });
+});
