@@ -1,0 +1,112 @@
+// The first slice, through public surfaces only: run a real Python program with the command,
+// see its tasks in the Tasks view's data (the exported tree provider), and open the line that
+// created a task with the command a click runs.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { TaskScopeApi } from '../../../src/extension';
+import type { TasksViewNode } from '../../../src/views/taskTreeProvider';
+
+const EXTENSION_ID = 'taskscope.taskscope';
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function label(api: TaskScopeApi, node: TasksViewNode): string {
+  const l = api.tasksView.getTreeItem(node).label;
+  return typeof l === 'string' ? l : (l?.label ?? '');
+}
+
+function workspaceFile(name: string): vscode.Uri {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  assert.ok(folder, 'the tests need a workspace folder');
+  return vscode.Uri.joinPath(folder.uri, name);
+}
+
+/** The 1-based line of the file that contains `text`. */
+function lineOf(file: vscode.Uri, text: string): number {
+  const index = fs.readFileSync(file.fsPath, 'utf8').split('\n').findIndex((l) => l.includes(text));
+  assert.ok(index >= 0, `no line with ${text}`);
+  return index + 1;
+}
+
+describe('Tasks view, live', function () {
+  this.timeout(60000);
+  let api: TaskScopeApi;
+  let terminal: vscode.Terminal | undefined;
+  const program = () => workspaceFile('nested_tasks.py');
+
+  before(async () => {
+    api = (await vscode.extensions.getExtension<TaskScopeApi>(EXTENSION_ID)!.activate())!;
+  });
+
+  after(() => terminal?.dispose());
+
+  it('runs the active Python file with the agent and shows its process', async () => {
+    await vscode.window.showTextDocument(program());
+    const result = (await vscode.commands.executeCommand('taskscope.runFile')) as { terminal: vscode.Terminal; launch: { args: string[] } };
+    assert.ok(result, 'the command started nothing');
+    terminal = result.terminal;
+    assert.deepStrictEqual(result.launch.args.slice(0, 3), ['-m', 'taskscope', 'run']);
+    const processNode = await until('the process row', () =>
+      api.tasksView.getChildren().find((n) => label(api, n) === 'nested_tasks.py'),
+    );
+    const item = api.tasksView.getTreeItem(processNode);
+    assert.match(String(item.description), /^pid \d+ · Python 3\./);
+    assert.match(String(item.contextValue), /\bprocess\b.*\bconnected\b/);
+  });
+
+  it('nests each task under the task that created it, with its coroutine', async () => {
+    const processNode = api.tasksView.getChildren().find((n) => label(api, n) === 'nested_tasks.py')!;
+    // Wait for the whole tree: main → branch → leaf-0, leaf-1.
+    const leaves = await until('leaf-0 and leaf-1 under branch', () => {
+      const [main] = api.tasksView.getChildren(processNode);
+      const branch = main && api.tasksView.getChildren(main).find((n) => label(api, n) === 'branch');
+      const found = branch ? api.tasksView.getChildren(branch) : [];
+      return found.length === 2 ? found : undefined;
+    });
+    assert.deepStrictEqual(leaves.map((n) => label(api, n)), ['leaf-0', 'leaf-1']);
+    const [main] = api.tasksView.getChildren(processNode);
+    assert.match(String(api.tasksView.getTreeItem(main).description), /^main\b/);
+    const leafItem = api.tasksView.getTreeItem(leaves[0]);
+    assert.match(String(leafItem.description), /^leaf · awaiting sleep · /);
+    assert.strictEqual((leafItem.iconPath as vscode.ThemeIcon).id, 'watch');
+    assert.strictEqual(leafItem.command?.command, 'taskscope.openCreationSite');
+    assert.strictEqual(leafItem.id, `${processNode.processKey}/${(leaves[0] as { taskId: string }).taskId}`);
+  });
+
+  it('opens the line that created a task, as a click on its row does', async () => {
+    const processNode = api.tasksView.getChildren().find((n) => label(api, n) === 'nested_tasks.py')!;
+    const [main] = api.tasksView.getChildren(processNode);
+    const branch = api.tasksView.getChildren(main).find((n) => label(api, n) === 'branch')!;
+    const leaf = api.tasksView.getChildren(branch)[1];
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    const click = api.tasksView.getTreeItem(leaf).command!;
+    await vscode.commands.executeCommand(click.command, ...(click.arguments ?? []));
+    const editor = await until('an editor', () => vscode.window.activeTextEditor);
+    assert.strictEqual(path.basename(editor.document.uri.fsPath), 'nested_tasks.py');
+    assert.strictEqual(editor.selection.active.line + 1, lineOf(program(), '# creates the leaves'));
+
+    await vscode.commands.executeCommand('taskscope.openCreationSite', branch);
+    assert.strictEqual(vscode.window.activeTextEditor!.selection.active.line + 1, lineOf(program(), '# creates the branch'));
+  });
+
+  it('marks the process exited when the program ends', async () => {
+    terminal?.dispose();
+    terminal = undefined;
+    const processNode = await until('the process to exit', () =>
+      api.tasksView.getChildren().find((n) => label(api, n) === 'nested_tasks.py' && /exited/.test(String(api.tasksView.getTreeItem(n).description))),
+    );
+    assert.match(String(api.tasksView.getTreeItem(processNode).contextValue), /\bexited\b/);
+    await vscode.commands.executeCommand('taskscope.removeProcess', processNode);
+    assert.ok(!api.tasksView.getChildren().some((n) => n.processKey === processNode.processKey));
+  });
+});
