@@ -1,0 +1,230 @@
+#!/usr/bin/env node
+// `npm test`: runs the four test tiers in order (unit, agent, integration, e2e), or the ones
+// named on the command line, goes on after a failing tier, and ends with a table and one line
+// "tests: N passed, N failed[, N skipped]". Exits non-zero when anything failed, including a
+// tier that could not run at all.
+//
+//   node scripts/test.js [unit|agent|integration|e2e ...] [--update-screenshot] [--electron]
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const paths = require('./lib/paths');
+const proc = require('./lib/proc');
+const build = require('./lib/build');
+const { ensureDebPackages } = require('./lib/system');
+
+const TIERS = ['unit', 'agent', 'integration', 'e2e'];
+const log = (line) => console.log(line);
+
+/** Each tier resolves to {passed, failed, skipped, note?}, or throws when it could not run. */
+const tiers = {
+  /** Pure TypeScript tests in plain Node: tsc to out/, then mocha. */
+  async unit() {
+    const compiled = await build.compileTests(log);
+    const files = listFiles(path.join(paths.root, 'out', 'test', 'unit'), '.test.js');
+    if (!files.length) throw new Error('no tests: tsc wrote no out/test/unit/**/*.test.js');
+    const resultsFile = path.join(paths.artifacts, 'unit', 'results.json');
+    fs.rmSync(resultsFile, { force: true });
+    const mocha = path.join(paths.root, 'node_modules', 'mocha', 'bin', 'mocha.js');
+    const result = await proc.run(
+      process.execPath,
+      [
+        mocha,
+        '--require', 'source-map-support/register',
+        '--reporter', path.join(__dirname, 'lib', 'mochaReporter.js'),
+        '--no-color',
+        'out/test/unit/**/*.test.js',
+      ],
+      { cwd: paths.root, echo: true, env: { ...process.env, TASKSCOPE_TEST_RESULTS: resultsFile } },
+    );
+    if (!fs.existsSync(resultsFile)) throw new Error(`mocha ended (exit code ${result.code}) without running the tests`);
+    const r = JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
+    const counts = { passed: r.passed, failed: r.failed, skipped: r.pending };
+    if (!compiled.ok) {
+      // Type errors fail the tier even when the emitted JavaScript ran: one failure for them.
+      counts.failed += 1;
+      counts.note = `tsc found ${compiled.errors} type error(s)`;
+    } else if (r.passed + r.failed === 0) {
+      throw new Error('no tests: mocha found no test in out/test/unit');
+    } else if (result.code !== 0 && r.failed === 0) {
+      counts.failed += 1;
+      counts.note = `mocha exited with code ${result.code}`;
+    }
+    return counts;
+  },
+
+  /** The Python agent's unittest suites, from the repository root. */
+  async agent() {
+    await ensureDebPackages(['python3-pytest'], log);
+    const dir = path.join(paths.root, 'test', 'agent');
+    const files = listFiles(dir, '.py').filter((f) => /^test.*\.py$/.test(path.basename(f)));
+    if (!files.length) throw new Error('no tests: test/agent has no test*.py file');
+    const python = process.env.PYTHON || 'python3';
+    const pythonPath = [path.join(paths.root, 'python'), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
+    log(`$ ${python} -m unittest discover -s test/agent -t .   (PYTHONPATH=python)`);
+    const result = await proc.run(python, ['-m', 'unittest', 'discover', '-s', 'test/agent', '-t', '.'], {
+      cwd: paths.root,
+      echo: true,
+      env: { ...process.env, PYTHONPATH: pythonPath, PYTHONDONTWRITEBYTECODE: '1' },
+    });
+    return parseUnittest(result.output, result.code);
+  },
+
+  /** Extension tests in the extension host of a real VS Code 1.100 (code-server + Chromium). */
+  async integration(options) {
+    const compiled = await build.compileTests(log);
+    await build.compileExtension(log);
+    if (!compiled.ok) log(`(tsc reported ${compiled.errors} type error(s); running the integration tests all the same)`);
+    let results;
+    if (options.electron) {
+      results = await runElectron();
+    } else {
+      const { runIntegrationTests } = require('../test/integration/runInCodeServer');
+      results = await runIntegrationTests({ log });
+    }
+    for (const t of results.tests || []) {
+      const mark = t.state === 'passed' ? 'ok  ' : t.state === 'failed' ? 'FAIL' : 'skip';
+      log(`  ${mark} ${t.title}`);
+      if (t.error) log(indent(t.error, 8));
+    }
+    if (results.error) log(`  could not run the suites:\n${indent(results.error, 4)}`);
+    if (results.failed && results.consoleLines) {
+      log(`  page console (last lines; all in ${path.relative(paths.root, results.consoleLog)}):`);
+      log(indent(results.consoleLines.slice(-40).join('\n'), 4));
+    }
+    if (results.passed + results.failed === 0) throw new Error('no tests: the extension host ran no test');
+    return { passed: results.passed, failed: results.failed, skipped: results.pending };
+  },
+
+  /** The user's view: the packaged extension in code-server, driven in Chromium. */
+  async e2e(options) {
+    await build.packageExtension(log);
+    const { runE2E } = require('../test/e2e/tasksView.e2e');
+    const r = await runE2E({ log, updateScreenshot: options.updateScreenshot });
+    return { passed: r.passed, failed: r.failed, skipped: r.skipped || 0, note: r.note };
+  },
+};
+
+async function runElectron() {
+  const resultsFile = path.join(paths.artifacts, 'integration', 'results.json');
+  fs.rmSync(resultsFile, { force: true });
+  const runner = path.join(paths.root, 'out', 'test', 'integration', 'electronRunner.js');
+  const result = await proc.run(process.execPath, [runner], {
+    cwd: paths.root,
+    echo: true,
+    env: { ...process.env, TASKSCOPE_TEST_RESULTS: resultsFile },
+  });
+  if (!fs.existsSync(resultsFile)) throw new Error(`the Electron runner ended (exit code ${result.code}) without results`);
+  return JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
+}
+
+/** Counts from unittest's closing lines ("Ran N tests", "OK (skipped=1)", "FAILED (...)"). */
+function parseUnittest(output, code) {
+  const ran = output.match(/^Ran (\d+) tests? in /m);
+  if (!ran) {
+    throw new Error(`unittest printed no "Ran N tests" line (exit code ${code}):\n${tail(output, 20)}`);
+  }
+  const total = Number(ran[1]);
+  if (total === 0) throw new Error('no tests: unittest discovered no test in test/agent');
+  const field = (name) => {
+    const m = output.match(new RegExp(`^(?:OK|FAILED) \\(.*\\b${name}=(\\d+)`, 'm'));
+    return m ? Number(m[1]) : 0;
+  };
+  const skipped = field('skipped');
+  const failed = field('failures') + field('errors') + field('unexpected successes');
+  const counts = { passed: total - failed - skipped, failed, skipped };
+  if (code !== 0 && failed === 0) {
+    counts.failed = 1;
+    counts.note = `unittest exited with code ${code}`;
+  }
+  return counts;
+}
+
+function listFiles(dir, suffix) {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith(suffix) && !f.split(path.sep).includes('__pycache__'))
+    .map((f) => path.join(dir, f));
+}
+
+function tail(text, n) {
+  return text.trim().split('\n').slice(-n).join('\n');
+}
+
+function indent(text, n) {
+  const pad = ' '.repeat(n);
+  return String(text)
+    .split('\n')
+    .map((l) => pad + l)
+    .join('\n');
+}
+
+function parseArgs(argv) {
+  const options = { tiers: [], updateScreenshot: false, electron: false };
+  for (const arg of argv) {
+    if (arg === '--update-screenshot') options.updateScreenshot = true;
+    else if (arg === '--electron') options.electron = true;
+    else if (TIERS.includes(arg)) options.tiers.push(arg);
+    else {
+      console.error(`unknown argument "${arg}"\nusage: node scripts/test.js [${TIERS.join('|')} ...] [--update-screenshot] [--electron]`);
+      process.exit(2);
+    }
+  }
+  // Always in the canonical order, each at most once.
+  options.tiers = options.tiers.length ? TIERS.filter((t) => options.tiers.includes(t)) : TIERS;
+  return options;
+}
+
+function table(rows) {
+  const head = ['tier', 'result', 'passed', 'failed', 'skipped', 'time'];
+  const body = rows.map((r) => [r.tier, r.status, String(r.passed), String(r.failed), String(r.skipped), `${r.seconds.toFixed(1)} s`]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const lines = [line(head), widths.map((w) => '-'.repeat(w)).join('  ')];
+  rows.forEach((r, i) => {
+    lines.push(line(body[i]) + (r.note ? `  ${r.note.split('\n')[0]}` : ''));
+  });
+  return lines.join('\n');
+}
+
+async function main() {
+  proc.exitOnSignals();
+  const options = parseArgs(process.argv.slice(2));
+  fs.mkdirSync(paths.artifacts, { recursive: true });
+  const rows = [];
+  for (const tier of options.tiers) {
+    log(`\n${'='.repeat(20)} ${tier} tests ${'='.repeat(20)}`);
+    const started = Date.now();
+    const row = { tier, passed: 0, failed: 0, skipped: 0, status: 'passed', note: '' };
+    try {
+      Object.assign(row, await tiers[tier](options));
+      if (row.failed) row.status = 'FAILED';
+    } catch (err) {
+      // A tier that could not run is a failure, never a pass.
+      row.status = 'FAILED';
+      row.failed = Math.max(row.failed, 1);
+      row.note = `could not run: ${err.message}`;
+      log(`\n${tier}: could not run:\n${indent(err.message, 2)}`);
+    } finally {
+      await proc.cleanup().catch(() => {});
+      proc.resetCleanup();
+    }
+    row.seconds = (Date.now() - started) / 1000;
+    log(`${tier}: ${row.status.toLowerCase()} (${row.passed} passed, ${row.failed} failed${row.skipped ? `, ${row.skipped} skipped` : ''}, ${row.seconds.toFixed(1)} s)`);
+    rows.push(row);
+  }
+  const sum = (k) => rows.reduce((n, r) => n + r[k], 0);
+  log(`\n${table(rows)}\n`);
+  const skipped = sum('skipped');
+  log(`tests: ${sum('passed')} passed, ${sum('failed')} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  process.exitCode = rows.some((r) => r.status !== 'passed') ? 1 : 0;
+}
+
+main().catch(async (err) => {
+  console.error(err.stack || err.message);
+  await proc.cleanup();
+  console.log('tests: 0 passed, 1 failed');
+  process.exit(1);
+});
