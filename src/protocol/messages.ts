@@ -21,6 +21,20 @@ export interface Frame {
 export interface TaskException {
   readonly type: string;
   readonly message: string;
+  /** Outermost frame first. */
+  readonly traceback?: readonly Frame[];
+}
+
+export const WAIT_KINDS = [
+  'task', 'gather', 'taskgroup', 'wait', 'lock', 'semaphore', 'event', 'condition', 'queue', 'future', 'sleep', 'other',
+] as const;
+export type WaitKind = (typeof WAIT_KINDS)[number];
+
+/** What a task waits for, when the agent can tell. */
+export interface WaitTarget {
+  readonly kind: WaitKind;
+  readonly tasks?: readonly string[];
+  readonly label?: string;
 }
 
 export interface TaskRecord {
@@ -36,6 +50,10 @@ export interface TaskRecord {
   readonly awaiting?: readonly Frame[];
   readonly finished?: number;
   readonly exception?: TaskException;
+  readonly cancelMessage?: string;
+  readonly waitingSince?: number;
+  readonly waitingOn?: WaitTarget;
+  readonly group?: string;
 }
 
 export interface LoopRecord {
@@ -132,10 +150,17 @@ export interface CommandMessage {
   readonly task?: string;
   /** The cancellation message handed to `Task.cancel(msg)`. */
   readonly msg?: string;
+  /** `setInterval`: the sampling interval in seconds. */
+  readonly interval?: number;
 }
 
-/** The fields each known command requires besides `id` and `command`. */
-const COMMAND_FIELDS: Readonly<Record<string, readonly string[]>> = { cancel: ['task'] };
+/** The fields each known command requires besides `id` and `command`, and their types. */
+const COMMAND_FIELDS: Readonly<Record<string, Readonly<Record<string, 'string' | 'number'>>>> = {
+  cancel: { task: 'string' },
+  cancelTree: { task: 'string' },
+  stack: { task: 'string' },
+  setInterval: { interval: 'number' },
+};
 export type ExtensionMessage = WelcomeMessage | RejectMessage | CommandMessage;
 
 /** The outcome of parsing one line: the message, or why it was refused. */
@@ -220,7 +245,23 @@ export function validateTask(value: unknown, path: string): TaskRecord {
   let exception: TaskException | undefined;
   if (o.exception !== undefined) {
     const e = object(o.exception, `${path}.exception`);
-    exception = { type: str(e, 'type', `${path}.exception`), message: str(e, 'message', `${path}.exception`) };
+    exception = {
+      type: str(e, 'type', `${path}.exception`),
+      message: str(e, 'message', `${path}.exception`),
+      traceback: frames(e, 'traceback', `${path}.exception`),
+    };
+  }
+  let waitingOn: WaitTarget | undefined;
+  if (o.waitingOn !== undefined) {
+    const w = object(o.waitingOn, `${path}.waitingOn`);
+    if (typeof w.kind !== 'string' || !(WAIT_KINDS as readonly string[]).includes(w.kind)) {
+      fail(`${path}.waitingOn.kind`, `one of ${WAIT_KINDS.join(', ')}`, w.kind);
+    }
+    waitingOn = {
+      kind: w.kind as WaitKind,
+      tasks: w.tasks === undefined ? undefined : strings(w, 'tasks', `${path}.waitingOn`),
+      label: optStr(w, 'label', `${path}.waitingOn`),
+    };
   }
   return {
     id: str(o, 'id', path),
@@ -235,6 +276,10 @@ export function validateTask(value: unknown, path: string): TaskRecord {
     awaiting: frames(o, 'awaiting', path),
     finished: o.finished === undefined ? undefined : num(o, 'finished', path),
     exception,
+    cancelMessage: optStr(o, 'cancelMessage', path),
+    waitingSince: o.waitingSince === undefined ? undefined : num(o, 'waitingSince', path),
+    waitingOn,
+    group: optStr(o, 'group', path),
   };
 }
 
@@ -332,8 +377,18 @@ function validateExtensionObject(o: Json): ExtensionMessage {
     case 'command': {
       const id = int(o, 'id', 'command');
       const command = str(o, 'command', 'command');
-      for (const field of COMMAND_FIELDS[command] ?? []) str(o, field, `command(${command})`);
-      return { type: 'command', id, command, task: optStr(o, 'task', 'command'), msg: optStr(o, 'msg', 'command') };
+      for (const [field, kind] of Object.entries(COMMAND_FIELDS[command] ?? {})) {
+        if (kind === 'string') str(o, field, `command(${command})`);
+        else if (num(o, field, `command(${command})`) <= 0) fail(`command(${command}).${field}`, 'a number > 0', o[field]);
+      }
+      return {
+        type: 'command',
+        id,
+        command,
+        task: optStr(o, 'task', 'command'),
+        msg: optStr(o, 'msg', 'command'),
+        interval: o.interval === undefined ? undefined : num(o, 'interval', 'command'),
+      };
     }
     default:
       return fail('type', 'one of welcome, reject, command', o.type);
