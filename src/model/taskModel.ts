@@ -104,6 +104,10 @@ class ProcessTasks {
     }
   }
 
+  childCount(parent: string | null): number {
+    return parent === null ? this.roots.size : (this.childrenOf.get(parent)?.size ?? 0);
+  }
+
   children(parent: string | null): TaskRecord[] {
     const ids = parent === null ? this.roots : this.childrenOf.get(parent);
     const out: TaskRecord[] = [];
@@ -219,6 +223,17 @@ export class TaskModel {
   /** The tasks created by `parent` (null: the process's top-level tasks), oldest first. */
   children(key: string, parent: string | null): TaskRecord[] {
     return this.processMap.get(key)?.tasks.children(parent) ?? [];
+  }
+
+  /** How many tasks `parent` created that the agent still reports (null: the top level). */
+  childCount(key: string, parent: string | null): number {
+    return this.processMap.get(key)?.tasks.childCount(parent) ?? 0;
+  }
+
+  /** Every task of the process, in the order the model first saw them (creation order). */
+  allTasks(key: string): TaskRecord[] {
+    const tasks = this.processMap.get(key)?.tasks.tasks;
+    return tasks ? [...tasks.values()] : [];
   }
 
   /** Number of tasks the agent reports for the process (live and recently finished). */

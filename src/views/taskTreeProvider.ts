@@ -1,8 +1,9 @@
 /**
- * The "Tasks" view: processes at the top, then each process's tasks nested under the task
- * that created them. It renders the task model and refreshes only the rows a change touched,
- * batched, so a busy program does not flood the view. Rows have stable ids, so expansion and
- * selection survive updates.
+ * The "Tasks" view: processes at the top, then (when a process runs several event loops) its
+ * loops, then its tasks as the arrangement orders them (by creator, by awaiter, or flat;
+ * see arrangement.ts). It refreshes only the rows a change touched, batched, so a busy
+ * program does not flood the view. Rows have stable ids, so expansion and selection survive
+ * updates.
  */
 
 import * as path from 'path';
@@ -10,19 +11,9 @@ import * as vscode from 'vscode';
 import { Commands } from '../constants';
 import type { ModelChange, ProcessInfo, TaskModel } from '../model/taskModel';
 import type { Frame, TaskRecord, TaskState } from '../protocol/messages';
+import { ArrangeOptions, FoldNode, JoinNode, TaskArrangement, TaskNode, ViewNode } from './arrangement';
 
-export interface ProcessNode {
-  readonly kind: 'process';
-  readonly processKey: string;
-}
-
-export interface TaskNode {
-  readonly kind: 'task';
-  readonly processKey: string;
-  readonly taskId: string;
-}
-
-export type TasksViewNode = ProcessNode | TaskNode;
+export type { ViewNode as TasksViewNode } from './arrangement';
 
 /** How long changes are gathered before the view is told (one refresh per window). */
 const REFRESH_DELAY_MS = 100;
@@ -41,12 +32,25 @@ export function describeFrame(frame: Frame): string {
   return `${path.basename(frame.file)}:${frame.line}`;
 }
 
+/** "1.2 s", "3 min 4 s", "2 h 5 min": how long something has lasted. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.floor(s % 60)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
 /** The short text after a task's name: its coroutine, and where it waits or how it ended. */
 export function taskDescription(task: TaskRecord): string {
   const where = task.awaiting?.[task.awaiting.length - 1];
   switch (task.state) {
-    case 'pending':
-      return where ? `${task.coro} · awaiting ${where.function} · ${describeFrame(where)}` : task.coro;
+    case 'pending': {
+      if (!where) return task.coro;
+      const on = task.waitingOn?.label ?? where.function;
+      return `${task.coro} · awaiting ${on} · ${describeFrame(where)}`;
+    }
     case 'running':
       return `${task.coro} · running`;
     case 'failed':
@@ -61,17 +65,23 @@ function frameLink(frame: Frame): string {
   return `[${describeFrame(frame)}](${uri.toString()})`;
 }
 
-function taskTooltip(task: TaskRecord): vscode.MarkdownString {
+function escape(text: string): string {
+  return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
+}
+
+export function taskTooltip(task: TaskRecord, now = Date.now()): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
   md.appendMarkdown(`**${escape(task.name)}** · \`${escape(task.coro)}\` · ${task.state}\n\n`);
   if (task.exception) md.appendMarkdown(`${escape(task.exception.type)}: ${escape(task.exception.message)}\n\n`);
+  if (task.cancelMessage) md.appendMarkdown(`Cancelled: ${escape(task.cancelMessage)}\n\n`);
   if (task.site) {
     md.appendMarkdown(`Created in \`${escape(task.site.function)}\` at ${frameLink(task.site)}\n\n`);
   } else {
     md.appendMarkdown('Creation site unknown\n\n');
   }
   if (task.awaiting?.length) {
-    md.appendMarkdown('Waiting at:\n');
+    const since = task.waitingSince !== undefined ? ` for ${formatDuration(now - task.waitingSince)}` : '';
+    md.appendMarkdown(`Waiting${since} at:\n`);
     for (const f of task.awaiting) md.appendMarkdown(`- \`${escape(f.function)}\` ${frameLink(f)}\n`);
     md.appendMarkdown('\n');
   }
@@ -82,56 +92,83 @@ function taskTooltip(task: TaskRecord): vscode.MarkdownString {
   return md;
 }
 
-function escape(text: string): string {
-  return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
-}
-
 function processDescription(info: ProcessInfo): string {
   const base = `pid ${info.pid} · Python ${info.python}`;
   if (info.status === 'connected') return base;
   return `${base} · exited${info.exitCode === null || info.exitCode === undefined ? '' : ` (code ${info.exitCode})`}`;
 }
 
-export class TaskTreeProvider implements vscode.TreeDataProvider<TasksViewNode>, vscode.Disposable {
-  private readonly changeEmitter = new vscode.EventEmitter<TasksViewNode | undefined>();
+export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vscode.Disposable {
+  private readonly changeEmitter = new vscode.EventEmitter<ViewNode | undefined>();
   readonly onDidChangeTreeData = this.changeEmitter.event;
 
-  /** One node object per row: VS Code tells rows apart by object identity. */
-  private readonly nodes = new Map<string, TasksViewNode>();
-  private pending = new Set<TasksViewNode>();
+  readonly arrangement: TaskArrangement;
+  private pending = new Set<ViewNode>();
   private pendingAll = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly subscription: { dispose(): void };
 
   constructor(private readonly model: TaskModel) {
+    this.arrangement = new TaskArrangement(model);
     this.subscription = model.onDidChange((change) => this.onModelChange(change));
   }
 
-  processNode(processKey: string): ProcessNode {
-    return this.node(processKey, undefined) as ProcessNode;
+  processNode(processKey: string): ViewNode {
+    return this.arrangement.processNode(processKey);
   }
 
   taskNode(processKey: string, taskId: string): TaskNode {
-    return this.node(processKey, taskId) as TaskNode;
+    return this.arrangement.taskNode(processKey, taskId);
   }
 
-  getChildren(element?: TasksViewNode): TasksViewNode[] {
-    if (!element) return this.model.processes().map((p) => this.processNode(p.key));
-    const parent = element.kind === 'process' ? null : element.taskId;
-    return this.model.children(element.processKey, parent).map((t) => this.taskNode(element.processKey, t.id));
+  /** Changes the arrangement, filter or history options and redraws the view. */
+  configure(options: Partial<ArrangeOptions>): void {
+    this.arrangement.configure(options);
+    this.refreshAll();
   }
 
-  getParent(element: TasksViewNode): TasksViewNode | undefined {
-    if (element.kind === 'process') return undefined;
-    const task = this.model.task(element.processKey, element.taskId);
-    if (task?.parent && this.model.task(element.processKey, task.parent)) {
-      return this.taskNode(element.processKey, task.parent);
+  refreshAll(): void {
+    this.pendingAll = true;
+    this.schedule();
+  }
+
+  getChildren(element?: ViewNode): ViewNode[] {
+    return this.arrangement.children(element);
+  }
+
+  getParent(element: ViewNode): ViewNode | undefined {
+    return this.arrangement.parent(element);
+  }
+
+  getTreeItem(element: ViewNode): vscode.TreeItem {
+    switch (element.kind) {
+      case 'process':
+        return this.processItem(element.processKey);
+      case 'loop': {
+        const loop = this.model.loops(element.processKey).find((l) => l.id === element.loopId);
+        const item = new vscode.TreeItem(`loop in ${loop?.thread ?? element.loopId}`, vscode.TreeItemCollapsibleState.Expanded);
+        item.id = element.id;
+        item.description = loop ? `thread ${loop.threadId}` : undefined;
+        item.iconPath = new vscode.ThemeIcon('sync');
+        item.contextValue = 'loop';
+        return item;
+      }
+      case 'task':
+        return this.taskItem(element);
+      case 'fold':
+        return this.foldItem(element);
+      case 'join':
+        return this.joinItem(element);
     }
-    return this.processNode(element.processKey);
   }
 
-  getTreeItem(element: TasksViewNode): vscode.TreeItem {
-    return element.kind === 'process' ? this.processItem(element) : this.taskItem(element);
+  resolveTreeItem(item: vscode.TreeItem, element: ViewNode): vscode.TreeItem {
+    // Tooltips are built on hover, so that "waiting for 3.2 s" is fresh.
+    if (element.kind === 'task') {
+      const task = this.model.task(element.processKey, element.taskId);
+      if (task) item.tooltip = taskTooltip(task);
+    }
+    return item;
   }
 
   dispose(): void {
@@ -140,10 +177,10 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TasksViewNode>,
     this.changeEmitter.dispose();
   }
 
-  private processItem(node: ProcessNode): vscode.TreeItem {
-    const info = this.model.process(node.processKey);
+  private processItem(processKey: string): vscode.TreeItem {
+    const info = this.model.process(processKey);
     const item = new vscode.TreeItem(info?.title ?? 'process', vscode.TreeItemCollapsibleState.Expanded);
-    item.id = node.processKey;
+    item.id = processKey;
     if (!info) return item;
     item.description = processDescription(info);
     item.iconPath = new vscode.ThemeIcon(info.status === 'connected' ? 'vm-running' : 'vm-outline');
@@ -152,7 +189,7 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TasksViewNode>,
       `**${escape(info.title)}** · pid ${info.pid}\n\n` +
         `${escape(info.implementation ?? 'Python')} ${escape(info.python)}` +
         (info.executable ? ` (\`${escape(info.executable)}\`)` : '') +
-        `\n\n\`${escape(info.argv.join(' '))}\`\n\n${this.model.taskCount(node.processKey)} tasks · agent ${escape(info.agentVersion)}`,
+        `\n\n\`${escape(info.argv.join(' '))}\`\n\n${this.model.taskCount(processKey)} tasks · agent ${escape(info.agentVersion)}`,
     );
     return item;
   }
@@ -161,10 +198,14 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TasksViewNode>,
     const task = this.model.task(node.processKey, node.taskId);
     if (!task) {
       const gone = new vscode.TreeItem(node.taskId);
-      gone.id = `${node.processKey}/${node.taskId}`;
+      gone.id = node.id;
       return gone;
     }
-    const hasChildren = this.model.children(node.processKey, task.id).length > 0;
+    const arrangement = this.arrangement.current.arrangement;
+    const hasChildren =
+      arrangement === 'creator'
+        ? this.model.childCount(node.processKey, task.id) > 0
+        : arrangement === 'awaiter' && this.arrangement.children(node).length > 0;
     const topLevel = !task.parent || !this.model.task(node.processKey, task.parent);
     const item = new vscode.TreeItem(
       task.name,
@@ -174,11 +215,19 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TasksViewNode>,
           ? vscode.TreeItemCollapsibleState.Expanded
           : vscode.TreeItemCollapsibleState.Collapsed,
     );
-    item.id = `${node.processKey}/${task.id}`;
+    item.id = node.id;
     item.description = taskDescription(task);
     item.iconPath = STATE_ICONS[task.state];
-    item.tooltip = taskTooltip(task);
-    item.contextValue = ['task', `state-${task.state}`, task.site ? 'hasSite' : ''].filter(Boolean).join(' ');
+    item.contextValue = [
+      'task',
+      `state-${task.state}`,
+      task.site ? 'hasSite' : '',
+      task.awaiting?.length ? 'hasAwait' : '',
+      task.parent ? 'hasParent' : '',
+      task.state === 'pending' || task.state === 'running' ? 'live' : 'finished',
+    ]
+      .filter(Boolean)
+      .join(' ');
     item.accessibilityInformation = { label: `${task.name}, ${task.coro}, ${task.state}` };
     if (task.site) {
       item.command = { command: Commands.openCreationSite, title: 'Open Creation Site', arguments: [node] };
@@ -186,40 +235,49 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TasksViewNode>,
     return item;
   }
 
-  private node(processKey: string, taskId: string | undefined): TasksViewNode {
-    const id = taskId === undefined ? processKey : `${processKey}/${taskId}`;
-    let node = this.nodes.get(id);
-    if (!node) {
-      node = taskId === undefined ? { kind: 'process', processKey } : { kind: 'task', processKey, taskId };
-      this.nodes.set(id, node);
+  private foldItem(node: FoldNode): vscode.TreeItem {
+    const item = new vscode.TreeItem(`×${node.taskIds.length} ${node.coro}`, vscode.TreeItemCollapsibleState.Collapsed);
+    item.id = node.id;
+    const [file, line] = splitSite(node.siteKey);
+    item.description = file ? `${path.basename(file)}:${line}` : 'creation site unknown';
+    item.iconPath = new vscode.ThemeIcon('layers');
+    item.contextValue = 'fold';
+    const counts = new Map<string, number>();
+    for (const id of node.taskIds) {
+      const state = this.model.task(node.processKey, id)?.state ?? 'gone';
+      counts.set(state, (counts.get(state) ?? 0) + 1);
     }
-    return node;
+    item.tooltip = `${node.taskIds.length} tasks running ${node.coro}, created at ${node.siteKey || 'an unknown place'}\n` +
+      [...counts].map(([s, n]) => `${n} ${s}`).join(', ');
+    return item;
+  }
+
+  private joinItem(node: JoinNode): vscode.TreeItem {
+    const item = new vscode.TreeItem(node.label, vscode.TreeItemCollapsibleState.Expanded);
+    item.id = node.id;
+    item.description = `${node.taskIds.length} task${node.taskIds.length === 1 ? '' : 's'}`;
+    item.iconPath = new vscode.ThemeIcon(node.waitKind === 'gather' || node.waitKind === 'wait' ? 'combine' : 'symbol-namespace');
+    item.contextValue = `join ${node.waitKind}`;
+    return item;
   }
 
   private onModelChange(change: ModelChange): void {
-    if (change.reset || change.processChanged) {
-      this.forgetNodes(change.processKey, change.processChanged && !this.model.process(change.processKey));
-    }
+    const { processKey } = change;
+    this.arrangement.invalidate(processKey);
+    if (change.reset) this.arrangement.forget(processKey);
+    for (const id of change.removed) this.arrangement.forgetTask(processKey, id);
+    const simple = this.arrangement.current.arrangement === 'creator' && !this.arrangement.current.filter && !this.arrangement.current.hideFinished;
     if (change.processChanged && change.reset) {
       this.pendingAll = true; // a process came or went: the top level changed
-    } else if (change.reset || change.processChanged) {
-      this.pending.add(this.processNode(change.processKey));
+    } else if (change.reset || change.processChanged || !simple) {
+      this.pending.add(this.processNode(processKey));
     } else {
       for (const parent of change.parents) {
-        this.pending.add(parent === null ? this.processNode(change.processKey) : this.taskNode(change.processKey, parent));
+        this.pending.add(parent === null ? this.processNode(processKey) : this.taskNode(processKey, parent));
       }
-      for (const id of change.updated) this.pending.add(this.taskNode(change.processKey, id));
-      for (const id of change.removed) this.nodes.delete(`${change.processKey}/${id}`);
+      for (const id of change.updated) this.pending.add(this.taskNode(processKey, id));
     }
     this.schedule();
-  }
-
-  /** Drops cached row objects of tasks the model no longer has (or of a removed process). */
-  private forgetNodes(processKey: string, processGone: boolean): void {
-    for (const [id, node] of this.nodes) {
-      if (node.processKey !== processKey) continue;
-      if (node.kind === 'process' ? processGone : !this.model.task(processKey, node.taskId)) this.nodes.delete(id);
-    }
   }
 
   private schedule(): void {
@@ -232,14 +290,19 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<TasksViewNode>,
       this.pendingAll = false;
       if (all) {
         this.changeEmitter.fire(undefined);
-      } else {
-        for (const node of nodes) {
-          // A row that went away in the meantime is refreshed through its process instead.
-          const gone = node.kind === 'task' ? !this.model.task(node.processKey, node.taskId) : !this.model.process(node.processKey);
-          if (!gone) this.changeEmitter.fire(node);
-          else if (this.model.process(node.processKey)) this.changeEmitter.fire(this.processNode(node.processKey));
-        }
+        return;
+      }
+      for (const node of nodes) {
+        // A row that went away in the meantime is refreshed through its process instead.
+        const gone = node.kind === 'task' ? !this.model.task(node.processKey, node.taskId) : !this.model.process(node.processKey);
+        if (!gone) this.changeEmitter.fire(node);
+        else if (this.model.process(node.processKey)) this.changeEmitter.fire(this.processNode(node.processKey));
       }
     }, REFRESH_DELAY_MS);
   }
+}
+
+function splitSite(key: string): [string, string] {
+  const i = key.lastIndexOf(':');
+  return i < 0 ? ['', ''] : [key.slice(0, i), key.slice(i + 1)];
 }

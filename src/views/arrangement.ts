@@ -1,0 +1,406 @@
+/**
+ * How the Tasks view arranges a process's tasks: by creator (who created whom), by awaiter
+ * (who waits on whom, with gathers and TaskGroups as nodes of their own), or flat. Siblings
+ * that share a creation site fold into one row past a threshold, so 100k tasks stay readable.
+ * A filter keeps matching tasks and the path to them; finished tasks can be hidden (their
+ * live children move up to the nearest shown ancestor).
+ *
+ * Pure: no `vscode` import. The tree provider renders the nodes; this module decides them.
+ * It hands out one node object per id, so the view can tell rows apart by identity.
+ */
+
+import type { TaskModel } from '../model/taskModel';
+import type { TaskRecord, WaitKind } from '../protocol/messages';
+
+export type Arrangement = 'creator' | 'awaiter' | 'flat';
+export const ARRANGEMENTS: readonly Arrangement[] = ['creator', 'awaiter', 'flat'];
+
+export interface ProcessNode {
+  readonly kind: 'process';
+  readonly id: string;
+  readonly processKey: string;
+}
+
+export interface LoopNode {
+  readonly kind: 'loop';
+  readonly id: string;
+  readonly processKey: string;
+  readonly loopId: string;
+}
+
+export interface TaskNode {
+  readonly kind: 'task';
+  readonly id: string;
+  readonly processKey: string;
+  readonly taskId: string;
+}
+
+/** Siblings with the same creation site and coroutine, folded into one row. */
+export interface FoldNode {
+  readonly kind: 'fold';
+  readonly id: string;
+  readonly processKey: string;
+  /** Where they were created: `file:line`, or '' when unknown. */
+  readonly siteKey: string;
+  coro: string;
+  taskIds: string[];
+}
+
+/** In the awaiter arrangement: a gather, wait() or TaskGroup that a task waits on. */
+export interface JoinNode {
+  readonly kind: 'join';
+  readonly id: string;
+  readonly processKey: string;
+  readonly waitKind: WaitKind | 'group';
+  /** The task that waits on it (none for a TaskGroup whose owner is not waiting). */
+  readonly waiterId: string | null;
+  label: string;
+  taskIds: string[];
+}
+
+export type ViewNode = ProcessNode | LoopNode | TaskNode | FoldNode | JoinNode;
+
+export interface ArrangeOptions {
+  arrangement: Arrangement;
+  /** Hide done, cancelled and failed tasks. */
+  hideFinished: boolean;
+  /** Case-insensitive text matched against name, coroutine and creation file; '' for none. */
+  filter: string;
+  /** Fold siblings that share a creation site when there are at least this many (0: never). */
+  foldThreshold: number;
+}
+
+export const DEFAULT_OPTIONS: ArrangeOptions = { arrangement: 'creator', hideFinished: false, filter: '', foldThreshold: 10 };
+
+const FINISHED = new Set(['done', 'cancelled', 'failed']);
+const JOIN_KINDS = new Set<WaitKind>(['gather', 'taskgroup', 'wait']);
+
+export function isFinished(task: TaskRecord): boolean {
+  return FINISHED.has(task.state);
+}
+
+export function siteKey(task: TaskRecord): string {
+  return task.site ? `${task.site.file}:${task.site.line}` : '';
+}
+
+/** Per-process facts that cost a pass over all tasks; rebuilt only after the process changes. */
+interface ProcessIndex {
+  /** Tasks that match the filter, and every ancestor of one (in the current arrangement). */
+  visible?: Set<string>;
+  /** Awaiter arrangement: task → the task that waits on it. */
+  awaiter?: Map<string, string>;
+  /** Awaiter arrangement: TaskGroup id → its tasks that nobody awaits. */
+  groups?: Map<string, string[]>;
+}
+
+export class TaskArrangement {
+  private readonly nodes = new Map<string, ViewNode>();
+  private readonly indexes = new Map<string, ProcessIndex>();
+  private options: ArrangeOptions = { ...DEFAULT_OPTIONS };
+
+  constructor(private readonly model: TaskModel) {}
+
+  get current(): Readonly<ArrangeOptions> {
+    return this.options;
+  }
+
+  /** Changes how tasks are arranged; the caller refreshes the whole view. */
+  configure(options: Partial<ArrangeOptions>): void {
+    this.options = { ...this.options, ...options, filter: (options.filter ?? this.options.filter).trim() };
+    this.invalidate();
+  }
+
+  /** Forgets derived facts of one process (or all) after the model changed. */
+  invalidate(processKey?: string): void {
+    if (processKey === undefined) this.indexes.clear();
+    else this.indexes.delete(processKey);
+  }
+
+  /** Forgets the row objects of one process (it went away, or was replaced by a snapshot). */
+  forget(processKey: string): void {
+    for (const [id, node] of this.nodes) if (node.processKey === processKey && node.kind !== 'process') this.nodes.delete(id);
+    this.indexes.delete(processKey);
+  }
+
+  /** Forgets the row of one task the agent no longer reports. */
+  forgetTask(processKey: string, taskId: string): void {
+    this.nodes.delete(`${processKey}/${taskId}`);
+  }
+
+  processNode(processKey: string): ProcessNode {
+    return this.node(processKey, () => ({ kind: 'process', id: processKey, processKey }));
+  }
+
+  taskNode(processKey: string, taskId: string): TaskNode {
+    const id = `${processKey}/${taskId}`;
+    return this.node(id, () => ({ kind: 'task', id, processKey, taskId }));
+  }
+
+  /** The rows under `node` (the processes when none). */
+  children(node?: ViewNode): ViewNode[] {
+    if (!node) return this.model.processes().map((p) => this.processNode(p.key));
+    switch (node.kind) {
+      case 'process': {
+        const loops = this.model.loops(node.processKey);
+        if (loops.length > 1) {
+          return loops.map((l) => {
+            const id = `${node.processKey}#${l.id}`;
+            return this.node(id, () => ({ kind: 'loop', id, processKey: node.processKey, loopId: l.id }));
+          });
+        }
+        return this.fold(node, this.topLevel(node.processKey, undefined));
+      }
+      case 'loop':
+        return this.fold(node, this.topLevel(node.processKey, node.loopId));
+      case 'task':
+        return this.fold(node, this.taskChildren(node.processKey, node.taskId));
+      case 'fold':
+        return this.shown(node.processKey, node.taskIds.map((id) => this.model.task(node.processKey, id)).filter(isDefined)).map(
+          (t) => this.taskNode(node.processKey, t.id),
+        );
+      case 'join':
+        return this.fold(node, this.shown(node.processKey, this.tasks(node.processKey, node.taskIds)));
+    }
+  }
+
+  /** The row above `node` in the current arrangement, for reveal. */
+  parent(node: ViewNode): ViewNode | undefined {
+    if (node.kind === 'process') return undefined;
+    const processRow = this.processNode(node.processKey);
+    if (node.kind === 'loop') return processRow;
+    const above = this.findParent(node);
+    return above ?? processRow;
+  }
+
+  /** The number of tasks a row stands for (itself, or the tasks folded into it). */
+  countOf(node: FoldNode | JoinNode): number {
+    return node.taskIds.length;
+  }
+
+  private findParent(node: ViewNode): ViewNode | undefined {
+    // Walk down from the process: rows are few levels deep, and this runs only for reveal.
+    const search = (from: ViewNode, depth: number): ViewNode | undefined => {
+      if (depth > 64) return undefined;
+      for (const child of this.children(from)) {
+        if (child === node) return from;
+        if (child.kind !== 'task' || this.isAncestorCandidate(child, node)) {
+          const found = search(child, depth + 1);
+          if (found) return found;
+        }
+      }
+      return undefined;
+    };
+    return search(this.processNode(node.processKey), 0);
+  }
+
+  private isAncestorCandidate(row: TaskNode, target: ViewNode): boolean {
+    if (target.kind !== 'task' || this.options.arrangement !== 'creator') return true;
+    // In the creator arrangement only the creator chain can lead to the target.
+    let task = this.model.task(target.processKey, target.taskId);
+    for (let i = 0; task && i < 256; i++) {
+      if (task.parent === row.taskId) return true;
+      task = task.parent ? this.model.task(target.processKey, task.parent) : undefined;
+    }
+    return false;
+  }
+
+  /** Top-level tasks of a process (or of one of its loops). */
+  private topLevel(processKey: string, loopId: string | undefined): TaskRecord[] {
+    let tasks: TaskRecord[];
+    switch (this.options.arrangement) {
+      case 'flat':
+        tasks = this.allTasks(processKey);
+        break;
+      case 'creator':
+        tasks = this.model.children(processKey, null);
+        break;
+      case 'awaiter': {
+        const index = this.awaiterIndex(processKey);
+        tasks = this.allTasks(processKey).filter((t) => !index.awaiter!.has(t.id) && !(t.group && index.groups!.has(t.group) && this.groupOwner(processKey, t.group) !== null));
+        break;
+      }
+    }
+    if (loopId !== undefined) tasks = tasks.filter((t) => t.loop === loopId);
+    return this.options.arrangement === 'flat' ? tasks.filter((t) => this.passes(t)) : this.shown(processKey, tasks);
+  }
+
+  private taskChildren(processKey: string, taskId: string): (TaskRecord | JoinNode)[] {
+    switch (this.options.arrangement) {
+      case 'flat':
+        return [];
+      case 'creator':
+        return this.shown(processKey, this.model.children(processKey, taskId));
+      case 'awaiter':
+        return this.awaitedBy(processKey, taskId);
+    }
+  }
+
+  /** Awaiter arrangement: what `taskId` waits on, gathers and TaskGroups as nodes of their own. */
+  private awaitedBy(processKey: string, taskId: string): (TaskRecord | JoinNode)[] {
+    const task = this.model.task(processKey, taskId);
+    const out: (TaskRecord | JoinNode)[] = [];
+    const target = task?.waitingOn;
+    if (task && target?.tasks?.length) {
+      if (JOIN_KINDS.has(target.kind)) {
+        const id = `${processKey}/${taskId}~${target.kind}`;
+        const join = this.node<JoinNode>(id, () => ({ kind: 'join', id, processKey, waitKind: target.kind, waiterId: taskId, label: '', taskIds: [] }));
+        join.label = target.label ?? target.kind;
+        join.taskIds = [...target.tasks];
+        out.push(join);
+      } else {
+        out.push(...this.shown(processKey, this.tasks(processKey, target.tasks)));
+      }
+    }
+    // TaskGroups this task owns (it created their tasks) that it is not waiting on right now.
+    const index = this.awaiterIndex(processKey);
+    for (const [groupId, members] of index.groups!) {
+      if (this.groupOwner(processKey, groupId) !== taskId) continue;
+      if (target?.kind === 'taskgroup' && members.every((m) => target.tasks?.includes(m))) continue;
+      const id = `${processKey}/${taskId}~group:${groupId}`;
+      const join = this.node<JoinNode>(id, () => ({ kind: 'join', id, processKey, waitKind: 'group', waiterId: taskId, label: 'TaskGroup', taskIds: [] }));
+      join.taskIds = members;
+      out.push(join);
+    }
+    return out;
+  }
+
+  private groupOwner(processKey: string, groupId: string): string | null {
+    const members = this.awaiterIndex(processKey).groups!.get(groupId);
+    const first = members?.length ? this.model.task(processKey, members[0]) : undefined;
+    return first?.parent ?? null;
+  }
+
+  private awaiterIndex(processKey: string): ProcessIndex {
+    const index = this.index(processKey);
+    if (!index.awaiter) {
+      const awaiter = new Map<string, string>();
+      const groups = new Map<string, string[]>();
+      const all = this.allTasks(processKey);
+      for (const t of all) for (const u of t.waitingOn?.tasks ?? []) if (u !== t.id && !awaiter.has(u)) awaiter.set(u, t.id);
+      for (const t of all) {
+        if (!t.group || awaiter.has(t.id)) continue;
+        let members = groups.get(t.group);
+        if (!members) groups.set(t.group, (members = []));
+        members.push(t.id);
+      }
+      index.awaiter = awaiter;
+      index.groups = groups;
+    }
+    return index;
+  }
+
+  /** Applies hide-finished and the filter to a list of sibling tasks. */
+  private shown(processKey: string, tasks: TaskRecord[]): TaskRecord[] {
+    if (!this.options.hideFinished && !this.options.filter) return tasks;
+    const out: TaskRecord[] = [];
+    const visit = (list: TaskRecord[], depth: number) => {
+      for (const t of list) {
+        if (this.options.hideFinished && isFinished(t)) {
+          // A hidden finished task's live children move up to its place.
+          if (depth < 64 && this.options.arrangement === 'creator') visit(this.model.children(processKey, t.id), depth + 1);
+          continue;
+        }
+        if (!this.options.filter || this.visibleSet(processKey).has(t.id)) out.push(t);
+      }
+    };
+    visit(tasks, 0);
+    return out;
+  }
+
+  /** Flat arrangement: each task on its own, so only its own match counts. */
+  private passes(task: TaskRecord): boolean {
+    if (this.options.hideFinished && isFinished(task)) return false;
+    return !this.options.filter || this.matches(task);
+  }
+
+  private visibleSet(processKey: string): Set<string> {
+    const index = this.index(processKey);
+    if (!index.visible) {
+      const visible = new Set<string>();
+      const upward = (id: string | null | undefined): string | undefined => {
+        if (!id) return undefined;
+        if (this.options.arrangement === 'awaiter') return this.awaiterIndex(processKey).awaiter!.get(id);
+        return this.model.task(processKey, id)?.parent ?? undefined;
+      };
+      for (const t of this.allTasks(processKey)) {
+        if (!this.matches(t)) continue;
+        let id: string | undefined = t.id;
+        for (let i = 0; id && !visible.has(id) && i < 256; i++) {
+          visible.add(id);
+          id = upward(id);
+        }
+      }
+      index.visible = visible;
+    }
+    return index.visible;
+  }
+
+  private matches(task: TaskRecord): boolean {
+    const needle = this.options.filter.toLowerCase();
+    return (
+      task.name.toLowerCase().includes(needle) ||
+      task.coro.toLowerCase().includes(needle) ||
+      (task.site?.file.toLowerCase().includes(needle) ?? false)
+    );
+  }
+
+  /** Folds task siblings that share a creation site and coroutine, past the threshold. */
+  private fold(parent: ViewNode, items: (TaskRecord | JoinNode)[]): ViewNode[] {
+    const threshold = this.options.foldThreshold;
+    const tasks = items.filter((i): i is TaskRecord => !('kind' in i));
+    const groups = new Map<string, TaskRecord[]>();
+    if (threshold > 0 && tasks.length >= threshold) {
+      for (const t of tasks) {
+        const key = `${siteKey(t)}|${t.coro}`;
+        let list = groups.get(key);
+        if (!list) groups.set(key, (list = []));
+        list.push(t);
+      }
+    }
+    const out: ViewNode[] = [];
+    const emitted = new Set<string>();
+    for (const item of items) {
+      if ('kind' in item) {
+        out.push(item);
+        continue;
+      }
+      const key = `${siteKey(item)}|${item.coro}`;
+      const group = groups.get(key);
+      if (!group || group.length < threshold) {
+        out.push(this.taskNode(parent.processKey, item.id));
+      } else if (!emitted.has(key)) {
+        emitted.add(key);
+        const id = `${parent.id}>${key}`;
+        const fold = this.node<FoldNode>(id, () => ({ kind: 'fold', id, processKey: parent.processKey, siteKey: siteKey(item), coro: item.coro, taskIds: [] }));
+        fold.coro = item.coro;
+        fold.taskIds = group.map((t) => t.id);
+        out.push(fold);
+      }
+    }
+    return out;
+  }
+
+  private allTasks(processKey: string): TaskRecord[] {
+    return this.model.allTasks(processKey);
+  }
+
+  private tasks(processKey: string, ids: readonly string[]): TaskRecord[] {
+    return ids.map((id) => this.model.task(processKey, id)).filter(isDefined);
+  }
+
+  private index(processKey: string): ProcessIndex {
+    let index = this.indexes.get(processKey);
+    if (!index) this.indexes.set(processKey, (index = {}));
+    return index;
+  }
+
+  private node<T extends ViewNode>(id: string, make: () => T): T {
+    let node = this.nodes.get(id);
+    if (!node) this.nodes.set(id, (node = make()));
+    return node as T;
+  }
+}
+
+function isDefined<T>(value: T | undefined): value is T {
+  return value !== undefined;
+}
