@@ -56,7 +56,10 @@ async function launch({ viewport = { width: 1400, height: 900 }, consoleLog } = 
     consoleLines.push(line);
     if (sink) sink.write(line + '\n');
   };
-  page.on('console', (msg) => record(`[${msg.type()}] ${msg.text()}`));
+  // The workbench styles its log lines ("%c INFO color: #33f text"): keep the level and text.
+  page.on('console', (msg) =>
+    record(`[${msg.type()}] ${msg.text().replace(/^%c\s*(\w+)\s+color:\s*#[0-9a-f]+\s*/i, '$1 ')}`),
+  );
   page.on('pageerror', (err) => record(`[pageerror] ${err.stack || err.message}`));
   page.on('crash', () => record('[crash] the page crashed'));
   return {

@@ -5,6 +5,7 @@
 import 'source-map-support/register';
 import * as fs from 'fs';
 import * as path from 'path';
+import * as util from 'util';
 import Mocha from 'mocha';
 
 /** What the runner on the Node side reads (scripts/test.js counts these). */
@@ -43,6 +44,9 @@ export async function run(): Promise<void> {
   // `require('vscode')` only resolves inside the extension host, so load it lazily.
   const vscodeVersion: string = (await import('vscode')).version;
   const results: TestResults = { passed: 0, failed: 0, pending: 0, durationMs: 0, vscodeVersion, tests: [] };
+  // The reporters print printf-style ("%d passing"); the workbench forwards the raw arguments
+  // of the extension host's console, so hand it finished lines.
+  Mocha.reporters.Base.consoleLog = (...args: unknown[]) => console.log(util.format(...args));
   const mocha = new Mocha({
     ui: 'bdd',
     color: false,

@@ -1,0 +1,246 @@
+// End-to-end test, as a person uses TaskScope: the packaged extension (.vsix) installed into a
+// real VS Code 1.100 (code-server), its workbench in Chromium at 1400x900 on the demo folder.
+// Open the TaskScope view, open demo/crawler.py, run "TaskScope: Run Python File with Task
+// Tracing" from the command palette, watch the crawler's tasks appear, read a task's creation
+// site in its tooltip, click the row and land on that line. Every step is a check (counted as
+// a test) and leaves a screenshot in artifacts/e2e/. With --update-screenshot the last one
+// becomes docs/images/tasks-view.png, the README's picture, when every check passed.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const paths = require('../../scripts/lib/paths');
+const proc = require('../../scripts/lib/proc');
+const codeServer = require('../../scripts/lib/codeServer');
+const browser = require('../../scripts/lib/browser');
+const wb = require('../../scripts/lib/workbench');
+const { freePort } = require('../../scripts/lib/net');
+
+const OUT = path.join(paths.artifacts, 'e2e');
+const README_IMAGE = path.join(paths.root, 'docs', 'images', 'tasks-view.png');
+const PROGRAM = 'crawler.py';
+const RUN_COMMAND = 'TaskScope: Run Python File with Task Tracing';
+/** The crawler's task that lives as long as the program: created once, by main, never awaited. */
+const STEADY_TASK = 'progress-reporter';
+
+/** Runs named checks in order; after the first failure the rest are reported as not reached. */
+class Checks {
+  constructor(log, page) {
+    this.log = log;
+    this.page = page;
+    this.results = [];
+    this.failedOnce = false;
+    this.shot = 0;
+    this.lastScreenshot = null;
+  }
+
+  async check(title, fn) {
+    if (this.failedOnce) {
+      this.results.push({ title, state: 'skipped', reason: 'not reached: an earlier check failed' });
+      this.log(`  skip ${title} (not reached)`);
+      return undefined;
+    }
+    const started = Date.now();
+    try {
+      const value = await fn();
+      this.results.push({ title, state: 'passed', durationMs: Date.now() - started });
+      this.log(`  ok   ${title}`);
+      return value;
+    } catch (err) {
+      this.failedOnce = true;
+      this.results.push({ title, state: 'failed', error: err.message, durationMs: Date.now() - started });
+      this.log(`  FAIL ${title}\n${err.message.replace(/^/gm, '         ')}`);
+      await this.screenshot('failure');
+      return undefined;
+    }
+  }
+
+  async screenshot(name) {
+    if (!this.page) return;
+    this.shot += 1;
+    const file = path.join(OUT, `${String(this.shot).padStart(2, '0')}-${name}.png`);
+    await this.page.screenshot({ path: file }).catch(() => {});
+    if (name !== 'failure') this.lastScreenshot = file;
+  }
+}
+
+/** Polls `probe` until it returns a truthy value; throws `what` on timeout. */
+async function until(what, probe, timeoutMs = 30000, everyMs = 250) {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (err) {
+      last = err.message;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? ` (last seen: ${last})` : ''}`);
+    await proc.sleep(everyMs);
+  }
+}
+
+/** The rows of the Tasks view as {label, description, ariaLabel}. */
+async function treeRows(pane) {
+  return pane.locator('.monaco-list-row').evaluateAll((rows) =>
+    rows.map((r) => ({
+      label: (r.querySelector('.label-name')?.textContent || '').trim(),
+      description: (r.querySelector('.label-description')?.textContent || '').trim(),
+      ariaLabel: r.getAttribute('aria-label') || '',
+    })),
+  );
+}
+
+function row(pane, label) {
+  return pane.locator('.monaco-list-row', { has: pane.page().locator(`.label-name:text-is("${label}")`) }).first();
+}
+
+/** Hovers a row until its tooltip shows, and returns the tooltip's text. */
+async function tooltipOf(page, pane, label) {
+  return until(`the tooltip of "${label}"`, async () => {
+    await page.mouse.move(5, 5); // away first, so hovering again opens a fresh tooltip
+    await row(pane, label).locator('.label-name').hover({ timeout: 5000 });
+    const hover = page.locator('.workbench-hover, .monaco-hover').filter({ hasText: 'Created' }).first();
+    await hover.waitFor({ state: 'visible', timeout: 5000 });
+    return (await hover.innerText()).trim();
+  }, 45000, 500);
+}
+
+async function runE2E({ log = console.log, updateScreenshot = false, timeoutMs = 600000 } = {}) {
+  fs.rmSync(OUT, { recursive: true, force: true });
+  fs.mkdirSync(OUT, { recursive: true });
+  if (!fs.existsSync(path.join(paths.demo, PROGRAM))) throw new Error(`demo/${PROGRAM} is missing`);
+  await codeServer.ensureCodeServer(log);
+
+  const dataDir = path.join(paths.cache, 'runs', `e2e-${process.pid}`);
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  const serverLog = path.join(OUT, 'code-server.log');
+  const checks = new Checks(log);
+  let b = null;
+  let server = null;
+  const run = async () => {
+    await checks.check('the packaged extension installs into code-server with --install-extension', async () => {
+      await codeServer.installExtension(paths.vsix, dataDir, serverLog);
+      const installed = fs.readdirSync(path.join(dataDir, 'extensions')).filter((d) => d.startsWith('taskscope.taskscope-'));
+      if (!installed.length) throw new Error('no taskscope.taskscope-* folder in the extensions folder');
+      const agent = path.join(dataDir, 'extensions', installed[0], 'python', 'taskscope', '__init__.py');
+      if (!fs.existsSync(agent)) throw new Error('the installed extension has no python/taskscope/__init__.py (the agent)');
+    });
+    if (checks.failedOnce) return;
+
+    server = await codeServer.startCodeServer({ port: await freePort(), dataDir, workspace: paths.demo, logFile: serverLog });
+    b = await browser.launch({ viewport: { width: 1400, height: 900 }, consoleLog: path.join(OUT, 'console.log') });
+    const page = b.page;
+    checks.page = page;
+    await page.goto(`${server.url}/?folder=${encodeURIComponent(paths.demo)}`, { waitUntil: 'domcontentloaded' });
+    await wb.waitForWorkbench(page);
+    const pane = wb.viewPane(page, 'Tasks');
+
+    await checks.check('the activity bar shows the TaskScope view container', async () => {
+      await wb.activityBarItem(page, 'TaskScope').waitFor({ timeout: 60000 });
+    });
+    await checks.check('clicking it opens the Tasks view, empty, with its welcome text', async () => {
+      await wb.activityBarItem(page, 'TaskScope').click();
+      await pane.waitFor({ timeout: 15000 });
+      await pane.getByText('No asyncio program is connected.').waitFor({ timeout: 15000 });
+      await checks.screenshot('tasks-view-empty');
+    });
+    await checks.check(`Quick Open opens demo/${PROGRAM} in the editor`, async () => {
+      await wb.quickOpen(page, PROGRAM);
+      const tab = await wb.activeTabLabel(page);
+      if (tab !== PROGRAM) throw new Error(`the active tab is "${tab}"`);
+      await checks.screenshot('program-open');
+    });
+    await checks.check(`the command palette runs "${RUN_COMMAND}" in a terminal`, async () => {
+      await wb.runCommand(page, RUN_COMMAND);
+      await page.locator('.terminal-tabs-entry, .panel .single-terminal-tab, .panel .action-item', { hasText: `TaskScope: ${PROGRAM}` })
+        .first()
+        .waitFor({ timeout: 15000 })
+        .catch(async () => {
+          throw new Error(`no terminal named "TaskScope: ${PROGRAM}" appeared`);
+        });
+    });
+    await checks.check('the program appears in the Tasks view as a connected process', async () => {
+      const found = await until(`a "${PROGRAM}" row with its pid`, async () => {
+        const r = (await treeRows(pane)).find((x) => x.label === PROGRAM);
+        return r && /pid \d+/.test(r.description) ? r : null;
+      });
+      log(`       ${found.label} — ${found.description}`);
+    });
+    await checks.check(`its tasks appear: Task-1 (main), ${STEADY_TASK}, and the crawler's workers`, async () => {
+      await until(`rows Task-1, ${STEADY_TASK} and worker-N`, async () => {
+        const labels = (await treeRows(pane)).map((x) => x.label);
+        const ok = labels.includes('Task-1') && labels.includes(STEADY_TASK) && labels.some((l) => /^worker-\d+$/.test(l));
+        if (!ok) throw new Error(`rows: ${labels.join(', ') || 'none'}`);
+        return true;
+      });
+      await checks.screenshot('tasks-listed');
+    });
+    let site = null;
+    await checks.check(`the tooltip of "${STEADY_TASK}" names its creation site (${PROGRAM}:line)`, async () => {
+      const text = await tooltipOf(page, pane, STEADY_TASK);
+      const m = text.match(/Created in\s+(\S+)\s+at\s+([^\s:]+):(\d+)/);
+      if (!m) throw new Error(`no "Created in FUNCTION at FILE:LINE" in the tooltip:\n${text}`);
+      site = { function: m[1], file: m[2], line: Number(m[3]) };
+      if (site.file !== PROGRAM) throw new Error(`the creation site is in ${site.file}, not ${PROGRAM}`);
+      log(`       created in ${site.function} at ${site.file}:${site.line}`);
+      await checks.screenshot('task-tooltip');
+      await page.mouse.move(5, 5);
+    });
+    await checks.check(`clicking the row opens ${PROGRAM} with the cursor on that line (status bar "Ln N")`, async () => {
+      await wb.runCommand(page, 'View: Close All Editors');
+      await until('no open editor', async () => (await wb.activeTabLabel(page)) === '', 10000);
+      await row(pane, STEADY_TASK).locator('.label-name').click();
+      await until(`the ${PROGRAM} tab`, async () => (await wb.activeTabLabel(page)) === PROGRAM, 15000);
+      const pos = await until(`the status bar to say "Ln ${site.line}"`, async () => {
+        const p = await wb.cursorPosition(page);
+        if (!p || p.line !== site.line) throw new Error(p ? `"${p.text}"` : 'no cursor position');
+        return p;
+      }, 10000);
+      log(`       active tab ${PROGRAM}, status bar "${pos.text}"`);
+      await page.mouse.move(700, 450);
+      await proc.sleep(500);
+      await checks.screenshot('creation-site');
+    });
+    await checks.check(`line ${site ? site.line : 'N'} of ${PROGRAM} is the create_task call that named "${STEADY_TASK}"`, async () => {
+      const text = fs.readFileSync(path.join(paths.demo, PROGRAM), 'utf8').split('\n')[site.line - 1] || '';
+      if (!/create_task\(/.test(text) || !text.includes(STEADY_TASK)) {
+        throw new Error(`line ${site.line} is: ${text.trim()}`);
+      }
+    });
+  };
+
+  try {
+    await proc.withTimeout(run(), timeoutMs, 'the e2e test');
+  } catch (err) {
+    // Something outside the checks (code-server or Chromium would not start, overall timeout).
+    checks.results.push({ title: 'the e2e test runs to its end', state: 'failed', error: err.message });
+    log(`  FAIL the e2e test runs to its end\n${err.message.replace(/^/gm, '         ')}`);
+    await checks.screenshot('failure');
+  } finally {
+    if (b) await b.close();
+    if (server) await server.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  const count = (state) => checks.results.filter((r) => r.state === state).length;
+  const results = { passed: count('passed'), failed: count('failed'), skipped: count('skipped'), checks: checks.results };
+  fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  if (results.failed && b) {
+    const lines = b.consoleLines.filter((l) => !/ENOTFOUND|ERR_NAME_NOT_RESOLVED|status of 404|sandbox/.test(l)).slice(-30);
+    log(`  page console (last lines; all in ${path.relative(paths.root, path.join(OUT, 'console.log'))}):\n${lines.map((l) => `    ${l}`).join('\n')}`);
+  }
+  log(`  screenshots: ${path.relative(paths.root, OUT)}/`);
+  if (updateScreenshot) {
+    if (results.failed || results.skipped || !checks.lastScreenshot) {
+      results.note = 'docs/images/tasks-view.png not updated: not every check passed';
+      log(`  ${results.note}`);
+    } else {
+      fs.mkdirSync(path.dirname(README_IMAGE), { recursive: true });
+      fs.copyFileSync(checks.lastScreenshot, README_IMAGE);
+      log(`  updated ${path.relative(paths.root, README_IMAGE)} from ${path.relative(paths.root, checks.lastScreenshot)}`);
+    }
+  }
+  return results;
+}
+
+module.exports = { runE2E };
