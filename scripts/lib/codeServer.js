@@ -125,10 +125,10 @@ async function ensureCodeServer(log = console.log) {
  * Returns {url, child, stop()}.
  */
 async function startCodeServer({ port, dataDir, workspace, env = {}, logFile, timeoutMs = 90000 }) {
-  fs.mkdirSync(dataDir, { recursive: true });
   const userDataDir = path.join(dataDir, 'user-data');
   const extensionsDir = path.join(dataDir, 'extensions');
   writeUserSettings(userDataDir);
+  fs.mkdirSync(extensionsDir, { recursive: true });
   const args = [
     entry,
     '--auth', 'none',
@@ -185,6 +185,8 @@ function writeUserSettings(userDataDir) {
 /** Installs a .vsix into the extensions folder of a code-server data folder. */
 async function installExtension(vsix, dataDir, logFile) {
   if (!fs.existsSync(vsix)) throw new Error(`no packaged extension at ${vsix} (npm run package writes it)`);
+  writeUserSettings(path.join(dataDir, 'user-data'));
+  fs.mkdirSync(path.join(dataDir, 'extensions'), { recursive: true });
   const result = await proc.runOrThrow(
     process.execPath,
     [

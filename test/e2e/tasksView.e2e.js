@@ -224,6 +224,8 @@ async function runE2E({ log = console.log, updateScreenshot = false, timeoutMs =
 
   const count = (state) => checks.results.filter((r) => r.state === state).length;
   const results = { passed: count('passed'), failed: count('failed'), skipped: count('skipped'), checks: checks.results };
+  const firstFailure = checks.results.find((r) => r.state === 'failed');
+  if (firstFailure) results.note = `failed: ${firstFailure.title}`;
   fs.writeFileSync(path.join(OUT, 'results.json'), JSON.stringify(results, null, 2) + '\n');
   if (results.failed && b) {
     const lines = b.consoleLines.filter((l) => !/ENOTFOUND|ERR_NAME_NOT_RESOLVED|status of 404|sandbox/.test(l)).slice(-30);
@@ -232,8 +234,7 @@ async function runE2E({ log = console.log, updateScreenshot = false, timeoutMs =
   log(`  screenshots: ${path.relative(paths.root, OUT)}/`);
   if (updateScreenshot) {
     if (results.failed || results.skipped || !checks.lastScreenshot) {
-      results.note = 'docs/images/tasks-view.png not updated: not every check passed';
-      log(`  ${results.note}`);
+      log('  docs/images/tasks-view.png not updated: not every check passed');
     } else {
       fs.mkdirSync(path.dirname(README_IMAGE), { recursive: true });
       fs.copyFileSync(checks.lastScreenshot, README_IMAGE);
