@@ -8,8 +8,24 @@ export const EXTENSION_ID = 'taskscope.taskscope';
 
 export const Commands = {
   runFile: 'taskscope.runFile',
+  attachCommand: 'taskscope.attachCommand',
+  openRecording: 'taskscope.openRecording',
   openCreationSite: 'taskscope.openCreationSite',
+  openAwaitPoint: 'taskscope.openAwaitPoint',
+  cancelTask: 'taskscope.cancelTask',
+  cancelTaskTree: 'taskscope.cancelTaskTree',
+  copyStack: 'taskscope.copyStack',
+  revealCreator: 'taskscope.revealCreator',
   removeProcess: 'taskscope.removeProcess',
+  arrangeByCreator: 'taskscope.arrangeByCreator',
+  arrangeByAwaiter: 'taskscope.arrangeByAwaiter',
+  arrangeFlat: 'taskscope.arrangeFlat',
+  filterTasks: 'taskscope.filterTasks',
+  clearFilter: 'taskscope.clearFilter',
+  hideFinished: 'taskscope.hideFinished',
+  showFinished: 'taskscope.showFinished',
+  openFinding: 'taskscope.openFinding',
+  clearFindings: 'taskscope.clearFindings',
   showLogs: 'taskscope.showLogs',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
@@ -17,12 +33,35 @@ export type CommandId = (typeof Commands)[keyof typeof Commands];
 export const Views = {
   container: 'taskscope',
   tasks: 'taskscope.tasks',
+  findings: 'taskscope.findings',
+} as const;
+
+/** Context keys the manifest's `when` clauses read. */
+export const ContextKeys = {
+  arrangement: 'taskscope.arrangement',
+  filtered: 'taskscope.filtered',
+  hideFinished: 'taskscope.hideFinished',
+  hasFindings: 'taskscope.hasFindings',
 } as const;
 
 /** Settings and their value types. */
 export interface Settings {
   'python.path': string;
+  'tasks.foldThreshold': number;
+  'tasks.historySeconds': number;
+  'debug.injectAgent': boolean;
+  'agent.stuckThreshold': number;
+  'agent.blockedThreshold': number;
+  'agent.sampleInterval': number;
 }
 
 /** The names of the settings above, for code that lists them (tests, docs). */
-export const SETTING_KEYS: readonly (keyof Settings)[] = ['python.path'];
+export const SETTING_KEYS: readonly (keyof Settings)[] = [
+  'python.path',
+  'tasks.foldThreshold',
+  'tasks.historySeconds',
+  'debug.injectAgent',
+  'agent.stuckThreshold',
+  'agent.blockedThreshold',
+  'agent.sampleInterval',
+];

@@ -1,19 +1,31 @@
 /**
- * Entry point: builds the parts in order and hands every disposable to the context.
- * Nothing slow happens here; the agent server is a local socket that starts at once.
+ * Entry point: builds the parts in order (log, agent server, model, views, diagnostics,
+ * status bar, commands) and hands every disposable to the context in one place. Nothing
+ * slow happens here; the agent server is a local socket that starts at once.
  */
 
 import * as path from 'path';
 import * as vscode from 'vscode';
-import { Commands, Views } from './constants';
-import { registerCommand } from './contributes';
+import { openFrame, TaskCommands } from './commands/taskCommands';
+import { Commands, ContextKeys, Views } from './constants';
+import { getSetting, registerCommand } from './contributes';
+import { FindingDiagnostics } from './findings/findingDiagnostics';
 import { AgentServer } from './ipc/agentServer';
+import { loadRecording, RecordingSummary } from './ipc/recording';
 import { Log } from './log';
+import { FindingStore } from './model/findings';
+import { cancelledWith } from './model/taskRelations';
 import { TaskModel } from './model/taskModel';
 import { PROTOCOL_VERSION } from './protocol/messages';
 import { DefaultInterpreterResolver } from './python/interpreter';
+import { AgentTuning } from './run/agentEnvironment';
+import { AttachChoice, pickAndCopyAttachText } from './run/attachCommand';
+import { DebugInjection } from './run/debugInjection';
 import { RunFileCommand } from './run/runFileCommand';
+import { FindingsTreeProvider, FindingsViewNode } from './views/findingsTreeProvider';
+import { TaskScopeStatusBar } from './views/statusBar';
 import { TaskTreeProvider, TasksViewNode } from './views/taskTreeProvider';
+import { TasksViewOptions } from './views/tasksViewOptions';
 
 /** What the extension exports: for other extensions, and for the integration tests. */
 export interface TaskScopeApi {
@@ -22,37 +34,44 @@ export interface TaskScopeApi {
   readonly address: string;
   /** Every process and task the window knows. */
   readonly model: TaskModel;
+  /** Runtime findings, as the Findings view and the Problems panel show them. */
+  readonly findings: FindingStore;
   /** The "Tasks" view's data, exactly as the view shows it. */
   readonly tasksView: TaskTreeProvider;
+  /** The "Findings" view's data. */
+  readonly findingsView: FindingsTreeProvider;
+  /** The status bar item's text now. */
+  statusText(): string;
   /** The folder that holds the bundled agent package. */
   readonly agentRoot: string;
+  /** Tasks that cancelling a task cancels too (what the confirmation names). */
+  cancelledWith(processKey: string, taskId: string): string[];
+}
+
+function tuning(): AgentTuning {
+  return {
+    stuckThreshold: getSetting('agent.stuckThreshold'),
+    blockedThreshold: getSetting('agent.blockedThreshold'),
+    sampleInterval: getSetting('agent.sampleInterval'),
+  };
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<TaskScopeApi> {
   const version = (context.extension.packageJSON as { version: string }).version;
   const log = new Log();
   const model = new TaskModel();
+  const findings = new FindingStore();
   const agentRoot = path.join(context.extensionPath, 'python');
-  const server = await AgentServer.listen({ model, logger: log, extensionVersion: version });
+  const serverOptions = { model, logger: log, extensionVersion: version };
+  const server = await AgentServer.listen(serverOptions);
+  const servers = [server];
+  let tcpServer: Promise<AgentServer> | undefined;
   log.info(`TaskScope ${version} listening at ${server.address} (protocol ${PROTOCOL_VERSION})`);
 
-  const tasksView = new TaskTreeProvider(model);
-  const treeView = vscode.window.createTreeView(Views.tasks, { treeDataProvider: tasksView, showCollapseAll: true });
-  const runFile = new RunFileCommand({
-    log,
-    interpreters: new DefaultInterpreterResolver(log),
-    agentRoot,
-    address: () => server.address,
-  });
-
-  context.subscriptions.push(
-    log,
-    { dispose: () => server.dispose() },
-    model,
-    tasksView,
-    treeView,
-    runFile,
-    server.onProtocolMismatch((m) =>
+  const wireServer = (s: AgentServer): vscode.Disposable[] => [
+    { dispose: () => s.dispose() },
+    s.onEvent(({ processKey, event }) => findings.add(processKey, event)),
+    s.onProtocolMismatch((m) =>
       log.notifyError(
         `protocol-${m.agentProtocol}`,
         `TaskScope: the agent in process ${m.pid} speaks protocol ${m.agentProtocol} (agent ${m.agentVersion}), ` +
@@ -60,40 +79,136 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
           'Run the program with the agent that ships with this extension, or update the extension.',
       ),
     ),
+  ];
+
+  const tasksView = new TaskTreeProvider(model, findings);
+  const treeView = vscode.window.createTreeView(Views.tasks, { treeDataProvider: tasksView, showCollapseAll: true });
+  const findingsView = new FindingsTreeProvider(findings);
+  const findingsTree = vscode.window.createTreeView(Views.findings, { treeDataProvider: findingsView });
+  const viewOptions = new TasksViewOptions(context.workspaceState, tasksView, treeView, model);
+  const diagnostics = new FindingDiagnostics(findings, context.extensionUri);
+  const statusBar = new TaskScopeStatusBar(model, findings);
+  const taskCommands = new TaskCommands(model, () => servers, treeView, tasksView, log);
+  const runFile = new RunFileCommand({
+    log,
+    interpreters: new DefaultInterpreterResolver(log),
+    agentRoot,
+    address: () => server.address,
+    tuning,
+  });
+  const debugInjection = new DebugInjection(agentRoot, () => server.address, tuning, log);
+  const findingsKey = findings.onDidChange(() => void vscode.commands.executeCommand('setContext', ContextKeys.hasFindings, findings.all().length > 0));
+
+  const attachTargets = {
+    agentRoot,
+    localAddress: () => server.address,
+    tuning,
+    tcp: async () => {
+      tcpServer ??= AgentServer.listen(serverOptions, { kind: 'tcp' }).then((s) => {
+        servers.push(s);
+        context.subscriptions.push(...wireServer(s));
+        log.info(`also listening at ${s.address} (TCP, token required)`);
+        return s;
+      });
+      const s = await tcpServer;
+      return { address: s.address, token: s.token! };
+    },
+  };
+
+  context.subscriptions.push(
+    log,
+    ...wireServer(server),
+    model,
+    findings,
+    tasksView,
+    treeView,
+    findingsView,
+    findingsTree,
+    viewOptions,
+    diagnostics,
+    statusBar,
+    runFile,
+    debugInjection,
+    findingsKey,
     registerCommand(Commands.runFile, (uri?: vscode.Uri) => runFile.run(uri)),
-    registerCommand(Commands.openCreationSite, (node?: TasksViewNode) => openCreationSite(model, treeView, node)),
+    registerCommand(Commands.attachCommand, (choice?: AttachChoice) => pickAndCopyAttachText(attachTargets, choice)),
+    registerCommand(Commands.openRecording, (uri?: vscode.Uri) => openRecording(uri, model, findings, log)),
+    registerCommand(Commands.openCreationSite, (node?: TasksViewNode) => taskCommands.openCreationSite(node)),
+    registerCommand(Commands.openAwaitPoint, (node?: TasksViewNode) => taskCommands.openAwaitPoint(node)),
+    registerCommand(Commands.cancelTask, (node?: TasksViewNode, selection?: unknown, options?: { confirm?: boolean }) =>
+      taskCommands.cancel(node, selection, options),
+    ),
+    registerCommand(Commands.cancelTaskTree, (node?: TasksViewNode, selection?: unknown, options?: { confirm?: boolean }) =>
+      taskCommands.cancelTree(node, selection, options),
+    ),
+    registerCommand(Commands.copyStack, (node?: TasksViewNode) => taskCommands.copyStack(node)),
+    registerCommand(Commands.revealCreator, (node?: TasksViewNode) => taskCommands.revealCreator(node)),
     registerCommand(Commands.removeProcess, (node?: TasksViewNode) => {
-      if (node?.kind === 'process' && !server.isConnected(node.processKey)) model.removeProcess(node.processKey);
+      if (node?.kind === 'process' && !servers.some((s) => s.isConnected(node.processKey))) model.removeProcess(node.processKey);
     }),
+    registerCommand(Commands.arrangeByCreator, () => viewOptions.arrange('creator')),
+    registerCommand(Commands.arrangeByAwaiter, () => viewOptions.arrange('awaiter')),
+    registerCommand(Commands.arrangeFlat, () => viewOptions.arrange('flat')),
+    registerCommand(Commands.filterTasks, (text?: string) => (typeof text === 'string' ? viewOptions.setFilter(text) : viewOptions.promptFilter())),
+    registerCommand(Commands.clearFilter, () => viewOptions.setFilter('')),
+    registerCommand(Commands.hideFinished, () => viewOptions.setHideFinished(true)),
+    registerCommand(Commands.showFinished, () => viewOptions.setHideFinished(false)),
+    registerCommand(Commands.openFinding, (node?: FindingsViewNode) => {
+      const site = node?.kind === 'finding' ? node.finding.site : undefined;
+      return site ? openFrame(site) : undefined;
+    }),
+    registerCommand(Commands.clearFindings, () => findings.clear()),
     registerCommand(Commands.showLogs, () => log.show()),
   );
 
-  return { protocolVersion: PROTOCOL_VERSION, address: server.address, model, tasksView, agentRoot };
+  return {
+    protocolVersion: PROTOCOL_VERSION,
+    address: server.address,
+    model,
+    findings,
+    tasksView,
+    findingsView,
+    statusText: () => statusBar.text,
+    agentRoot,
+    cancelledWith: (processKey, taskId) => cancelledWith(model, processKey, taskId).map((t) => t.id),
+  };
 }
 
-/** Opens the line that created the task (the clicked row, or the view's selection). */
-async function openCreationSite(
+async function openRecording(
+  uri: vscode.Uri | undefined,
   model: TaskModel,
-  treeView: vscode.TreeView<TasksViewNode>,
-  node: TasksViewNode | undefined,
-): Promise<vscode.TextEditor | undefined> {
-  const target = node ?? treeView.selection[0];
-  if (target?.kind !== 'task') return undefined;
-  const site = model.task(target.processKey, target.taskId)?.site;
-  if (!site) {
-    void vscode.window.showInformationMessage('TaskScope: the creation site of this task is not known.');
-    return undefined;
-  }
-  const line = Math.max(site.line - 1, 0);
+  findings: FindingStore,
+  log: Log,
+): Promise<RecordingSummary | undefined> {
+  const target =
+    uri ??
+    (
+      await vscode.window.showOpenDialog({
+        title: 'Open a TaskScope Recording',
+        canSelectMany: false,
+        filters: { 'TaskScope recordings': ['taskscope', 'jsonl', 'ndjson'], 'All files': ['*'] },
+      })
+    )?.[0];
+  if (!target) return undefined;
+  let text: string;
   try {
-    return await vscode.window.showTextDocument(vscode.Uri.file(site.file), {
-      selection: new vscode.Range(line, 0, line, 0),
-      preserveFocus: false,
-    });
+    text = new TextDecoder().decode(await vscode.workspace.fs.readFile(target));
   } catch (e) {
-    void vscode.window.showWarningMessage(`TaskScope: cannot open ${site.file}: ${(e as Error).message}`);
+    await log.notifyError('recording', `TaskScope: cannot read ${target.fsPath}: ${(e as Error).message}`);
     return undefined;
   }
+  const summary = loadRecording(text, path.basename(target.fsPath), model, findings, log);
+  if (summary.processKey === undefined) {
+    await log.notifyError('recording', `TaskScope: ${target.fsPath} is not a TaskScope recording (no 'hello' line).`);
+  } else if (summary.invalid || summary.truncated) {
+    void vscode.window.showWarningMessage(
+      `TaskScope: opened ${path.basename(target.fsPath)}` +
+        (summary.invalid ? `; ${summary.invalid} invalid lines were skipped` : '') +
+        (summary.truncated ? '; the recording ends before the program exited' : '') +
+        '.',
+    );
+  }
+  return summary;
 }
 
 export function deactivate(): void {

@@ -194,6 +194,28 @@ export class TaskModel {
     this.fire(key, { processChanged: false, reset: false, updated: [...updated], parents: [...parents], removed });
   }
 
+  /**
+   * Forgets finished tasks that finished before `cutoff` (ms since the epoch): the view's
+   * bounded history. Returns how many went.
+   */
+  pruneFinished(cutoff: number): number {
+    let pruned = 0;
+    for (const [key, entry] of this.processMap) {
+      const parents = new Set<string | null>();
+      const removed: string[] = [];
+      for (const task of entry.tasks.tasks.values()) {
+        if (task.finished !== undefined && task.finished < cutoff && task.state !== 'pending' && task.state !== 'running') {
+          removed.push(task.id);
+        }
+      }
+      if (!removed.length) continue;
+      for (const id of removed) entry.tasks.remove(id, parents);
+      pruned += removed.length;
+      this.fire(key, { processChanged: false, reset: false, parents: [...parents], removed });
+    }
+    return pruned;
+  }
+
   markExited(key: string, exitCode: number | null): void {
     const entry = this.processMap.get(key);
     if (!entry || entry.info.status === 'exited') return;

@@ -12,6 +12,26 @@ export interface AgentLaunch {
   readonly env: Readonly<Record<string, string>>;
 }
 
+/** The agent's tunables, as the extension's settings give them (seconds). */
+export interface AgentTuning {
+  readonly stuckThreshold?: number;
+  readonly blockedThreshold?: number;
+  readonly sampleInterval?: number;
+}
+
+/** The environment variables that carry the tuning to the agent (docs/agent.md). */
+export function tuningEnv(tuning: AgentTuning): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (tuning.stuckThreshold !== undefined) env.TASKSCOPE_STUCK_AFTER = String(tuning.stuckThreshold);
+  if (tuning.blockedThreshold !== undefined) env.TASKSCOPE_BLOCKED_AFTER = String(tuning.blockedThreshold);
+  if (tuning.sampleInterval !== undefined) env.TASKSCOPE_INTERVAL = String(tuning.sampleInterval);
+  return env;
+}
+
+function prependPath(first: string, existing: string | undefined, delimiter: string): string {
+  return existing ? `${first}${delimiter}${existing}` : first;
+}
+
 /**
  * @param agentRoot the folder that holds the `taskscope` package (the extension's `python/`)
  * @param address where the extension listens (`unix:…`, `pipe:…`, `tcp:…`)
@@ -24,12 +44,35 @@ export function agentLaunch(
   address: string,
   existingPythonPath: string | undefined,
   delimiter = path.delimiter,
+  tuning: AgentTuning = {},
 ): AgentLaunch {
-  const pythonPath = existingPythonPath ? `${agentRoot}${delimiter}${existingPythonPath}` : agentRoot;
   return {
     executable: python,
     args: ['-m', 'taskscope', 'run', script],
-    env: { PYTHONPATH: pythonPath, TASKSCOPE_CONNECT: address },
+    env: { PYTHONPATH: prependPath(agentRoot, existingPythonPath, delimiter), TASKSCOPE_CONNECT: address, ...tuningEnv(tuning) },
+  };
+}
+
+/** The folder whose `sitecustomize` loads the agent into any Python started with it on PYTHONPATH. */
+export function bootstrapFolder(agentRoot: string): string {
+  return path.join(agentRoot, 'taskscope', 'bootstrap');
+}
+
+/**
+ * The environment that loads the agent into a program started some other way (a debug
+ * session, a terminal): the bootstrap folder on PYTHONPATH, and where to connect.
+ */
+export function injectionEnv(
+  agentRoot: string,
+  address: string,
+  existingPythonPath: string | undefined,
+  delimiter = path.delimiter,
+  tuning: AgentTuning = {},
+): Record<string, string> {
+  return {
+    PYTHONPATH: prependPath(bootstrapFolder(agentRoot), existingPythonPath, delimiter),
+    TASKSCOPE_CONNECT: address,
+    ...tuningEnv(tuning),
   };
 }
 

@@ -7,7 +7,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { Log } from '../log';
 import type { InterpreterResolver } from '../python/interpreter';
-import { AgentLaunch, agentLaunch, commandLine } from './agentEnvironment';
+import { AgentLaunch, agentLaunch, AgentTuning, commandLine } from './agentEnvironment';
 
 export interface RunFileDependencies {
   readonly log: Log;
@@ -16,6 +16,8 @@ export interface RunFileDependencies {
   readonly agentRoot: string;
   /** Where this window listens for agents. */
   address(): string;
+  /** The agent's thresholds and interval, from the settings. */
+  tuning(): AgentTuning;
 }
 
 export interface RunFileResult {
@@ -46,7 +48,7 @@ export class RunFileCommand implements vscode.Disposable {
 
     const interpreter = await this.deps.interpreters.resolve(target);
     const file = target.fsPath;
-    const launch = agentLaunch(interpreter.path, file, this.deps.agentRoot, this.deps.address(), process.env.PYTHONPATH);
+    const launch = agentLaunch(interpreter.path, file, this.deps.agentRoot, this.deps.address(), process.env.PYTHONPATH, undefined, this.deps.tuning());
     const cwd = vscode.workspace.getWorkspaceFolder(target)?.uri.fsPath ?? path.dirname(file);
     this.deps.log.info(`running ${file} with ${interpreter.path} (from ${interpreter.source}) in ${cwd}`);
 

@@ -9,6 +9,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { Commands } from '../constants';
+import type { FindingStore } from '../model/findings';
 import type { ModelChange, ProcessInfo, TaskModel } from '../model/taskModel';
 import type { Frame, TaskRecord, TaskState } from '../protocol/messages';
 import { ArrangeOptions, FoldNode, JoinNode, TaskArrangement, TaskNode, ViewNode } from './arrangement';
@@ -19,6 +20,8 @@ export type { ViewNode as TasksViewNode } from './arrangement';
 const REFRESH_DELAY_MS = 100;
 /** Past this many changed rows in one window, one full refresh is cheaper than many small ones. */
 const MAX_TARGETED_REFRESHES = 200;
+
+const FLAGGED_ICON = new vscode.ThemeIcon('warning', new vscode.ThemeColor('editorWarning.foreground'));
 
 const STATE_ICONS: Record<TaskState, vscode.ThemeIcon> = {
   running: new vscode.ThemeIcon('play-circle', new vscode.ThemeColor('debugIcon.startForeground')),
@@ -106,11 +109,26 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
   private pending = new Set<ViewNode>();
   private pendingAll = false;
   private timer: NodeJS.Timeout | undefined;
-  private readonly subscription: { dispose(): void };
+  private readonly subscriptions: { dispose(): void }[];
 
-  constructor(private readonly model: TaskModel) {
+  constructor(
+    private readonly model: TaskModel,
+    private readonly findings?: FindingStore,
+  ) {
     this.arrangement = new TaskArrangement(model);
-    this.subscription = model.onDidChange((change) => this.onModelChange(change));
+    this.subscriptions = [model.onDidChange((change) => this.onModelChange(change))];
+    if (findings) {
+      this.subscriptions.push(
+        findings.onDidChange((change) => {
+          // A task that a finding concerns gets the warning mark.
+          for (const f of [...change.added, ...change.updated]) {
+            if (f.taskId && this.model.task(f.processKey, f.taskId)) this.pending.add(this.taskNode(f.processKey, f.taskId));
+          }
+          if (change.cleared) this.pendingAll = true;
+          this.schedule();
+        }),
+      );
+    }
   }
 
   processNode(processKey: string): ViewNode {
@@ -173,7 +191,7 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
 
   dispose(): void {
     if (this.timer) clearTimeout(this.timer);
-    this.subscription.dispose();
+    for (const s of this.subscriptions) s.dispose();
     this.changeEmitter.dispose();
   }
 
@@ -217,8 +235,10 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     );
     item.id = node.id;
     item.description = taskDescription(task);
-    item.iconPath = STATE_ICONS[task.state];
+    const flagged = this.findings?.isFlagged(node.processKey, task.id) ?? false;
+    item.iconPath = flagged ? FLAGGED_ICON : STATE_ICONS[task.state];
     item.contextValue = [
+      flagged ? 'flagged' : '',
       'task',
       `state-${task.state}`,
       task.site ? 'hasSite' : '',

@@ -116,3 +116,30 @@ describe('TaskModel', () => {
     assert.strictEqual(processTitle({ argv: [] }), 'python');
   });
 });
+
+describe('TaskModel history', () => {
+  it('forgets finished tasks older than the cutoff, and only those', () => {
+    const model = new TaskModel();
+    const key = model.addProcess(hello).key;
+    model.applySnapshot(key, {
+      type: 'snapshot',
+      seq: 1,
+      time: 0,
+      loops: [],
+      tasks: [
+        task('t1', null),
+        task('t2', 't1', { state: 'done', finished: 100 }),
+        task('t3', 't2'),
+        task('t4', 't1', { state: 'failed', finished: 900 }),
+      ],
+    });
+    const changes: ModelChange[] = [];
+    model.onDidChange((c) => changes.push(c));
+    assert.strictEqual(model.pruneFinished(500), 1);
+    assert.strictEqual(model.task(key, 't2'), undefined);
+    assert.ok(model.task(key, 't4'));
+    assert.deepStrictEqual(ids(model.children(key, null)), ['t1', 't3']);
+    assert.deepStrictEqual(changes[0].removed, ['t2']);
+    assert.strictEqual(model.pruneFinished(500), 0);
+  });
+});

@@ -1,0 +1,162 @@
+/**
+ * What a user can do to a task from the Tasks view: open where it was created or where it
+ * waits, cancel it (or it and everything it created), copy its stack, reveal its creator.
+ */
+
+import * as vscode from 'vscode';
+import type { AgentServer } from '../ipc/agentServer';
+import type { Log } from '../log';
+import type { TaskModel } from '../model/taskModel';
+import { cancelledWith, descendants, formatStack } from '../model/taskRelations';
+import type { Frame, TaskRecord } from '../protocol/messages';
+import type { TasksViewNode } from '../views/taskTreeProvider';
+import type { TaskTreeProvider } from '../views/taskTreeProvider';
+
+/** Options the integration tests pass as the third argument (menus pass the node and the selection). */
+export interface CancelOptions {
+  /** Ask before cancelling (default). */
+  readonly confirm?: boolean;
+}
+
+function names(tasks: TaskRecord[], max = 8): string {
+  const shown = tasks.slice(0, max).map((t) => `'${t.name}'`);
+  if (tasks.length > max) shown.push(`and ${tasks.length - max} more`);
+  return shown.join(', ');
+}
+
+export class TaskCommands {
+  constructor(
+    private readonly model: TaskModel,
+    private readonly server: () => AgentServer[],
+    private readonly treeView: vscode.TreeView<TasksViewNode>,
+    private readonly tasksView: TaskTreeProvider,
+    private readonly log: Log,
+  ) {}
+
+  private target(node: TasksViewNode | undefined): { processKey: string; task: TaskRecord } | undefined {
+    const n = node ?? this.treeView.selection[0];
+    if (n?.kind !== 'task') return undefined;
+    const task = this.model.task(n.processKey, n.taskId);
+    return task ? { processKey: n.processKey, task } : undefined;
+  }
+
+  async openCreationSite(node?: TasksViewNode): Promise<vscode.TextEditor | undefined> {
+    const t = this.target(node);
+    if (!t) return undefined;
+    if (!t.task.site) {
+      void vscode.window.showInformationMessage(`TaskScope: where task '${t.task.name}' was created is not known.`);
+      return undefined;
+    }
+    return openFrame(t.task.site);
+  }
+
+  async openAwaitPoint(node?: TasksViewNode): Promise<vscode.TextEditor | undefined> {
+    const t = this.target(node);
+    if (!t) return undefined;
+    const chain = t.task.awaiting ?? [];
+    // The deepest frame of the program's own code, else the deepest frame.
+    const frame = [...chain].reverse().find((f) => f.user) ?? chain[chain.length - 1];
+    if (!frame) {
+      void vscode.window.showInformationMessage(`TaskScope: task '${t.task.name}' is not waiting at an await now.`);
+      return undefined;
+    }
+    return openFrame(frame);
+  }
+
+  async cancel(node?: TasksViewNode, _selection?: unknown, options: CancelOptions = {}): Promise<string[] | undefined> {
+    const t = this.target(node);
+    if (!t) return undefined;
+    const withIt = cancelledWith(this.model, t.processKey, t.task.id);
+    if (options.confirm !== false) {
+      const detail = withIt.length ? `Cancelling it also cancels what it waits on: ${names(withIt)}.` : 'No other task waits on it through this task.';
+      const ok = await vscode.window.showWarningMessage(`Cancel task '${t.task.name}' (${t.task.coro})?`, { modal: true, detail }, 'Cancel Task');
+      if (ok !== 'Cancel Task') return undefined;
+    }
+    return this.send(t.processKey, { command: 'cancel', task: t.task.id, msg: 'cancelled from TaskScope' });
+  }
+
+  async cancelTree(node?: TasksViewNode, _selection?: unknown, options: CancelOptions = {}): Promise<string[] | undefined> {
+    const t = this.target(node);
+    if (!t) return undefined;
+    const created = descendants(this.model, t.processKey, t.task.id);
+    if (options.confirm !== false) {
+      const detail = created.length ? `It created ${created.length} live task${created.length === 1 ? '' : 's'}: ${names(created)}.` : 'It created no live tasks.';
+      const ok = await vscode.window.showWarningMessage(`Cancel task '${t.task.name}' and everything it created?`, { modal: true, detail }, 'Cancel All');
+      if (ok !== 'Cancel All') return undefined;
+    }
+    return this.send(t.processKey, { command: 'cancelTree', task: t.task.id, msg: 'cancelled from TaskScope' });
+  }
+
+  async copyStack(node?: TasksViewNode): Promise<string | undefined> {
+    const t = this.target(node);
+    if (!t) return undefined;
+    let awaiting = t.task.awaiting ?? [];
+    let creation = t.task.stack ?? (t.task.site ? [t.task.site] : []);
+    const server = this.serverFor(t.processKey);
+    if (server && (t.task.state === 'pending' || t.task.state === 'running')) {
+      try {
+        const result = await server.command(t.processKey, { command: 'stack', task: t.task.id });
+        const value = result.value as { awaiting?: Frame[]; creation?: Frame[] } | undefined;
+        if (result.ok && value) {
+          awaiting = value.awaiting ?? awaiting;
+          creation = value.creation ?? creation;
+        }
+      } catch (e) {
+        this.log.warn(`stack of ${t.task.id}: ${(e as Error).message}; copying what the view knows`);
+      }
+    }
+    const text = formatStack(t.task, awaiting, creation);
+    await vscode.env.clipboard.writeText(text);
+    vscode.window.setStatusBarMessage(`TaskScope: copied the stack of '${t.task.name}'`, 3000);
+    return text;
+  }
+
+  async revealCreator(node?: TasksViewNode): Promise<TasksViewNode | undefined> {
+    const t = this.target(node);
+    if (!t?.task.parent || !this.model.task(t.processKey, t.task.parent)) {
+      void vscode.window.showInformationMessage('TaskScope: the task that created this one is no longer known.');
+      return undefined;
+    }
+    const parent = this.tasksView.taskNode(t.processKey, t.task.parent);
+    await this.treeView.reveal(parent, { select: true, focus: true, expand: false });
+    return parent;
+  }
+
+  private serverFor(processKey: string): AgentServer | undefined {
+    return this.server().find((s) => s.isConnected(processKey));
+  }
+
+  private async send(processKey: string, request: { command: string; task: string; msg?: string }): Promise<string[] | undefined> {
+    const server = this.serverFor(processKey);
+    if (!server) {
+      void vscode.window.showWarningMessage('TaskScope: the process is no longer connected.');
+      return undefined;
+    }
+    try {
+      const result = await server.command(processKey, request);
+      if (!result.ok) {
+        void vscode.window.showWarningMessage(`TaskScope: ${request.command} failed: ${result.error}`);
+        return undefined;
+      }
+      const cancelled = (result.value as { cancelled?: string[] } | undefined)?.cancelled ?? [];
+      this.log.info(`${request.command} ${request.task}: cancelled ${cancelled.join(', ') || 'nothing'}`);
+      return cancelled;
+    } catch (e) {
+      await this.log.notifyError(`command-${request.command}`, `TaskScope: ${request.command} failed: ${(e as Error).message}`);
+      return undefined;
+    }
+  }
+}
+
+export async function openFrame(frame: Frame): Promise<vscode.TextEditor | undefined> {
+  const line = Math.max(frame.line - 1, 0);
+  try {
+    return await vscode.window.showTextDocument(vscode.Uri.file(frame.file), {
+      selection: new vscode.Range(line, 0, line, 0),
+      preserveFocus: false,
+    });
+  } catch (e) {
+    void vscode.window.showWarningMessage(`TaskScope: cannot open ${frame.file}: ${(e as Error).message}`);
+    return undefined;
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Runtime findings reported by the agents (fire-and-forget, destroyed while pending, exception
+ * never retrieved, orphan, stuck, loop blocked), kept until the user clears them — also after
+ * the process exits. The same kind at the same place is one finding with a count, not a new
+ * row each time.
+ *
+ * Pure: no `vscode` import.
+ */
+
+import { Emitter, Event } from './emitter';
+import type { EventMessage, Frame } from '../protocol/messages';
+
+export const FINDING_KINDS = [
+  'fire-and-forget',
+  'destroyed-pending',
+  'exception-never-retrieved',
+  'orphan',
+  'stuck',
+  'loop-blocked',
+] as const;
+export type KnownFindingKind = (typeof FINDING_KINDS)[number];
+
+export const FINDING_TITLES: Record<KnownFindingKind, string> = {
+  'fire-and-forget': 'Fire-and-forget task',
+  'destroyed-pending': 'Task destroyed while pending',
+  'exception-never-retrieved': 'Task exception never retrieved',
+  orphan: 'Orphan task',
+  stuck: 'Stuck task',
+  'loop-blocked': 'Event loop blocked',
+};
+
+export function findingTitle(kind: string): string {
+  return (FINDING_TITLES as Record<string, string>)[kind] ?? kind;
+}
+
+/** A place that matters for a finding besides its own site. */
+export interface RelatedPlace {
+  readonly frame: Frame;
+  readonly note: string;
+}
+
+export interface Finding {
+  /** Stable: kind and place. */
+  readonly id: string;
+  readonly kind: string;
+  /** The newest message for it. */
+  message: string;
+  readonly site?: Frame;
+  /** The newest process and task it was seen in. */
+  processKey: string;
+  taskId?: string;
+  evidence: Readonly<Record<string, unknown>>;
+  related: RelatedPlace[];
+  count: number;
+  first: number;
+  last: number;
+}
+
+export interface FindingsChange {
+  readonly added: readonly Finding[];
+  readonly updated: readonly Finding[];
+  readonly cleared: boolean;
+}
+
+function frameOf(value: unknown): Frame | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const f = value as Record<string, unknown>;
+  return typeof f.file === 'string' && typeof f.line === 'number' && typeof f.function === 'string'
+    ? { file: f.file, line: f.line, function: f.function }
+    : undefined;
+}
+
+function framesOf(value: unknown): Frame[] {
+  return Array.isArray(value) ? value.map(frameOf).filter((f): f is Frame => f !== undefined) : [];
+}
+
+/** The places a finding's evidence points to, each with what it is. */
+export function relatedPlaces(event: EventMessage): RelatedPlace[] {
+  const evidence = event.evidence ?? {};
+  const out: RelatedPlace[] = [];
+  const awaiting = framesOf(evidence.awaiting);
+  const lastAwait = awaiting[awaiting.length - 1];
+  if (lastAwait) out.push({ frame: lastAwait, note: 'where it waits' });
+  const traceback = framesOf(evidence.traceback);
+  const raised = traceback[traceback.length - 1];
+  if (raised) out.push({ frame: raised, note: `where ${String(evidence.type ?? 'the exception')} was raised` });
+  const blocking = frameOf(evidence.blocking);
+  if (blocking && event.kind === 'loop-blocked') {
+    const stack = framesOf(evidence.stack);
+    const innermost = stack[stack.length - 1];
+    if (innermost && (innermost.file !== blocking.file || innermost.line !== blocking.line)) {
+      out.push({ frame: innermost, note: 'innermost frame while blocked' });
+    }
+  }
+  return out;
+}
+
+export class FindingStore {
+  private readonly byId = new Map<string, Finding>();
+  /** processKey → task ids that some finding concerns. */
+  private readonly flaggedTasks = new Map<string, Set<string>>();
+  private readonly changeEmitter = new Emitter<FindingsChange>();
+
+  readonly onDidChange: Event<FindingsChange> = this.changeEmitter.event;
+
+  add(processKey: string, event: EventMessage): Finding {
+    const place = event.site ? `${event.site.file}:${event.site.line}` : `${processKey}/${event.task ?? '?'}`;
+    const id = `${event.kind}@${place}`;
+    const existing = this.byId.get(id);
+    if (event.task) {
+      let flagged = this.flaggedTasks.get(processKey);
+      if (!flagged) this.flaggedTasks.set(processKey, (flagged = new Set()));
+      flagged.add(event.task);
+    }
+    if (existing) {
+      existing.count++;
+      existing.last = event.time;
+      existing.message = event.message;
+      existing.processKey = processKey;
+      existing.taskId = event.task;
+      existing.evidence = event.evidence ?? {};
+      existing.related = relatedPlaces(event);
+      this.changeEmitter.fire({ added: [], updated: [existing], cleared: false });
+      return existing;
+    }
+    const finding: Finding = {
+      id,
+      kind: event.kind,
+      message: event.message,
+      site: event.site,
+      processKey,
+      taskId: event.task,
+      evidence: event.evidence ?? {},
+      related: relatedPlaces(event),
+      count: 1,
+      first: event.time,
+      last: event.time,
+    };
+    this.byId.set(id, finding);
+    this.changeEmitter.fire({ added: [finding], updated: [], cleared: false });
+    return finding;
+  }
+
+  all(): Finding[] {
+    return [...this.byId.values()];
+  }
+
+  ofKind(kind: string): Finding[] {
+    return this.all().filter((f) => f.kind === kind);
+  }
+
+  /** Kinds that have findings, known kinds first in their usual order, then the others. */
+  kinds(): string[] {
+    const present = new Set(this.all().map((f) => f.kind));
+    const known = (FINDING_KINDS as readonly string[]).filter((k) => present.has(k));
+    return [...known, ...[...present].filter((k) => !known.includes(k)).sort()];
+  }
+
+  /** Whether some finding concerns this task. */
+  isFlagged(processKey: string, taskId: string): boolean {
+    return this.flaggedTasks.get(processKey)?.has(taskId) ?? false;
+  }
+
+  /** Total occurrences (counting repeats) of findings of one kind created at one line. */
+  countAt(file: string, line: number, kinds?: readonly string[]): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const f of this.byId.values()) {
+      if (f.site?.file !== file || f.site.line !== line) continue;
+      if (kinds && !kinds.includes(f.kind)) continue;
+      out.set(f.kind, (out.get(f.kind) ?? 0) + f.count);
+    }
+    return out;
+  }
+
+  /** Forgets every finding (of one process only, when given). */
+  clear(processKey?: string): void {
+    if (processKey === undefined) {
+      this.byId.clear();
+      this.flaggedTasks.clear();
+    } else {
+      for (const [id, f] of this.byId) if (f.processKey === processKey) this.byId.delete(id);
+      this.flaggedTasks.delete(processKey);
+    }
+    this.changeEmitter.fire({ added: [], updated: [], cleared: true });
+  }
+
+  dispose(): void {
+    this.changeEmitter.dispose();
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Relations between tasks that commands need: what cancelling a task cancels with it, what
+ * a task created, and a task's stack as text. Pure: no `vscode` import.
+ */
+
+import type { TaskModel } from './taskModel';
+import type { Frame, TaskRecord } from '../protocol/messages';
+
+/** The tasks cancelled along with `task`: those it waits on, transitively (a gather's children, a TaskGroup's tasks, an awaited task). */
+export function cancelledWith(model: TaskModel, processKey: string, taskId: string): TaskRecord[] {
+  const out: TaskRecord[] = [];
+  const seen = new Set([taskId]);
+  const queue = [taskId];
+  while (queue.length) {
+    const id = queue.shift()!;
+    for (const next of model.task(processKey, id)?.waitingOn?.tasks ?? []) {
+      if (seen.has(next)) continue;
+      seen.add(next);
+      const t = model.task(processKey, next);
+      if (t && (t.state === 'pending' || t.state === 'running')) {
+        out.push(t);
+        queue.push(next);
+      }
+    }
+  }
+  return out;
+}
+
+/** The live tasks `taskId` created, transitively. */
+export function descendants(model: TaskModel, processKey: string, taskId: string): TaskRecord[] {
+  const out: TaskRecord[] = [];
+  const stack = [taskId];
+  const seen = new Set<string>();
+  while (stack.length) {
+    const id = stack.pop()!;
+    for (const child of model.children(processKey, id)) {
+      if (seen.has(child.id)) continue;
+      seen.add(child.id);
+      if (child.state === 'pending' || child.state === 'running') out.push(child);
+      stack.push(child.id);
+    }
+  }
+  return out;
+}
+
+/** A stack as a Python traceback prints it, outermost first. */
+export function formatStack(task: TaskRecord, awaiting: readonly Frame[], creation: readonly Frame[]): string {
+  const lines = [`Task ${task.name} (${task.coro}) · ${task.state}`];
+  if (awaiting.length) {
+    lines.push('Waiting at (most recent call last):');
+    for (const f of awaiting) lines.push(`  File "${f.file}", line ${f.line}, in ${f.function}`);
+  }
+  if (creation.length) {
+    lines.push('Created at (most recent call last):');
+    for (const f of [...creation].reverse()) lines.push(`  File "${f.file}", line ${f.line}, in ${f.function}`);
+  }
+  if (task.exception) lines.push(`${task.exception.type}: ${task.exception.message}`);
+  return lines.join('\n') + '\n';
+}

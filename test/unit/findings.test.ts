@@ -1,0 +1,84 @@
+import * as assert from 'assert';
+import { FindingsChange, FindingStore, relatedPlaces } from '../../src/model/findings';
+import type { EventMessage } from '../../src/protocol/messages';
+
+const site = { file: '/app/crawler.py', line: 52, function: 'start', user: true };
+
+function event(extra: Partial<EventMessage> = {}): EventMessage {
+  return { type: 'event', seq: 1, time: 1000, kind: 'fire-and-forget', task: 't9', site, message: "Task 'poller' dropped", ...extra };
+}
+
+describe('FindingStore', () => {
+  let store: FindingStore;
+  let changes: FindingsChange[];
+
+  beforeEach(() => {
+    store = new FindingStore();
+    changes = [];
+    store.onDidChange((c) => changes.push(c));
+  });
+
+  it('counts the same kind at the same place instead of repeating it', () => {
+    store.add('p1', event());
+    store.add('p1', event({ task: 't10', time: 2000, message: "Task 'poller-2' dropped" }));
+    store.add('p2', event({ task: 't3', time: 3000 }));
+    assert.strictEqual(store.all().length, 1);
+    const [f] = store.all();
+    assert.strictEqual(f.count, 3);
+    assert.strictEqual(f.first, 1000);
+    assert.strictEqual(f.last, 3000);
+    assert.strictEqual(f.processKey, 'p2');
+    assert.deepStrictEqual(changes.map((c) => [c.added.length, c.updated.length]), [[1, 0], [0, 1], [0, 1]]);
+  });
+
+  it('keeps kinds and places apart, and orders kinds as people read them', () => {
+    store.add('p1', event({ kind: 'loop-blocked' }));
+    store.add('p1', event({ kind: 'a-new-kind' }));
+    store.add('p1', event());
+    store.add('p1', event({ site: { ...site, line: 53 } }));
+    assert.strictEqual(store.all().length, 4);
+    assert.deepStrictEqual(store.kinds(), ['fire-and-forget', 'loop-blocked', 'a-new-kind']);
+    assert.strictEqual(store.ofKind('fire-and-forget').length, 2);
+  });
+
+  it('flags the tasks findings concern, per process', () => {
+    store.add('p1', event());
+    assert.ok(store.isFlagged('p1', 't9'));
+    assert.ok(!store.isFlagged('p2', 't9'));
+    assert.ok(!store.isFlagged('p1', 't1'));
+  });
+
+  it('counts findings at one line by kind, for the linter', () => {
+    store.add('p1', event({ kind: 'destroyed-pending' }));
+    store.add('p1', event({ kind: 'destroyed-pending' }));
+    store.add('p1', event());
+    const counts = store.countAt('/app/crawler.py', 52, ['destroyed-pending']);
+    assert.deepStrictEqual([...counts], [['destroyed-pending', 2]]);
+  });
+
+  it('keeps findings until cleared, per process or all', () => {
+    store.add('p1', event());
+    store.add('p2', event({ kind: 'stuck' }));
+    store.clear('p1');
+    assert.deepStrictEqual(store.all().map((f) => f.kind), ['stuck']);
+    assert.ok(!store.isFlagged('p1', 't9'));
+    store.clear();
+    assert.deepStrictEqual(store.all(), []);
+    assert.ok(changes[changes.length - 1].cleared);
+  });
+
+  it('points to where a task waits, where its exception was raised, and where the loop blocked', () => {
+    const waits = { file: '/app/w.py', line: 3, function: 'w' };
+    assert.deepStrictEqual(relatedPlaces(event({ kind: 'destroyed-pending', evidence: { awaiting: [site, waits] } })), [{ frame: waits, note: 'where it waits' }]);
+    const raised = { file: '/app/r.py', line: 9, function: 'r' };
+    assert.deepStrictEqual(
+      relatedPlaces(event({ kind: 'exception-never-retrieved', evidence: { type: 'KeyError', traceback: [site, raised] } })),
+      [{ frame: raised, note: 'where KeyError was raised' }],
+    );
+    const inner = { file: '/usr/lib/python3.11/json/decoder.py', line: 353, function: 'raw_decode' };
+    assert.deepStrictEqual(relatedPlaces(event({ kind: 'loop-blocked', evidence: { blocking: site, stack: [site, inner] } })), [
+      { frame: inner, note: 'innermost frame while blocked' },
+    ]);
+    assert.deepStrictEqual(relatedPlaces(event({ evidence: { awaiting: 'garbage', traceback: [1, null] } })), []);
+  });
+});
