@@ -219,7 +219,8 @@ async function main() {
   log(`\n${table(rows)}\n`);
   const skipped = sum('skipped');
   log(`tests: ${sum('passed')} passed, ${sum('failed')} failed${skipped ? `, ${skipped} skipped` : ''}`);
-  process.exitCode = rows.some((r) => r.status !== 'passed') ? 1 : 0;
+  // Exit explicitly: nothing started here may keep the process alive after the summary.
+  process.exit(rows.some((r) => r.status !== 'passed') ? 1 : 0);
 }
 
 main().catch(async (err) => {
