@@ -1,0 +1,201 @@
+"""Where code lives: turning captured ``(code, lasti)`` pairs into protocol frames.
+
+The hot path (`hooks`) captures only code objects and instruction offsets (``f_lasti``,
+an attribute read; ``f_lineno`` would decode the line table on the program's thread).
+This module, used on the sampler thread, resolves them: file, line (from
+``code.co_lines()``, the same table ``f_lineno`` reads), qualified function name, and
+whether the code is the program's own ("user" code: not the standard library, not
+site-packages, not the agent).
+
+`FrameResolver` caches per code object, keyed by ``id(code)`` (hashing a code object
+hashes its contents, which costs more than everything else the hot path does) with the
+code object kept in the entry so that the id cannot be reused while cached.
+`Registry.user_codes` (``id(code) -> bool``) receives what it learns, so that the hot
+path can stop walking the stack at the first frame known to be the program's.
+"""
+
+import os
+import site
+import sys
+import sysconfig
+
+_AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
+_SEGMENTS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
+
+
+def _norm(path):
+    return os.path.normcase(os.path.abspath(path))
+
+
+def _library_roots():
+    """Folders whose code is not the program's own, each ending with a separator."""
+    roots = set()
+    try:
+        paths = sysconfig.get_paths()
+        for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+            if paths.get(key):
+                roots.add(paths[key])
+    except Exception:
+        pass
+    for getter in (getattr(site, "getsitepackages", None), ):
+        try:
+            roots.update(getter() if getter else ())
+        except Exception:
+            pass
+    try:
+        user_site = site.getusersitepackages()
+        if user_site:
+            roots.add(user_site)
+    except Exception:
+        pass
+    # The folder of the stdlib module that defines `os`, whatever the layout (venvs, embeds).
+    roots.add(os.path.dirname(os.__file__))
+    roots.add(_AGENT_DIR)
+    return tuple(sorted({_norm(r).rstrip(os.sep) + os.sep for r in roots if r}))
+
+
+class FrameResolver:
+    """Resolves code objects to protocol frames; one per sampler (not thread-safe)."""
+
+    MAX_CACHE = 20000
+
+    def __init__(self, user_codes=None, roots=None):
+        self._roots = _library_roots() if roots is None else roots
+        self._codes = {}  # id(code) -> [file, function, is_user, line table or None, code]
+        self._files = {}  # co_filename -> is_user
+        #: Shared with the hot path: id(code) -> bool, for codes held in ``_codes``.
+        self.user_codes = {} if user_codes is None else user_codes
+
+    def is_user_file(self, filename):
+        known = self._files.get(filename)
+        if known is None:
+            known = self._files[filename] = self._classify(filename)
+        return known
+
+    def _classify(self, filename):
+        if not filename:
+            return False
+        if filename.startswith("<"):
+            # <frozen runpy>, <frozen importlib._bootstrap> are the standard library;
+            # <string>, <stdin>, <ipython-input-…> are the program's own.
+            return not filename.startswith("<frozen ")
+        path = _norm(filename)
+        if any(seg in path for seg in _SEGMENTS):
+            return False
+        return not path.startswith(self._roots)
+
+    def _entry(self, code):
+        key = id(code)
+        entry = self._codes.get(key)
+        if entry is None or entry[4] is not code:
+            if len(self._codes) >= self.MAX_CACHE:
+                self.user_codes.clear()
+                self._codes.clear()
+            user = self.is_user_file(code.co_filename)
+            function = getattr(code, "co_qualname", None) or code.co_name
+            entry = self._codes[key] = [code.co_filename, function, user, None, code]
+            self.user_codes[key] = user
+        return entry
+
+    def is_user(self, code):
+        return self._entry(code)[2]
+
+    def line(self, code, lasti):
+        """The line of the instruction at byte offset `lasti` (0 when unknown)."""
+        entry = self._entry(code)
+        table = entry[3]
+        if table is None:
+            try:
+                table = entry[3] = [(start, end, line) for start, end, line in code.co_lines()]
+            except Exception:
+                table = entry[3] = []
+        if lasti < 0:
+            return code.co_firstlineno or 0
+        lo, hi = 0, len(table)
+        while lo < hi:  # the ranges are sorted and contiguous
+            mid = (lo + hi) // 2
+            start, end, line = table[mid]
+            if lasti < start:
+                hi = mid
+            elif lasti >= end:
+                lo = mid + 1
+            else:
+                return line if line is not None and line >= 0 else 0
+        return 0
+
+    def frame(self, code, lasti, user=None):
+        """A protocol Frame; `user=True` adds ``"user": true``."""
+        entry = self._entry(code)
+        frame = {"file": entry[0], "line": self.line(code, lasti), "function": entry[1]}
+        if user:
+            frame["user"] = True
+        return frame
+
+    def creation(self, captured, limit=8):
+        """(site, stack) from a flat ``[code, lasti, code, lasti, ...]`` capture.
+
+        `stack` is innermost first and ends at the site (the first user frame, marked
+        ``user: true``); without a user frame it holds the first `limit` frames and
+        `site` is None.
+        """
+        stack = []
+        site_frame = None
+        for i in range(0, len(captured) - 1, 2):
+            code = captured[i]
+            if self.is_user(code):
+                site_frame = self.frame(code, captured[i + 1], user=True)
+                stack.append(site_frame)
+                break
+            if len(stack) < limit:
+                stack.append(self.frame(code, captured[i + 1]))
+        return site_frame, stack
+
+    def frames_of(self, captured):
+        """Plain frames for a flat ``[code, lasti, ...]`` list, in its order."""
+        return [self.frame(captured[i], captured[i + 1]) for i in range(0, len(captured) - 1, 2)]
+
+
+def capture_stack(frame, limit=64):
+    """``[code, lasti, ...]`` for `frame` and its callers (innermost first)."""
+    out = []
+    while frame is not None and limit:
+        out.append(frame.f_code)
+        out.append(frame.f_lasti)
+        frame = frame.f_back
+        limit -= 1
+    return out
+
+
+def capture_traceback(tb, limit=30):
+    """``[code, lasti, ...]`` of a traceback, outermost first, at most the last `limit`."""
+    out = []
+    while tb is not None:
+        out.append(tb.tb_frame.f_code)
+        out.append(tb.tb_lasti)
+        tb = tb.tb_next
+    if len(out) > 2 * limit:
+        out = out[-2 * limit:]
+    return out
+
+
+def await_chain(coro, limit=64):
+    """``[code, lasti, ...]`` of a coroutine's await chain, outermost first.
+
+    Follows ``cr_await`` (``gi_yieldfrom`` for generator-based coroutines) while the
+    awaited object is itself a coroutine with a frame.
+    """
+    out = []
+    while coro is not None and limit:
+        frame = getattr(coro, "cr_frame", None)
+        if frame is None:
+            frame = getattr(coro, "gi_frame", None)
+            if frame is None:
+                break
+            nxt = getattr(coro, "gi_yieldfrom", None)
+        else:
+            nxt = coro.cr_await
+        out.append(frame.f_code)
+        out.append(frame.f_lasti)
+        coro = nxt
+        limit -= 1
+    return out

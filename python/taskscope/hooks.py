@@ -1,0 +1,149 @@
+"""Task-creation tracking: the agent's only code on the program's hot path.
+
+How creation is hooked
+----------------------
+``asyncio.BaseEventLoop.create_task`` is replaced, at class level, by a wrapper that calls
+the original and then records the new task. Every public route ends there:
+``asyncio.create_task``, ``loop.create_task``, ``TaskGroup.create_task``,
+``asyncio.ensure_future`` and ``asyncio.gather`` of coroutines, and the main task of
+``asyncio.run`` (``Runner.run`` calls ``loop.create_task``), on every loop of every
+thread, including loop subclasses that call ``super().create_task``. Tasks made by calling
+``asyncio.Task(...)`` directly, or by loops that do not derive from ``BaseEventLoop``, are
+found later by the sampler through the all-tasks set (without parent or site).
+
+The alternative, installing a task factory on each loop, was measured and rejected: a
+Python factory costs every ``create_task`` about 250 ns before it records anything (it
+builds the Task from Python instead of C), it has to be put on each loop as the loop
+appears, and it would have to fake ``get_task_factory``/``set_task_factory`` so that the
+program still sees and sets its own factory. Wrapping the class method leaves the
+factory machinery untouched: ``loop.get_task_factory()`` returns exactly what the program
+set (None if nothing), and a factory the program installs still builds the task, which
+the wrapper then records.
+
+Measured on CPython 3.11 (2 shared cores, best of 5 x 20,000 ``loop.create_task`` calls
+of a trivial coroutine, from a list comprehension): about 2.4 us per call without the
+agent; a pass-through class wrapper adds nothing measurable; the full recording below
+adds about 1 us (most of it building the weak-reference record and walking frames).
+Reading ``f_lineno`` instead of ``f_lasti`` added another 0.2 us for four frames, so
+line numbers are resolved later, on the sampler thread (`frames`).
+
+What the wrapper does per task: a few attribute reads (``f_code``, ``f_lasti``,
+``f_back`` for the frames up to the first one already known to be the program's own,
+at most `MAX_DEPTH`), one ``TaskRef`` (a weak reference, so a task the program forgets
+is collected exactly when it would be without the agent), ``current_task(loop)`` for
+the parent, two dict operations and a deque append. No done callbacks, no locks, no
+``traceback`` module, no name formatting. Any error in it is logged and swallowed: the
+program always gets its task back.
+"""
+
+import asyncio
+import functools
+import sys
+import time
+import weakref
+
+from .log import log
+from .registry import TaskRef
+
+#: Frames captured at most per creation (the walk stops earlier at known program code).
+MAX_DEPTH = 10
+
+_base = asyncio.BaseEventLoop
+
+
+class _State:
+    __slots__ = ("active", "errors")
+
+    def __init__(self):
+        self.active = False
+        self.errors = 0
+
+
+state = _State()
+
+
+def installed():
+    return getattr(_base.create_task, "__taskscope__", False)
+
+
+def install(registry):
+    """Wraps ``BaseEventLoop.create_task`` so that `registry` sees every new task."""
+    if installed():
+        state.active = True
+        return
+    original = _base.create_task
+    getframe = sys._getframe
+    now = time.time
+    current_task = asyncio.current_task
+    make_weak = weakref.ref
+    user_codes = registry.user_codes
+    by_addr = registry.by_addr
+    loops = registry.loops
+    loop_ref = registry.loop_ref
+    new_append = registry.new.append
+    numbers = registry._task_numbers
+    on_collect = registry.task_collected
+    depth = MAX_DEPTH
+    st = state
+
+    @functools.wraps(original)
+    def create_task(self, coro, *args, **kwargs):
+        task = original(self, coro, *args, **kwargs)
+        if st.active:
+            try:
+                f = getframe(1)
+                stack = []
+                n = depth
+                while f is not None and n:
+                    code = f.f_code
+                    stack.append(code)
+                    stack.append(f.f_lasti)
+                    if user_codes.get(id(code)):
+                        break
+                    f = f.f_back
+                    n -= 1
+                f = None
+                ref = TaskRef(task, on_collect)
+                ref.num = next(numbers)
+                ref.addr = addr = id(task)
+                ref.created = now()
+                ref.stack = stack
+                ref.coro = getattr(coro, "__qualname__", None)
+                ref.name = kwargs.get("name") if kwargs else None
+                lr = loops.get(id(self))
+                if lr is None or lr() is not self:
+                    lr = loop_ref(self)
+                ref.loop = lr
+                parent = current_task(self)
+                if parent is None:
+                    ref.parent = None
+                else:
+                    pref = by_addr.get(id(parent))
+                    ref.parent = pref if pref is not None and pref() is parent else make_weak(parent)
+                    parent = None
+                by_addr[addr] = ref
+                new_append(ref)
+            except Exception:
+                st.errors += 1
+                if st.errors <= 3:
+                    log.exception("recording a new task failed")
+        return task
+
+    create_task.__taskscope__ = True
+    create_task.__taskscope_original__ = original
+    _base.create_task = create_task
+    state.active = True
+
+
+def uninstall():
+    """Puts the original ``create_task`` back (tests; the agent itself only deactivates)."""
+    state.active = False
+    current = _base.create_task
+    original = getattr(current, "__taskscope_original__", None)
+    if original is not None:
+        _base.create_task = original
+
+
+def deactivate():
+    """Stops recording without touching the class (cheap, safe from any thread)."""
+    state.active = False

@@ -1,0 +1,124 @@
+"""Per-task and per-loop records, held weakly.
+
+A `TaskRef` is a ``weakref.ref`` to one task that also carries everything the agent
+knows about it: the hook fills the creation fields on the program's thread, the sampler
+fills the rest on its own thread. Being a weak reference, it never keeps a task alive; its
+callback only notes the collection time and queues the record for the sampler.
+
+The `Registry` holds the hand-over points between the hot path and the sampler:
+
+- ``by_addr``: ``id(task) -> TaskRef`` while the task lives (always checked with
+  ``ref() is task``, since addresses are reused);
+- ``new`` and ``collected``: deques the sampler drains (``append``/``popleft`` are
+  thread-safe);
+- ``loops``: ``id(loop) -> LoopRef``;
+- ``user_codes``: ``id(code) -> bool``, learnt by the sampler, read by the hot path to
+  stop walking the stack at the program's own frame.
+"""
+
+import itertools
+import threading
+import time
+import weakref
+from collections import deque
+
+
+class TaskRef(weakref.ref):
+    """A weak reference to a task, plus its record."""
+
+    __slots__ = (
+        # Set on the creating thread (hooks) or by the sampler for tasks it discovers.
+        "num", "addr", "loop", "parent", "created", "stack", "coro", "name", "collected",
+        # Sampler-only from here on.
+        "id", "state", "parent_id", "site", "creation", "await_sig", "awaiting",
+        "waiting_since", "finished", "exception", "cancel_message", "record", "children",
+        "tries",
+    )
+
+
+class LoopRef(weakref.ref):
+    """A weak reference to an event loop, plus its id and thread."""
+
+    __slots__ = ("num", "id", "addr", "thread_ident", "thread_name", "record")
+
+
+class Registry:
+    """What the hot path writes and the sampler reads."""
+
+    def __init__(self):
+        self.by_addr = {}
+        self.new = deque()
+        self.collected = deque()
+        self.loops = {}
+        self.user_codes = {}
+        self._task_numbers = itertools.count(1)
+        self._loop_numbers = itertools.count(1)
+        self._loop_lock = threading.Lock()
+        by_addr = self.by_addr
+        collected_append = self.collected.append
+        now = time.time
+
+        def task_collected(ref):
+            # Runs on whichever thread dropped the task's last reference: keep it tiny.
+            try:
+                ref.collected = now()
+                if by_addr.get(ref.addr) is ref:
+                    by_addr.pop(ref.addr, None)
+                collected_append(ref)
+            except Exception:
+                pass
+
+        self.task_collected = task_collected
+
+        def loop_collected(ref):
+            try:
+                if self.loops.get(ref.addr) is ref:
+                    self.loops.pop(ref.addr, None)
+            except Exception:
+                pass
+
+        self._loop_collected = loop_collected
+
+    def next_task_number(self):
+        return next(self._task_numbers)
+
+    def loop_ref(self, loop, thread_ident=None):
+        """The `LoopRef` of `loop`, made on first sight."""
+        lr = self.loops.get(id(loop))
+        if lr is not None and lr() is loop:
+            return lr
+        with self._loop_lock:
+            lr = self.loops.get(id(loop))
+            if lr is not None and lr() is loop:
+                return lr
+            lr = LoopRef(loop, self._loop_collected)
+            lr.num = next(self._loop_numbers)
+            lr.id = "l%d" % lr.num
+            lr.addr = id(loop)
+            lr.thread_ident = thread_ident if thread_ident is not None else getattr(loop, "_thread_id", None)
+            lr.thread_name = None
+            lr.record = None
+            self.loops[lr.addr] = lr
+            return lr
+
+    def lookup(self, task):
+        """The `TaskRef` of a live task, or None."""
+        ref = self.by_addr.get(id(task))
+        if ref is not None and ref() is task:
+            return ref
+        return None
+
+    def track_discovered(self, task, loop, now):
+        """Records a task the hook did not see (``asyncio.Task(...)`` made directly)."""
+        ref = TaskRef(task, self.task_collected)
+        ref.num = self.next_task_number()
+        ref.addr = id(task)
+        ref.loop = self.loop_ref(loop) if loop is not None else None
+        ref.parent = None
+        ref.created = now
+        ref.stack = None
+        ref.coro = None
+        ref.name = None
+        ref.collected = None
+        self.by_addr[ref.addr] = ref
+        return ref

@@ -1,0 +1,651 @@
+"""The sampler: a daemon thread that reads the tasks and builds snapshots and deltas.
+
+Every ``interval`` seconds (``TASKSCOPE_INTERVAL``, default 0.1) it
+
+1. adopts the records the hook queued (gives them ids, resolves creation frames),
+2. handles records whose task was collected,
+3. every `RESCAN_EVERY` samples, looks through asyncio's set of all tasks for tasks the
+   hook could not see (``asyncio.Task(...)`` made directly),
+4. while an extension listens, reads each live task: ``_state``, the loop's current task
+   (``running``), its name and its await chain as ``(code, lasti)`` pairs; the chain is
+   compared with the last one by identity and only resolved into frames when it moved,
+5. forgets finished tasks after `HISTORY_SECONDS` or past `HISTORY_MAX` (``remove``),
+6. sends one ``snapshot`` when the transport asks for one (new session, or messages were
+   dropped), else a ``delta`` with only the records that changed, else nothing.
+
+It also runs the extension's commands, on this thread, so that records are only ever
+touched here. It never calls into the loop except through ``call_soon_threadsafe`` (for
+``cancel``), and never keeps a task alive: each task is dereferenced from its weak
+reference, read, and released before the next one. It reads ``Future._exception``
+rather than ``exception()``, which would mark the exception as retrieved and silence
+asyncio's "exception was never retrieved" report.
+"""
+
+import asyncio
+import sys
+import threading
+import time
+from collections import deque
+
+from . import protocol
+from .frames import FrameResolver, await_chain, capture_traceback
+from .log import log
+from .registry import TaskRef
+
+HISTORY_SECONDS = 30.0
+HISTORY_MAX = 1000
+RESCAN_EVERY = 10
+MIN_INTERVAL = 0.005
+MAX_INTERVAL = 60.0
+MESSAGE_LIMIT = 1000  # characters of an exception message or cancel message
+
+_current_task = asyncio.current_task
+_refcount = sys.getrefcount
+
+
+def _sole_owner_count():
+    held = object()
+    return _refcount(held)
+
+
+#: What ``sys.getrefcount(task)`` returns when the sampler's local is the only reference.
+_SOLE = _sole_owner_count()
+
+
+def _noop(_task):
+    pass
+
+
+def _weak_all_tasks():
+    """asyncio's weak set of (scheduled) tasks, where this Python has one."""
+    tasks_module = asyncio.tasks
+    for name in ("_all_tasks", "_scheduled_tasks"):
+        ws = getattr(tasks_module, name, None)
+        if ws is not None and hasattr(ws, "data"):
+            return ws
+    return None
+
+
+def _ms(seconds):
+    return int(seconds * 1000)
+
+
+def _short(text):
+    text = str(text)
+    return text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT - 1] + "\u2026"
+
+
+class Sampler:
+    """Owns every task record once adopted; see the module docstring."""
+
+    def __init__(self, registry, sink, interval=0.1, history_seconds=HISTORY_SECONDS,
+                 history_max=HISTORY_MAX, rescan_every=RESCAN_EVERY):
+        self.registry = registry
+        self.sink = sink
+        self.interval = self._clamp(interval)
+        self.history_seconds = history_seconds
+        self.history_max = history_max
+        self.rescan_every = max(1, int(rescan_every))
+        self.resolver = FrameResolver(registry.user_codes)
+        self.by_id = {}
+        self._live = {}
+        self._history = deque()
+        self._changed = {}
+        self._removed = []
+        self._loops = {}
+        self._loops_changed = {}
+        self._orphans = []
+        self._commands = deque()
+        self._ticks = 0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._tick_requested = False
+        self._thread = None
+
+    # --- thread -----------------------------------------------------------------------
+
+    @staticmethod
+    def _clamp(interval):
+        try:
+            interval = float(interval)
+        except (TypeError, ValueError):
+            return 0.1
+        if not interval > 0:
+            return 0.1
+        return min(max(interval, MIN_INTERVAL), MAX_INTERVAL)
+
+    def start(self):
+        self._thread = threading.Thread(target=self._run, name="taskscope-sampler", daemon=True)
+        self._thread.start()
+
+    def request_tick(self):
+        """Asks for a sample now (the transport calls it when a session begins)."""
+        self._tick_requested = True
+        self._wake.set()
+
+    def submit(self, command):
+        """Queues a validated ``command`` message; its result goes to ``sink.send_result``."""
+        self._commands.append(command)
+        self._wake.set()
+
+    def stop(self, timeout=1.0):
+        """Takes one last sample, then ends the thread (waits at most `timeout`)."""
+        self._stop.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    def _run(self):
+        next_tick = time.monotonic()
+        while True:
+            delay = next_tick - time.monotonic()
+            if delay > 0:
+                self._wake.wait(delay)
+            self._wake.clear()
+            try:
+                self._run_commands()
+            except Exception:
+                log.exception("running a command failed")
+            if self._stop.is_set():
+                self.safe_tick()
+                self._run_commands()
+                return
+            if self._tick_requested or time.monotonic() >= next_tick:
+                self._tick_requested = False
+                self.safe_tick()
+                next_tick = time.monotonic() + self.interval
+
+    def safe_tick(self):
+        try:
+            self.tick()
+        except Exception:
+            log.exception("sampling failed")
+
+    # --- one sample -------------------------------------------------------------------
+
+    def tick(self):
+        now = time.time()
+        self._ticks += 1
+        active = self.sink.session_active()
+        snapshot = active and self.sink.take_snapshot_request()
+        self._adopt_new(now)
+        self._handle_collected(now)
+        if snapshot or self._ticks % self.rescan_every == 1 or self.rescan_every == 1:
+            self._discover(now)
+        if self._orphans:
+            self._resolve_orphans()
+        if active:
+            for ref in list(self._live.values()):
+                self._observe(ref, now)
+        self._observe_loops()
+        self._prune(now)
+        if snapshot:
+            self.sink.send_snapshot(self.build_snapshot(now))
+            self._changed.clear()
+            self._removed = []
+            self._loops_changed.clear()
+        elif active:
+            if self._changed or self._removed or self._loops_changed:
+                self.sink.send_state(self._build_delta(now))
+            self._changed.clear()
+            self._removed = []
+            self._loops_changed.clear()
+        else:
+            # Nobody listens: the next session starts with a snapshot anyway.
+            self._changed.clear()
+            self._removed = []
+            self._loops_changed.clear()
+
+    def _adopt_new(self, now):
+        new = self.registry.new
+        while new:
+            try:
+                ref = new.popleft()
+            except IndexError:
+                break
+            self._adopt(ref, now)
+
+    def _adopt(self, ref, now):
+        ref.id = "t%d" % ref.num
+        ref.state = "pending"
+        ref.await_sig = None
+        ref.awaiting = None
+        ref.waiting_since = None
+        ref.finished = None
+        ref.exception = None
+        ref.cancel_message = None
+        ref.record = None
+        ref.tries = 0
+        if ref.stack:
+            ref.site, ref.creation = self.resolver.creation(ref.stack)
+        else:
+            ref.site, ref.creation = None, None
+        parent = ref.parent
+        ref.parent_id = None
+        if isinstance(parent, TaskRef):
+            parent_id = getattr(parent, "id", None)
+            if parent_id is not None:
+                ref.parent_id = parent_id
+            else:
+                self._orphans.append(ref)  # created while its parent ran eagerly
+        elif parent is not None:
+            self._orphans.append(ref)  # the parent was not tracked (yet)
+        lr = ref.loop
+        if lr is not None and lr.id not in self._loops:
+            self._adopt_loop(lr)
+        self.by_id[ref.id] = ref
+        self._live[ref.num] = ref
+        self._changed[ref.id] = ref
+        task = ref()
+        if task is None:
+            self._finish_collected(ref, getattr(ref, "collected", None) or now)
+            if ref.name is None:
+                ref.name = ""
+            if ref.coro is None:
+                ref.coro = ""
+            return
+        try:
+            if ref.name is None:
+                ref.name = str(task.get_name())
+            if ref.coro is None:
+                ref.coro = self._coro_name(task)
+        finally:
+            if _refcount(task) <= _SOLE:
+                self._hand_back(task)
+            task = None
+
+    @staticmethod
+    def _hand_back(task):
+        """Lets go of a task of which the sampler holds the last reference.
+
+        The program dropped the task while the sampler was reading it. Dropping it here
+        would finalize it on this thread (and run asyncio's "destroyed"/"never retrieved"
+        reports here); instead the task goes back to its loop, which drops it on its own
+        thread at its next iteration. Callers check ``sys.getrefcount`` and then clear
+        their local without a call in between, so the check cannot go stale.
+        """
+        try:
+            loop = task.get_loop()
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_noop, task)
+        except Exception:
+            pass
+
+    def _coro_name(self, task):
+        try:
+            coro = task.get_coro()
+        except Exception:
+            return ""
+        qualname = getattr(coro, "__qualname__", None)
+        if isinstance(qualname, str):
+            return qualname
+        try:
+            return _short(repr(coro))
+        except Exception:
+            return type(coro).__qualname__
+
+    def _adopt_loop(self, lr):
+        self._loops[lr.id] = lr
+        self._refresh_loop(lr, force=True)
+
+    def _refresh_loop(self, lr, force=False):
+        loop = lr()
+        ident = getattr(loop, "_thread_id", None) if loop is not None else None
+        loop = None
+        if ident is None:
+            ident = lr.thread_ident
+        name = None
+        if ident is not None:
+            thread = threading._active.get(ident)
+            name = thread.name if thread is not None else None
+        if name is None:
+            name = lr.thread_name or ("thread-%d" % ident if ident else "unknown")
+        if force or ident != lr.thread_ident or name != lr.thread_name:
+            lr.thread_ident = ident
+            lr.thread_name = name
+            lr.record = {"id": lr.id, "thread": name, "threadId": int(ident or 0)}
+            self._loops_changed[lr.id] = lr
+
+    def _observe_loops(self):
+        for lr in list(self._loops.values()):
+            if lr() is not None:
+                self._refresh_loop(lr)
+
+    def _handle_collected(self, now):
+        collected = self.registry.collected
+        while collected:
+            try:
+                ref = collected.popleft()
+            except IndexError:
+                break
+            if getattr(ref, "id", None) is None:
+                continue  # not adopted yet: adoption sees the dead reference
+            if ref.num in self._live:
+                self._finish_collected(ref, getattr(ref, "collected", None) or now)
+
+    def _finish_collected(self, ref, when):
+        # Collected before a sample saw it finish: it ended (or was destroyed pending)
+        # between two samples, and its outcome can no longer be read.
+        if ref.state in ("pending", "running"):
+            ref.state = "done"
+        self._finished(ref, when)
+
+    def _finished(self, ref, when):
+        ref.finished = when
+        ref.awaiting = None
+        ref.await_sig = None
+        ref.waiting_since = None
+        ref.stack = None
+        self._live.pop(ref.num, None)
+        self._history.append(ref)
+        ref.record = None
+        self._changed[ref.id] = ref
+
+    def _discover(self, now):
+        ws = _weak_all_tasks()
+        lookup = self.registry.lookup
+        if ws is not None:
+            try:
+                refs = list(ws.data)
+            except RuntimeError:
+                return
+            for wr in refs:
+                task = wr()
+                if task is None:
+                    continue
+                try:
+                    if lookup(task) is None and not task.done():
+                        self._adopt(self.registry.track_discovered(task, task.get_loop(), now), now)
+                finally:
+                    if _refcount(task) <= _SOLE:
+                        self._hand_back(task)
+                    task = None
+            return
+        for lr in list(self._loops.values()):
+            loop = lr()
+            if loop is None:
+                continue
+            try:
+                tasks = list(asyncio.all_tasks(loop))
+            except Exception:
+                tasks = []
+            loop = None
+            while tasks:
+                task = tasks.pop()
+                if lookup(task) is None:
+                    self._adopt(self.registry.track_discovered(task, task.get_loop(), now), now)
+                if _refcount(task) <= _SOLE:
+                    self._hand_back(task)
+                task = None
+
+    def _resolve_orphans(self):
+        keep = []
+        for ref in self._orphans:
+            parent = ref.parent
+            if isinstance(parent, TaskRef):
+                parent_id = getattr(parent, "id", None)
+            else:
+                task = parent() if parent is not None else None
+                found = self.registry.lookup(task) if task is not None else None
+                if task is not None and _refcount(task) <= _SOLE:
+                    self._hand_back(task)
+                task = None
+                parent_id = getattr(found, "id", None) if found is not None else None
+                if found is not None:
+                    ref.parent = found
+            if parent_id is not None:
+                ref.parent_id = parent_id
+                ref.record = None
+                if ref.id in self.by_id:
+                    self._changed[ref.id] = ref
+                continue
+            ref.tries += 1
+            if ref.tries < 50 and (ref.parent is not None):
+                keep.append(ref)
+        self._orphans = keep
+
+    def _observe(self, ref, now):
+        task = ref()
+        if task is None:
+            self._finish_collected(ref, getattr(ref, "collected", None) or now)
+            return
+        try:
+            try:
+                raw = task._state
+            except AttributeError:
+                raw = "FINISHED" if task.done() else "PENDING"
+            changed = False
+            if raw == "PENDING":
+                lr = ref.loop
+                loop = lr() if lr is not None else None
+                state = "running" if loop is not None and _current_task(loop) is task else "pending"
+                loop = None
+                coro = task.get_coro()
+                sig = await_chain(coro) if coro is not None else []
+                coro = None
+                if sig != ref.await_sig:
+                    ref.await_sig = sig
+                    ref.awaiting = self.resolver.frames_of(sig) if sig else None
+                    ref.waiting_since = now
+                    changed = True
+                name = task.get_name()
+                if name != ref.name:
+                    ref.name = str(name)
+                    changed = True
+                if state != ref.state:
+                    ref.state = state
+                    changed = True
+                if changed:
+                    ref.record = None
+                    self._changed[ref.id] = ref
+                return
+            if raw == "CANCELLED":
+                ref.state = "cancelled"
+                message = getattr(task, "_cancel_message", None)
+                if message is not None:
+                    ref.cancel_message = _short(message)
+            else:
+                exc = getattr(task, "_exception", None)
+                if exc is not None:
+                    ref.state = "failed"
+                    ref.exception = self._exception_record(exc)
+                    exc = None
+                else:
+                    ref.state = "done"
+            self._finished(ref, now)
+        finally:
+            if _refcount(task) <= _SOLE:
+                self._hand_back(task)
+            task = None
+
+    def _exception_record(self, exc):
+        try:
+            message = _short(exc)
+        except Exception:
+            message = "(str() failed)"
+        record = {"type": type(exc).__qualname__, "message": message}
+        try:
+            tb = capture_traceback(exc.__traceback__)
+            if tb:
+                record["traceback"] = self.resolver.frames_of(tb)
+        except Exception:
+            pass
+        return record
+
+    def _prune(self, now):
+        history = self._history
+        horizon = now - self.history_seconds
+        while history and (len(history) > self.history_max or history[0].finished < horizon):
+            ref = history.popleft()
+            if self.by_id.get(ref.id) is ref:
+                del self.by_id[ref.id]
+            self._changed.pop(ref.id, None)
+            self._removed.append(ref.id)
+            ref.record = None
+            ref.parent = None
+
+    # --- messages ---------------------------------------------------------------------
+
+    def task_record(self, ref):
+        record = ref.record
+        if record is None:
+            lr = ref.loop
+            record = {
+                "id": ref.id,
+                "name": ref.name if isinstance(ref.name, str) else str(ref.name),
+                "coro": ref.coro or "",
+                "state": ref.state,
+                "parent": ref.parent_id,
+                "loop": lr.id if lr is not None else "l0",
+                "created": _ms(ref.created),
+                "site": ref.site,
+            }
+            if ref.creation:
+                record["stack"] = ref.creation
+            if ref.awaiting:
+                record["awaiting"] = ref.awaiting
+            if ref.waiting_since is not None and ref.state == "pending":
+                record["waitingSince"] = _ms(ref.waiting_since)
+            if ref.finished is not None:
+                record["finished"] = _ms(ref.finished)
+            if ref.exception is not None:
+                record["exception"] = ref.exception
+            if ref.cancel_message is not None:
+                record["cancelMessage"] = ref.cancel_message
+            ref.record = record
+        return record
+
+    def build_snapshot(self, now):
+        referenced = set()
+        tasks = []
+        # Live tasks first, so that a snapshot cut to fit the line limit keeps them.
+        for ref in self._live.values():
+            tasks.append(self.task_record(ref))
+        for ref in self._history:
+            tasks.append(self.task_record(ref))
+        for ref in self.by_id.values():
+            if ref.loop is not None:
+                referenced.add(ref.loop.id)
+        loops = []
+        for lid, lr in list(self._loops.items()):
+            if lr() is None and lid not in referenced:
+                del self._loops[lid]
+                continue
+            loops.append(lr.record)
+        return protocol.snapshot(_ms(now), loops, tasks)
+
+    def _build_delta(self, now):
+        upsert = [self.task_record(ref) for ref in self._changed.values()]
+        loops = [lr.record for lr in self._loops_changed.values()]
+        return protocol.delta(_ms(now), upsert, list(self._removed), loops)
+
+    # --- commands (run on this thread) ------------------------------------------------
+
+    def _run_commands(self):
+        commands = self._commands
+        while commands:
+            try:
+                command = commands.popleft()
+            except IndexError:
+                break
+            try:
+                result = self.run_command(command)
+            except Exception as e:
+                log.exception("command %r failed", command.get("command"))
+                result = protocol.result_error(command["id"], "the agent failed: %s" % e)
+            self.sink.send_result(result)
+
+    def run_command(self, command):
+        """The `result` message for one validated command."""
+        cid = command["id"]
+        name = command["command"]
+        if name == "cancel":
+            ref = self._find(command["task"])
+            if ref is None:
+                return protocol.result_error(cid, "no task %s" % command["task"])
+            error = self._cancel(ref, command.get("msg"))
+            if error:
+                return protocol.result_error(cid, error)
+            return protocol.result_ok(cid, {"cancelled": [ref.id]})
+        if name == "cancelTree":
+            root = self._find(command["task"])
+            if root is None:
+                return protocol.result_error(cid, "no task %s" % command["task"])
+            cancelled = []
+            for ref in self._tree(root):
+                if not self._cancel(ref, command.get("msg")):
+                    cancelled.append(ref.id)
+            return protocol.result_ok(cid, {"cancelled": cancelled})
+        if name == "stack":
+            ref = self._find(command["task"])
+            if ref is None:
+                return protocol.result_error(cid, "no task %s" % command["task"])
+            return protocol.result_ok(cid, self._stack(ref))
+        if name == "setInterval":
+            self.interval = self._clamp(command["interval"])
+            return protocol.result_ok(cid, {"interval": self.interval})
+        return protocol.result_error(cid, "unknown command %r" % name)
+
+    def _find(self, task_id):
+        if not isinstance(task_id, str):
+            return None
+        self._adopt_new(time.time())  # a task made since the last sample may be named already
+        return self.by_id.get(task_id)
+
+    def _cancel(self, ref, msg):
+        """Schedules ``task.cancel(msg)`` on the task's loop; returns an error text or None."""
+        task = ref()
+        if task is None:
+            return "task %s no longer exists" % ref.id
+        try:
+            if task.done():
+                return "task %s has already finished" % ref.id
+            loop = task.get_loop()
+            if loop.is_closed():
+                return "the loop of task %s is closed" % ref.id
+            loop.call_soon_threadsafe(task.cancel, msg)
+            return None
+        except RuntimeError as e:
+            return "cannot cancel task %s: %s" % (ref.id, e)
+        finally:
+            loop = None
+            if _refcount(task) <= _SOLE:
+                self._hand_back(task)
+            task = None
+
+    def _tree(self, root):
+        """`root` and every live task it created, transitively (root first)."""
+        children = {}
+        for ref in list(self._live.values()):
+            if ref.parent_id is not None:
+                children.setdefault(ref.parent_id, []).append(ref)
+        out, todo, seen = [], [root], set()
+        while todo:
+            ref = todo.pop(0)
+            if ref.id in seen:
+                continue
+            seen.add(ref.id)
+            out.append(ref)
+            todo.extend(children.get(ref.id, ()))
+        return out
+
+    def _stack(self, ref):
+        creation = []
+        if ref.creation:
+            creation = list(ref.creation)
+        awaiting = []
+        task = ref()
+        try:
+            if task is not None and not task.done():
+                coro = task.get_coro()
+                sig = await_chain(coro, limit=256) if coro is not None else []
+                coro = None
+                awaiting = self.resolver.frames_of(sig)
+        finally:
+            if task is not None and _refcount(task) <= _SOLE:
+                self._hand_back(task)
+            task = None
+        return {"awaiting": awaiting, "creation": creation}
