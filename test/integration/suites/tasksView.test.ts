@@ -99,6 +99,38 @@ describe('Tasks view, live', function () {
     assert.strictEqual(vscode.window.activeTextEditor!.selection.active.line + 1, lineOf(program(), '# creates the branch'));
   });
 
+  it('arranges the tasks flat and back by creator from the view\'s commands', async () => {
+    const processNode = api.tasksView.getChildren().find((n) => label(api, n) === 'nested_tasks.py')!;
+    await vscode.commands.executeCommand('taskscope.arrangeFlat');
+    const flat = api.tasksView.getChildren(processNode).map((n) => label(api, n));
+    assert.deepStrictEqual(flat.slice(1), ['branch', 'leaf-0', 'leaf-1']);
+    await vscode.commands.executeCommand('taskscope.arrangeByCreator');
+    assert.deepStrictEqual(api.tasksView.getChildren(processNode).length, 1);
+  });
+
+  it('filters the tasks, keeping the path to each match', async () => {
+    const processNode = api.tasksView.getChildren().find((n) => label(api, n) === 'nested_tasks.py')!;
+    await vscode.commands.executeCommand('taskscope.filterTasks', 'leaf-1');
+    const [main] = api.tasksView.getChildren(processNode);
+    const [branch] = api.tasksView.getChildren(main);
+    assert.deepStrictEqual(api.tasksView.getChildren(branch).map((n) => label(api, n)), ['leaf-1']);
+    await vscode.commands.executeCommand('taskscope.clearFilter');
+    assert.strictEqual(api.tasksView.getChildren(branch).length, 2);
+  });
+
+  it('cancels a task in the Python process', async () => {
+    const processNode = api.tasksView.getChildren().find((n) => label(api, n) === 'nested_tasks.py')!;
+    const [main] = api.tasksView.getChildren(processNode);
+    const branch = api.tasksView.getChildren(main).find((n) => label(api, n) === 'branch')!;
+    const leaf = api.tasksView.getChildren(branch)[0] as { processKey: string; taskId: string };
+    // Cancelling the branch would cancel what it waits on: the gather of both leaves.
+    const branchTask = branch as { processKey: string; taskId: string };
+    assert.ok(Array.isArray(api.cancelledWith(branchTask.processKey, branchTask.taskId)));
+    const cancelled = await vscode.commands.executeCommand('taskscope.cancelTask', leaf, undefined, { confirm: false });
+    assert.deepStrictEqual(cancelled, [leaf.taskId]);
+    await until('leaf-0 to be cancelled in the process', () => api.model.task(leaf.processKey, leaf.taskId)?.state === 'cancelled' || undefined);
+  });
+
   it('marks the process exited when the program ends', async () => {
     terminal?.dispose();
     terminal = undefined;
