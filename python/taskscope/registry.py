@@ -31,7 +31,7 @@ class TaskRef(weakref.ref):
         "num", "addr", "loop", "parent", "created", "stack", "coro", "name", "collected",
         # Sampler-only from here on.
         "id", "state", "parent_id", "site", "creation", "await_sig", "awaiting",
-        "waiting_since", "finished", "exception", "cancel_message", "record", "children",
+        "waiting_since", "finished", "exception", "cancel_message", "cancel_requested", "record",
         "tries",
     )
 

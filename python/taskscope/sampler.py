@@ -217,6 +217,7 @@ class Sampler:
         ref.finished = None
         ref.exception = None
         ref.cancel_message = None
+        ref.cancel_requested = None
         ref.record = None
         ref.tries = 0
         if ref.stack:
@@ -444,7 +445,9 @@ class Sampler:
                 return
             if raw == "CANCELLED":
                 ref.state = "cancelled"
-                message = getattr(task, "_cancel_message", None)
+                # The C Task keeps the message of cancel(msg) where Python cannot read it
+                # without consuming it; what is known is a message the agent itself sent.
+                message = getattr(task, "_cancel_message", None) or ref.cancel_requested
                 if message is not None:
                     ref.cancel_message = _short(message)
             else:
@@ -607,6 +610,8 @@ class Sampler:
             if loop.is_closed():
                 return "the loop of task %s is closed" % ref.id
             loop.call_soon_threadsafe(task.cancel, msg)
+            if msg is not None:
+                ref.cancel_requested = msg
             return None
         except RuntimeError as e:
             return "cannot cancel task %s: %s" % (ref.id, e)

@@ -1,0 +1,1 @@
+"""The agent's tests (unittest): real asyncio programs under `python -m taskscope run`."""

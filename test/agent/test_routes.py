@@ -1,0 +1,128 @@
+"""Every way asyncio creates a task is recorded, with parent and creation site."""
+
+import os
+import shutil
+import sys
+import unittest
+
+from test.agent import support
+
+PROGRAM = "creation_routes.py"
+NAMES = ["via-create_task", "via-loop.create_task", "via-ensure_future", "via-Task", "in-thread"]
+if sys.version_info >= (3, 11):
+    NAMES.append("via-TaskGroup")
+
+
+class CreationRoutes(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.ext = support.FakeExtension()
+        cls.release = support.release_file()
+        cls.proc = support.start_agent([PROGRAM], connect=cls.ext.address,
+                                       env=support.clean_env(RELEASE_FILE=cls.release))
+        try:
+            cls.conn = cls.ext.wait_connection()
+
+            def all_there():
+                names = [t["name"] for t in cls.conn.tasks.values()]
+                gathered = [t for t in cls.conn.tasks.values() if t["coro"] == "gathered"]
+                return all(n in names for n in NAMES) and len(gathered) == 2
+
+            cls.ext.wait(all_there, what="a task from every route")
+            with cls.ext.cond:
+                cls.tasks = dict(cls.conn.tasks)
+                cls.loops = dict(cls.conn.loops)
+            support.release(cls.release)
+            cls.out, cls.err = cls.proc.communicate(timeout=20)
+        except BaseException:
+            cls.proc.kill()
+            cls.proc.communicate()
+            cls.ext.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.ext.close()
+        shutil.rmtree(os.path.dirname(cls.release), ignore_errors=True)
+
+    def named(self, name):
+        found = [t for t in self.tasks.values() if t["name"] == name]
+        self.assertEqual(len(found), 1, name)
+        return found[0]
+
+    def by_coro(self, coro):
+        return [t for t in self.tasks.values() if t["coro"] == coro]
+
+    def main(self):
+        (main,) = [t for t in self.by_coro("main") if t["parent"] is None]
+        return main
+
+    def assert_site(self, task, marker, function="main"):
+        self.assertEqual(task["site"], {"file": support.program(PROGRAM), "line": support.site_line(PROGRAM, marker),
+                                        "function": function, "user": True})
+
+    def test_program_ran_normally(self):
+        self.assertEqual((self.proc.returncode, self.out, self.err), (0, "all routes done\n", ""))
+        self.assertEqual(self.conn.invalid, [])
+
+    def test_create_task_routes(self):
+        for name, marker in (("via-create_task", "create_task"), ("via-loop.create_task", "loop.create_task"),
+                             ("via-ensure_future", "ensure_future")):
+            with self.subTest(name):
+                task = self.named(name)
+                self.assertEqual(task["coro"], "routed")
+                self.assertEqual(task["parent"], self.main()["id"])
+                self.assert_site(task, marker)
+
+    def test_gather_of_coroutines(self):
+        gathered = self.by_coro("gathered")
+        self.assertEqual(len(gathered), 2)
+        for task in gathered:
+            self.assertEqual(task["parent"], self.main()["id"])
+            self.assert_site(task, "gather")
+            # The creation stack goes through asyncio's own frames down to the site.
+            self.assertGreater(len(task["stack"]), 1)
+            self.assertIn("gather", [f["function"] for f in task["stack"]])
+            self.assertEqual(task["stack"][-1], task["site"])
+
+    @unittest.skipIf(sys.version_info < (3, 11), "TaskGroup is new in 3.11")
+    def test_taskgroup(self):
+        task = self.named("via-TaskGroup")
+        self.assertEqual(task["coro"], "in_group")
+        self.assertEqual(task["parent"], self.main()["id"])
+        self.assert_site(task, "TaskGroup")
+        self.assertEqual(task["stack"][0]["function"], "TaskGroup.create_task")
+
+    def test_task_made_directly_is_found_without_parent_or_site(self):
+        task = self.named("via-Task")
+        self.assertEqual(task["coro"], "made_directly")
+        self.assertIsNone(task["site"])
+        self.assertIsNone(task["parent"])
+        self.assertEqual(task["loop"], self.main()["loop"])
+
+    def test_tasks_of_a_second_loop_in_another_thread(self):
+        task = self.named("in-thread")
+        (thread_main,) = self.by_coro("worker_thread.<locals>.worker_main")
+        self.assertEqual(task["parent"], thread_main["id"])
+        self.assert_site(task, "in-thread", function="worker_thread.<locals>.worker_main")
+        self.assert_site(thread_main, "thread-main", function="worker_thread")
+        self.assertIsNone(thread_main["parent"])
+        self.assertNotEqual(task["loop"], self.main()["loop"])
+        self.assertEqual(thread_main["loop"], task["loop"])
+        self.assertEqual(self.loops[task["loop"]]["thread"], "worker")
+        self.assertEqual(self.loops[self.main()["loop"]]["thread"], "MainThread")
+        self.assertNotEqual(self.loops[task["loop"]]["threadId"], self.loops[self.main()["loop"]]["threadId"])
+
+    def test_ids_are_never_reused(self):
+        ids = [t["id"] for m in self.conn.messages for t in m.get("tasks", m.get("upsert", ()))]
+        by_id = {}
+        for m in self.conn.messages:
+            for t in m.get("tasks", m.get("upsert", ())):
+                by_id.setdefault(t["id"], set()).add((t["name"], t["created"]))
+        self.assertTrue(ids)
+        for tid, seen in by_id.items():
+            self.assertEqual(len({c for _, c in seen}), 1, "id %s names two tasks: %s" % (tid, seen))
+
+
+if __name__ == "__main__":
+    unittest.main()
