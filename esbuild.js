@@ -1,4 +1,7 @@
-// Bundles the extension (src/extension.ts -> dist/extension.js), as the `yo code` esbuild template does.
+// Bundles the extension (src/extension.ts -> dist/extension.js), as the `yo code` esbuild template does,
+// and the linter's command line (src/lint/cli.ts -> dist/lint-cli.js).
+const fs = require('fs');
+const path = require('path');
 const esbuild = require('esbuild');
 
 const production = process.argv.includes('--production');
@@ -19,26 +22,53 @@ const problemMatcherPlugin = {
   },
 };
 
+/** Copies tree-sitter's WebAssembly files next to the bundles, where src/lint/parser.ts loads them from. */
+const copyWasmPlugin = {
+  name: 'copy-tree-sitter-wasm',
+  setup(build) {
+    build.onEnd(() => {
+      fs.mkdirSync('dist', { recursive: true });
+      for (const file of ['web-tree-sitter/web-tree-sitter.wasm', 'tree-sitter-python/tree-sitter-python.wasm']) {
+        fs.copyFileSync(require.resolve(file), path.join('dist', path.basename(file)));
+      }
+    });
+  },
+};
+
+const common = {
+  bundle: true,
+  format: 'cjs',
+  minify: production,
+  sourcemap: !production,
+  sourcesContent: false,
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'silent',
+};
+
 async function main() {
-  const ctx = await esbuild.context({
-    entryPoints: ['src/extension.ts'],
-    bundle: true,
-    format: 'cjs',
-    minify: production,
-    sourcemap: !production,
-    sourcesContent: false,
-    platform: 'node',
-    target: 'node20',
-    outfile: 'dist/extension.js',
-    external: ['vscode'],
-    logLevel: 'silent',
-    plugins: [problemMatcherPlugin],
-  });
+  const contexts = await Promise.all([
+    esbuild.context({
+      ...common,
+      entryPoints: ['src/extension.ts'],
+      outfile: 'dist/extension.js',
+      external: ['vscode'],
+      plugins: [problemMatcherPlugin, copyWasmPlugin],
+    }),
+    esbuild.context({
+      ...common,
+      entryPoints: ['src/lint/cli.ts'],
+      outfile: 'dist/lint-cli.js',
+      banner: { js: '#!/usr/bin/env node' },
+      plugins: [problemMatcherPlugin, copyWasmPlugin],
+    }),
+  ]);
   if (watch) {
-    await ctx.watch();
+    await Promise.all(contexts.map((ctx) => ctx.watch()));
   } else {
-    await ctx.rebuild();
-    await ctx.dispose();
+    await Promise.all(contexts.map((ctx) => ctx.rebuild()));
+    await Promise.all(contexts.map((ctx) => ctx.dispose()));
+    fs.chmodSync('dist/lint-cli.js', 0o755);
   }
 }
 

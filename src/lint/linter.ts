@@ -2,21 +2,21 @@
  * The linter: Python text in, findings out. Pure TypeScript over tree-sitter, no `vscode`.
  *
  * A module is checked one top-level statement at a time (the statements of a class body count
- * one by one). Candidates are found with a quick scan of the text (calls by their callee's last
- * name, `except` clauses) and confirmed on the syntax tree, so the cost follows the number of
- * candidates rather than the size of the tree. A `LintDocument` keeps its tree and reparses
+ * one by one). Candidates are found with one quick scan of the text (candidates.ts) and
+ * confirmed on the syntax tree, so the cost follows the number of candidates rather than the
+ * size of the tree. A `LintDocument` keeps its tree and reparses
  * only what an edit touched, and reuses the findings of every statement whose text and module
  * context did not change, so a one-line edit re-lints in a few milliseconds.
  */
 
-import { Edit, type Parser, type Tree } from 'web-tree-sitter';
-import { AWAITABLE_NAMES, checkAwaitable } from './checks/neverAwaited';
-import { BLOCKING_NAMES, BLOCKING_QUALIFIED, checkBlockingCall } from './checks/blockingCall';
+import { AWAITABLE, BLOCKS, type Candidate, CREATES, EXCEPT, findCandidates, SUPPRESS } from './candidates';
+import { checkAwaitable } from './checks/neverAwaited';
+import { checkBlockingCall } from './checks/blockingCall';
 import { CheckContext, callSiteAt, type RawFinding, type Unit } from './checks/checkContext';
-import { CREATOR_NAMES, checkTaskCreation, isTaskCreation } from './checks/danglingTask';
-import { checkExceptClauses, checkSuppress } from './checks/swallowedCancel';
+import { checkTaskCreation, isTaskCreation } from './checks/danglingTask';
+import { checkExceptClause, checkSuppress } from './checks/swallowedCancel';
 import { buildModuleContext, type ModuleContext } from './moduleContext';
-import { createPythonParser } from './parser';
+import { Edit, type Parser, type Tree, createPythonParser } from './parser';
 import { type Finding, RULES, type RuleCode, type SeveritySetting } from './rules';
 import { findSuppressions, isSuppressed } from './suppression';
 import { LineIndex, type Node } from './syntax';
@@ -120,15 +120,20 @@ export class LintDocument {
     const text = this.current;
     const root = this.tree.rootNode;
     const module = buildModuleContext(text);
-    const calls = callNames(module);
+    const candidates = findCandidates(text, module);
     const fresh = new Map<string, CachedUnit>();
     const raw: RawFinding[] = [];
+    let next = 0;
     for (const unit of units(root)) {
       const start = unit.node.startIndex;
+      const end = unit.node.endIndex;
+      const first = next;
+      while (next < candidates.length && candidates[next].offset < end) next++;
+      if (first === next) continue; // nothing to look at: no findings, nothing to cache
       const key = `${unit.outer}\u0000${unit.node.text}`;
       let cached = this.cache.get(key) ?? fresh.get(key);
       if (!cached || cached.contextKey !== module.key) {
-        const found = checkUnit(text, module, unit, calls);
+        const found = checkUnit(text, module, unit, candidates.slice(first, next).filter((c) => c.offset >= start));
         cached = { contextKey: module.key, findings: found.map((f) => ({ ...f, start: f.start - start, end: f.end - start })) };
       }
       fresh.set(key, cached);
@@ -175,47 +180,20 @@ function units(root: Node): Unit[] {
   return out;
 }
 
-const CREATES = 1;
-const AWAITABLE = 2;
-const BLOCKS = 4;
-const SUPPRESS = 8;
-
-/** Callee last names worth a look, with the checks each one is for. */
-function callNames(module: ModuleContext): Map<string, number> {
-  const names = new Map<string, number>();
-  const add = (name: string, flag: number) => names.set(name, (names.get(name) ?? 0) | flag);
-  CREATOR_NAMES.forEach((n) => add(n, CREATES));
-  AWAITABLE_NAMES.forEach((n) => add(n, AWAITABLE));
-  module.asyncFunctions.forEach((n) => add(n, AWAITABLE));
-  module.asyncMethods.forEach((n) => add(n, AWAITABLE));
-  BLOCKING_NAMES.forEach((n) => add(n, BLOCKS));
-  add('suppress', SUPPRESS);
-  for (const [local, target] of module.imports) {
-    if (/^asyncio\.(?:create_task|ensure_future|Task)$/.test(target)) add(local, CREATES);
-    if (/^asyncio\./.test(target)) add(local, AWAITABLE);
-    if (BLOCKING_QUALIFIED.has(target)) add(local, BLOCKS);
-    if (target === 'contextlib.suppress') add(local, SUPPRESS);
-  }
-  return names;
-}
-
-const CALL = /\b([A-Za-z_]\w*)[ \t]*\(/g;
-
-function checkUnit(text: string, module: ModuleContext, unit: Unit, calls: Map<string, number>): RawFinding[] {
+function checkUnit(text: string, module: ModuleContext, unit: Unit, candidates: Candidate[]): RawFinding[] {
   const cc = new CheckContext(text, module, unit);
-  const end = unit.node.endIndex;
-  CALL.lastIndex = unit.node.startIndex;
-  for (let m = CALL.exec(text); m && m.index < end; m = CALL.exec(text)) {
-    const flags = calls.get(m[1]);
-    if (!flags) continue;
-    const call = callSiteAt(cc, m.index);
+  for (const { offset, flags } of candidates) {
+    if (flags & EXCEPT) {
+      checkExceptClause(cc, offset);
+      continue;
+    }
+    const call = callSiteAt(cc, offset);
     if (!call) continue;
     if (flags & CREATES && isTaskCreation(cc, call)) checkTaskCreation(cc, call);
     if (flags & AWAITABLE) checkAwaitable(cc, call);
     if (flags & BLOCKS) checkBlockingCall(cc, call);
     if (flags & SUPPRESS) checkSuppress(cc, call);
   }
-  if (text.includes('except', unit.node.startIndex)) checkExceptClauses(cc);
   return cc.findings;
 }
 

@@ -35,10 +35,15 @@ const TRANSPARENT_DECORATORS = /^@(?:staticmethod|classmethod|(?:abc\.)?abstract
 
 const IMPORT_LINE = /^[ \t]*(from[ \t]+([.\w]+)[ \t]+import\b|import[ \t])/gm;
 const HEADER_LINE = /^([ \t]*)(?:(@.*)|(async[ \t]+)?def[ \t]+([A-Za-z_]\w*)|class[ \t]+([A-Za-z_]\w*))/gm;
-const LOOP_ASSIGN = /([A-Za-z_][\w.]*)[ \t]*(?::[^=\n]*)?=[ \t]*[\w.]*\b(?:get_event_loop|get_running_loop|new_event_loop)[ \t]*\(/g;
-const LOOP_ANNOTATION = /([A-Za-z_][\w.]*)[ \t]*:[ \t]*[\w.]*AbstractEventLoop\b/g;
-const SET_EMPTIED = /([A-Za-z_][\w.]*)[ \t]*(?:\.[ \t]*(?:discard|remove|difference_update|clear|pop)\b|-=)/g;
-const WEAKSET_ASSIGN = /([A-Za-z_][\w.]*)[ \t]*(?::[^=\n]*)?=[ \t]*(?:[\w.]*\.)?WeakSet[ \t]*\(/g;
+// Each of these is found by its keyword first, then the name before it on the same line: a
+// pattern that starts with the name would be tried at every identifier of the module.
+const LOOP_FACTORY = /\b(?:get_event_loop|get_running_loop|new_event_loop)[ \t]*\(/g;
+const ASSIGNED_BEFORE = /([A-Za-z_][\w.]*)[ \t]*(?::[^=\n]*)?=[ \t]*[\w.]*$/;
+const LOOP_TYPE = /\bAbstractEventLoop\b/g;
+const ANNOTATED_BEFORE = /([A-Za-z_][\w.]*)[ \t]*:[ \t]*[\w.]*$/;
+const EMPTYING = /\.[ \t]*(?:discard|remove|difference_update|clear|pop)\b|-=/g;
+const NAME_BEFORE = /([A-Za-z_][\w.]*)[ \t]*$/;
+const WEAKSET = /\bWeakSet[ \t]*\(/g;
 
 export function buildModuleContext(text: string): ModuleContext {
   const imports = new Map<string, string>();
@@ -76,10 +81,10 @@ export function buildModuleContext(text: string): ModuleContext {
   for (const n of syncFns) asyncFns.delete(n);
   for (const n of syncMethods) asyncMethods.delete(n);
 
-  const loopNames = collect(text, LOOP_ASSIGN);
-  for (const n of collect(text, LOOP_ANNOTATION)) loopNames.add(n);
-  const emptiedSets = collect(text, SET_EMPTIED);
-  const weakSets = collect(text, WEAKSET_ASSIGN);
+  const loopNames = collect(text, LOOP_FACTORY, ASSIGNED_BEFORE);
+  for (const n of collect(text, LOOP_TYPE, ANNOTATED_BEFORE)) loopNames.add(n);
+  const emptiedSets = collect(text, EMPTYING, NAME_BEFORE);
+  const weakSets = collect(text, WEAKSET, ASSIGNED_BEFORE);
 
   const key = JSON.stringify([
     [...imports].sort(),
@@ -108,10 +113,15 @@ export function isImported(ctx: ModuleContext, dotted: string): boolean {
   return ctx.imports.has(dot < 0 ? dotted : dotted.slice(0, dot));
 }
 
-function collect(text: string, re: RegExp): Set<string> {
+/** For each match of `keyword`, the name that `before` finds at the end of the line up to it. */
+function collect(text: string, keyword: RegExp, before: RegExp): Set<string> {
   const out = new Set<string>();
-  re.lastIndex = 0;
-  for (let m = re.exec(text); m; m = re.exec(text)) out.add(m[1].replace(/\s+/g, ''));
+  keyword.lastIndex = 0;
+  for (let m = keyword.exec(text); m; m = keyword.exec(text)) {
+    const lineStart = text.lastIndexOf('\n', m.index - 1) + 1;
+    const name = before.exec(text.slice(lineStart, m.index));
+    if (name) out.add(name[1]);
+  }
   return out;
 }
 

@@ -6,7 +6,16 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { Language, Parser } from 'web-tree-sitter';
+import type * as TreeSitter from 'web-tree-sitter';
+
+// `require`, not `import`: bundlers then take the package's CommonJS build, whose WebAssembly
+// loader works in Node without `import.meta`.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const treeSitter = require('web-tree-sitter') as typeof TreeSitter;
+const { Language, Parser } = treeSitter;
+export const Edit = treeSitter.Edit;
+export type Parser = TreeSitter.Parser;
+export type Tree = TreeSitter.Tree;
 
 export const TREE_SITTER_WASM = 'web-tree-sitter.wasm';
 export const PYTHON_WASM = 'tree-sitter-python.wasm';
@@ -27,10 +36,10 @@ export function locateWasm(file: string, wasmDir?: string): string {
   return found;
 }
 
-let loading: Promise<Language> | undefined;
+let loading: Promise<TreeSitter.Language> | undefined;
 
 /** The Python language, loaded once per process. */
-export function loadPython(wasmDir?: string): Promise<Language> {
+export function loadPython(wasmDir?: string): Promise<TreeSitter.Language> {
   loading ??= (async () => {
     const runtime = fs.readFileSync(locateWasm(TREE_SITTER_WASM, wasmDir));
     await Parser.init({ wasmBinary: runtime });

@@ -124,25 +124,3 @@ export class LineIndex {
     return this.starts[Math.min(Math.max(line, 0), this.starts.length - 1)];
   }
 }
-
-/** `global name` or `nonlocal name` in the function. */
-export function isDeclaredOutside(fn: Node, name: string): boolean {
-  return new RegExp(`\\b(?:global|nonlocal)\\b[^\\n]*\\b${escapeRegExp(name)}\\b`).test(fn.text);
-}
-
-export function isParameter(fn: Node, name: string): boolean {
-  const params = fn.childForFieldName('parameters');
-  return params !== null && new RegExp(`(?:^|[(,])\\s*\\*{0,2}${escapeRegExp(name)}\\s*(?=[:=,)]|$)`).test(params.text);
-}
-
-/** A name the function binds itself (assignment, for, with ... as), not a parameter or a global. */
-export function isLocal(fn: Node, name: string): boolean {
-  if (isParameter(fn, name) || isDeclaredOutside(fn, name)) return false;
-  const n = escapeRegExp(name);
-  return new RegExp(`(?<![\\w.]|[(,][ \\t]*)${n}[ \\t]*(?::[^=\\n]*)?=(?!=)|\\bfor[ \\t]+${n}\\b|\\bas[ \\t]+${n}\\b|\\(${n}[ \\t]*:=`).test(fn.text);
-}
-
-/** True when `name` is, where `at` is, a parameter or a local of the enclosing function (so not the module-level thing of that name). */
-export function isShadowed(scope: { node?: Node; kind: ScopeKind }, name: string): boolean {
-  return scope.node !== undefined && scope.kind !== 'class' && (isParameter(scope.node, name) || isLocal(scope.node, name));
-}

@@ -6,7 +6,6 @@
 
 import { type CallSite, CheckContext } from './checkContext';
 import { isImported } from '../moduleContext';
-import { isShadowed } from '../syntax';
 
 const HTTP = 'use an async HTTP client (aiohttp, `httpx.AsyncClient`) or `await asyncio.to_thread(...)`';
 const SUBPROCESS = 'use `await asyncio.create_subprocess_exec(...)` (or `_shell`)';
@@ -28,20 +27,19 @@ const BLOCKING: Record<string, string> = {
 for (const lib of ['requests', 'httpx']) {
   for (const verb of ['get', 'post', 'put', 'patch', 'delete', 'head', 'options', 'request']) BLOCKING[`${lib}.${verb}`] = HTTP;
 }
-const BUILTINS: Record<string, string> = { open: FILE, input: 'read input in a thread with `await asyncio.to_thread(input, ...)`' };
+export const BUILTIN_BLOCKING: Record<string, string> = { open: FILE, input: 'read input in a thread with `await asyncio.to_thread(input, ...)`' };
 /** File methods (pathlib and friends) that block whatever the receiver; an awaited one is not flagged. */
-const FILE_METHODS = new Set(['read_text', 'write_text', 'read_bytes', 'write_bytes']);
+export const FILE_METHODS = new Set(['read_text', 'write_text', 'read_bytes', 'write_bytes']);
 
 /** Callee names a blocking call can be found by (aliases are added from the imports). */
-export const BLOCKING_NAMES = [...new Set([...Object.keys(BLOCKING).map((q) => q.slice(q.lastIndexOf('.') + 1)), ...Object.keys(BUILTINS), ...FILE_METHODS])];
+export const BLOCKING_NAMES = [...new Set([...Object.keys(BLOCKING).map((q) => q.slice(q.lastIndexOf('.') + 1)), ...Object.keys(BUILTIN_BLOCKING), ...FILE_METHODS])];
 export const BLOCKING_QUALIFIED = new Set(Object.keys(BLOCKING));
 
 export function checkBlockingCall(cc: CheckContext, call: CallSite): void {
   const advice = blockingAdvice(cc, call);
   if (!advice) return;
   if (call.at.up?.type === 'await') return;
-  const scope = cc.scope(call.at);
-  if (!scope.isAsync || isShadowed(scope, (call.dotted ?? call.name).split('.')[0])) return;
+  if (!cc.scope(call.at).isAsync || cc.shadowed(call.at, (call.dotted ?? call.name).split('.')[0])) return;
   const shown = call.dotted ?? `.${call.name}`;
   cc.report('TSK004', call.at.node, `Blocking call in an async function: \`${shown}()\` stops the event loop, and every other task with it, until it returns. Instead, ${advice}.`);
 }
@@ -51,6 +49,6 @@ function blockingAdvice(cc: CheckContext, call: CallSite): string | undefined {
   if (receiver && FILE_METHODS.has(name)) return FILE;
   if (!dotted || !qualified) return undefined;
   if (BLOCKING[qualified] && isImported(cc.module, dotted)) return BLOCKING[qualified];
-  if (!receiver && BUILTINS[dotted] && !cc.module.imports.has(dotted) && !cc.module.definedNames.has(dotted)) return BUILTINS[dotted];
+  if (!receiver && BUILTIN_BLOCKING[dotted] && !cc.module.imports.has(dotted) && !cc.module.definedNames.has(dotted)) return BUILTIN_BLOCKING[dotted];
   return undefined;
 }

@@ -3,6 +3,7 @@
  * checked (a "unit"), and a call site found in it.
  */
 
+import { FunctionNames } from '../functionNames';
 import type { ModuleContext } from '../moduleContext';
 import { resolveName } from '../moduleContext';
 import type { RuleCode } from '../rules';
@@ -25,6 +26,7 @@ export interface Unit {
 
 export class CheckContext {
   readonly findings: RawFinding[] = [];
+  private readonly functionNames = new Map<number, FunctionNames>();
 
   constructor(
     readonly text: string,
@@ -44,6 +46,19 @@ export class CheckContext {
 
   scope(at: At): Scope {
     return scopeOf(at, this.unit.outer);
+  }
+
+  /** The names the function (or lambda) binds; undefined for module and class scopes. */
+  names(scope: Scope): FunctionNames | undefined {
+    if (!scope.node || scope.kind === 'class' || scope.kind === 'module') return undefined;
+    let names = this.functionNames.get(scope.node.startIndex);
+    if (!names) this.functionNames.set(scope.node.startIndex, (names = new FunctionNames(scope.node)));
+    return names;
+  }
+
+  /** True when `name` is, where `at` is, a parameter or local of the enclosing function. */
+  shadowed(at: At, name: string): boolean {
+    return this.names(this.scope(at))?.shadows(name) ?? false;
   }
 
   resolve(dotted: string): string {

@@ -10,14 +10,14 @@
  * Anything the check does not understand counts as kept: no false alarms on unusual code.
  */
 
-import { At, type Node, dottedName, escapeRegExp, isDeclaredOutside, isLocal, isParameter, lastSegment } from '../syntax';
+import { At, type Node, dottedName, escapeRegExp, lastSegment } from '../syntax';
 import { type CallSite, CheckContext } from './checkContext';
 
-const CREATORS = new Set(['asyncio.create_task', 'asyncio.ensure_future', 'asyncio.Task', 'asyncio.tasks.Task', 'asyncio.tasks.create_task', 'asyncio.tasks.ensure_future']);
+export const CREATORS = new Set(['asyncio.create_task', 'asyncio.ensure_future', 'asyncio.Task', 'asyncio.tasks.Task', 'asyncio.tasks.create_task', 'asyncio.tasks.ensure_future']);
 /** Callee names a creation can be found by (aliases are added from the imports). */
 export const CREATOR_NAMES = ['create_task', 'ensure_future', 'Task'];
 const LOOP_FACTORIES = /(?:^|\.)(?:get_event_loop|get_running_loop|new_event_loop)$/;
-const LOOP_NAME = /^_*(?:event_?)?loop$|_loop$/i;
+export const LOOP_NAME = /^_*(?:event_?)?loop$|_loop$/i;
 /** Calls that look at a value and keep no reference to it. */
 const NON_RETAINING = new Set(['print', 'repr', 'str', 'len', 'id', 'hash', 'bool', 'type', 'isinstance', 'callable', 'weakref.ref', 'weakref.proxy', 'weakref.finalize']);
 const WEAKSET = new Set(['weakref.WeakSet', 'WeakSet', 'weakref.WeakValueDictionary', 'WeakValueDictionary']);
@@ -181,7 +181,7 @@ class TaskFlow {
     if (node.type === 'subscript') {
       const base = node.firstChild;
       const scope = this.cc.scope(target);
-      if (base?.type === 'identifier' && scope.node && scope.kind !== 'class' && isLocal(scope.node, base.text)) {
+      if (base?.type === 'identifier' && scope.node && this.cc.names(scope)?.isLocal(base.text)) {
         if (depth >= MAX_DEPTH) return KEPT;
         const f = this.nameUsesFate(scope.node, base.text, depth + 1);
         return f.kept ? KEPT : drop('local-container', base.text);
@@ -194,7 +194,7 @@ class TaskFlow {
   private localNameFate(at: At, name: string, depth: number): Fate {
     const scope = this.cc.scope(at);
     if (!scope.node || scope.kind === 'class' || scope.kind === 'module') return KEPT;
-    if (depth >= MAX_DEPTH || isDeclaredOutside(scope.node, name)) return KEPT;
+    if (depth >= MAX_DEPTH || this.cc.names(scope)?.isDeclaredOutside(name)) return KEPT;
     return this.nameUsesFate(scope.node, name, depth + 1);
   }
 
@@ -235,12 +235,13 @@ class TaskFlow {
     if (this.cc.module.weakSets.has(receiver)) return drop('weakset', receiver);
     if (!receiver.includes('.')) {
       const scope = this.cc.scope(call);
-      if (scope.node && scope.kind !== 'class' && isLocal(scope.node, receiver)) {
+      const names = this.cc.names(scope);
+      if (scope.node && names?.isLocal(receiver)) {
         if (depth >= MAX_DEPTH) return KEPT;
         const f = this.nameUsesFate(scope.node, receiver, depth + 1);
         return f.kept ? KEPT : drop('local-container', receiver);
       }
-      if (scope.node && isParameter(scope.node, receiver)) return KEPT;
+      if (names?.isParameter(receiver)) return KEPT;
     }
     // A long-lived container (an attribute, a global): kept, but is it ever emptied?
     if (method === 'add' && !this.cc.module.emptiedSets.has(receiver)) {

@@ -5,7 +5,7 @@
  * to `_`, or used for its truth value (always true for a coroutine object).
  */
 
-import { type At, isShadowed } from '../syntax';
+import type { At } from '../syntax';
 import { type CallSite, CheckContext } from './checkContext';
 
 /** asyncio functions whose result must be awaited. */
@@ -23,9 +23,9 @@ export function awaitableCallee(cc: CheckContext, call: CallSite): string | unde
   const { dotted, qualified, name, receiver } = call;
   if (qualified && ASYNCIO_AWAITABLES.has(qualified) && dotted !== undefined) {
     const head = dotted.split('.')[0];
-    if ((head === 'asyncio' || cc.module.imports.has(head)) && !isShadowed(cc.scope(call.at), head)) return qualified;
+    if ((head === 'asyncio' || cc.module.imports.has(head)) && !cc.shadowed(call.at, head)) return qualified;
   }
-  if (!receiver && cc.module.asyncFunctions.has(name) && !cc.module.imports.has(name) && !isShadowed(cc.scope(call.at), name)) return name;
+  if (!receiver && cc.module.asyncFunctions.has(name) && !cc.module.imports.has(name) && !cc.shadowed(call.at, name)) return name;
   if (receiver && /^(?:self|cls|super\(\s*\))$/.test(receiver.text) && cc.module.asyncMethods.has(name)) return dotted ?? name;
   return undefined;
 }

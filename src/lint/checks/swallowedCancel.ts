@@ -10,31 +10,25 @@ import { type CallSite, CheckContext } from './checkContext';
 
 const CANCEL_TYPES = new Set(['asyncio.CancelledError', 'asyncio.exceptions.CancelledError', 'CancelledError']);
 const BASE = new Set(['BaseException', 'builtins.BaseException']);
-const EXCEPT = /^[ \t]*except\b/gm;
 
 type Catch = 'cancelled' | 'base' | 'bare';
 
-/** Looks at every `except` clause of the unit. */
-export function checkExceptClauses(cc: CheckContext): void {
-  const unit = cc.unit.node;
-  const end = unit.endIndex;
-  EXCEPT.lastIndex = unit.startIndex;
-  for (let m = EXCEPT.exec(cc.text); m && m.index < end; m = EXCEPT.exec(cc.text)) {
-    const at = cc.at(m.index + m[0].length - 'except'.length);
-    const clause = at.up;
-    if (at.type !== 'except' || !clause || (clause.type !== 'except_clause' && clause.type !== 'except_group_clause')) continue;
-    if (!cc.scope(clause).isAsync) continue;
-    let value = clause.node.childForFieldName('value');
-    if (value?.type === 'as_pattern') value = value.firstChild;
-    const caught = value ? catches(cc, value) : 'bare';
-    if (!caught) continue;
-    const body = clause.node.lastChild;
-    if (!body || raises(cc, body)) continue;
-    const tryBody = clause.up?.node.childForFieldName('body');
-    const fn = cc.scope(clause).node;
-    if (tryBody && fn && awaitsCancelledTask(tryBody.text, fn.text)) continue;
-    cc.report('TSK003', value ?? at.node, message(caught));
-  }
+/** The `except` clause whose keyword is at `offset`. */
+export function checkExceptClause(cc: CheckContext, offset: number): void {
+  const at = cc.at(offset);
+  const clause = at.up;
+  if (at.type !== 'except' || !clause || (clause.type !== 'except_clause' && clause.type !== 'except_group_clause')) return;
+  const scope = cc.scope(clause);
+  if (!scope.isAsync) return;
+  let value = clause.node.childForFieldName('value');
+  if (value?.type === 'as_pattern') value = value.firstChild;
+  const caught = value ? catches(cc, value) : 'bare';
+  if (!caught) return;
+  const body = clause.node.lastChild;
+  if (!body || raises(cc, body)) return;
+  const tryBody = clause.up?.node.childForFieldName('body');
+  if (tryBody && scope.node && awaitsCancelledTask(tryBody.text, scope.node.text)) return;
+  cc.report('TSK003', value ?? at.node, message(caught));
 }
 
 /** `with contextlib.suppress(CancelledError):` in an async function. */
