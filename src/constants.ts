@@ -27,6 +27,7 @@ export const Commands = {
   openFinding: 'taskscope.openFinding',
   clearFindings: 'taskscope.clearFindings',
   showLogs: 'taskscope.showLogs',
+  lintWorkspace: 'taskscope.lintWorkspace',
 } as const;
 export type CommandId = (typeof Commands)[keyof typeof Commands];
 
@@ -53,6 +54,9 @@ export interface Settings {
   'agent.stuckThreshold': number;
   'agent.blockedThreshold': number;
   'agent.sampleInterval': number;
+  'lint.enabled': boolean;
+  /** Rule code -> severity or "off" (see src/lint/rules.ts). */
+  'lint.rules': Partial<Record<string, 'error' | 'warning' | 'information' | 'hint' | 'off'>>;
 }
 
 /** The names of the settings above, for code that lists them (tests, docs). */
@@ -64,4 +68,6 @@ export const SETTING_KEYS: readonly (keyof Settings)[] = [
   'agent.stuckThreshold',
   'agent.blockedThreshold',
   'agent.sampleInterval',
+  'lint.enabled',
+  'lint.rules',
 ];
