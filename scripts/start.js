@@ -111,7 +111,9 @@ async function checkInBrowser(url) {
     await b.page.goto(url, { waitUntil: 'domcontentloaded' });
     await wb.waitForWorkbench(b.page);
     const pane = wb.viewPane(b.page, 'Tasks');
-    await pane.locator('.monaco-list-row .label-name', { hasText: /^worker-\d+$/ }).first().waitFor({ timeout: 90000 });
+    // The process row, then the program's main task under it.
+    await pane.locator('.monaco-list-row .label-name', { hasText: /^crawler\.py$/ }).first().waitFor({ timeout: 90000 });
+    await pane.locator('.monaco-list-row .label-name', { hasText: /^Task-1$/ }).first().waitFor({ timeout: 30000 });
     await proc.sleep(1000);
     await b.page.screenshot({ path: shot });
     log(`check: the demo's tasks are in the Tasks view (${path.relative(paths.root, shot)})`);

@@ -21,6 +21,8 @@ const PROGRAM = 'crawler.py';
 const RUN_COMMAND = 'TaskScope: Run Python File with Task Tracing';
 /** The crawler's task that lives as long as the program: created once, by main, never awaited. */
 const STEADY_TASK = 'progress-reporter';
+/** A worker of the crawler's TaskGroup, alone ("worker-3") or folded with its siblings ("×18 Crawler.worker"). */
+const WORKER_ROW = /^(worker-\d+|×\d+ .*worker)$/;
 
 /** Runs named checks in order; after the first failure the rest are reported as not reached. */
 class Checks {
@@ -90,19 +92,38 @@ async function treeRows(pane) {
   );
 }
 
-function row(pane, label) {
-  return pane.locator('.monaco-list-row', { has: pane.page().locator(`.label-name:text-is("${label}")`) }).first();
+/**
+ * The centre of the label of the row called `label`, in page coordinates, or null. The rows are
+ * re-rendered while the program runs (several times a second), so the mouse is moved to where
+ * the row is rather than waiting for Playwright's "stable element" before a hover or click.
+ */
+async function rowPoint(pane, label) {
+  return pane.locator('.monaco-list-row .label-name').evaluateAll((els, wanted) => {
+    const el = els.find((e) => (e.textContent || '').trim() === wanted);
+    if (!el) return null;
+    const r = el.getBoundingClientRect();
+    return r.width && r.height ? { x: r.left + Math.min(r.width / 2, 40), y: r.top + r.height / 2 } : null;
+  }, label);
 }
 
 /** Hovers a row until its tooltip shows, and returns the tooltip's text. */
 async function tooltipOf(page, pane, label) {
   return until(`the tooltip of "${label}"`, async () => {
-    await page.mouse.move(5, 5); // away first, so hovering again opens a fresh tooltip
-    await row(pane, label).locator('.label-name').hover({ timeout: 5000 });
-    const hover = page.locator('.workbench-hover, .monaco-hover').filter({ hasText: 'Created' }).first();
-    await hover.waitFor({ state: 'visible', timeout: 5000 });
+    await page.mouse.move(700, 450); // away first, so hovering again opens a fresh tooltip
+    await proc.sleep(300);
+    const point = await rowPoint(pane, label);
+    if (!point) throw new Error(`no visible row "${label}"`);
+    await page.mouse.move(point.x, point.y, { steps: 5 });
+    const hover = page.locator('.monaco-hover, .workbench-hover').filter({ hasText: 'Created' }).first();
+    await hover.waitFor({ state: 'visible', timeout: 6000 });
     return (await hover.innerText()).trim();
-  }, 45000, 500);
+  }, 60000, 500);
+}
+
+/** Clicks the row called `label`. */
+async function clickRow(page, pane, label) {
+  const point = await until(`a visible row "${label}"`, () => rowPoint(pane, label), 10000);
+  await page.mouse.click(point.x, point.y);
 }
 
 async function runE2E({ log = console.log, updateScreenshot = false, timeoutMs = 600000 } = {}) {
@@ -169,7 +190,9 @@ async function runE2E({ log = console.log, updateScreenshot = false, timeoutMs =
     await checks.check(`its tasks appear: Task-1 (main), ${STEADY_TASK}, and the crawler's workers`, async () => {
       await until(`rows Task-1, ${STEADY_TASK} and worker-N`, async () => {
         const labels = (await treeRows(pane)).map((x) => x.label);
-        const ok = labels.includes('Task-1') && labels.includes(STEADY_TASK) && labels.some((l) => /^worker-\d+$/.test(l));
+        // The workers show one by one, or folded into one row ("×18 Crawler.worker") once many
+        // share their creation site.
+        const ok = labels.includes('Task-1') && labels.includes(STEADY_TASK) && labels.some((l) => WORKER_ROW.test(l));
         if (!ok) throw new Error(`rows: ${labels.join(', ') || 'none'}`);
         return true;
       });
@@ -189,7 +212,7 @@ async function runE2E({ log = console.log, updateScreenshot = false, timeoutMs =
     await checks.check(`clicking the row opens ${PROGRAM} with the cursor on that line (status bar "Ln N")`, async () => {
       await wb.runCommand(page, 'View: Close All Editors');
       await until('no open editor', async () => (await wb.activeTabLabel(page)) === '', 10000);
-      await row(pane, STEADY_TASK).locator('.label-name').click();
+      await clickRow(page, pane, STEADY_TASK);
       await until(`the ${PROGRAM} tab`, async () => (await wb.activeTabLabel(page)) === PROGRAM, 15000);
       const pos = await until(`the status bar to say "Ln ${site.line}"`, async () => {
         const p = await wb.cursorPosition(page);
