@@ -15,6 +15,7 @@ import { checkBlockingCall } from './checks/blockingCall';
 import { CheckContext, callSiteAt, type RawFinding, type Unit } from './checks/checkContext';
 import { checkTaskCreation, isTaskCreation } from './checks/danglingTask';
 import { checkExceptClause, checkSuppress } from './checks/swallowedCancel';
+import { type Fix, fixesFor } from './fixes';
 import { buildModuleContext, type ModuleContext } from './moduleContext';
 import { Edit, type Parser, type Tree, createPythonParser } from './parser';
 import { type Finding, RULES, type RuleCode, type SeveritySetting } from './rules';
@@ -51,6 +52,16 @@ export class Linter {
     const doc = this.open(text);
     try {
       return doc.lint(options);
+    } finally {
+      doc.dispose();
+    }
+  }
+
+  /** The quick fixes for a finding made on `text`. */
+  fixes(text: string, finding: Finding): Fix[] {
+    const doc = this.open(text);
+    try {
+      return doc.fixes(finding);
     } finally {
       doc.dispose();
     }
@@ -141,6 +152,11 @@ export class LintDocument {
     }
     this.cache = fresh;
     return { findings: toFindings(text, raw, options), syntaxError: root.hasError ? firstError(root) : undefined };
+  }
+
+  /** The quick fixes for a finding of the last `lint()` of this text. */
+  fixes(finding: Finding): Fix[] {
+    return fixesFor(this.tree.rootNode, this.current, finding);
   }
 
   dispose(): void {
