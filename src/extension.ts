@@ -12,6 +12,7 @@ import { getSetting, registerCommand } from './contributes';
 import { FindingDiagnostics } from './findings/findingDiagnostics';
 import { AgentServer } from './ipc/agentServer';
 import { loadRecording, RecordingSummary } from './ipc/recording';
+import { LintFeature } from './lint/vscode/lintFeature';
 import { Log } from './log';
 import { FindingStore } from './model/findings';
 import { cancelledWith } from './model/taskRelations';
@@ -115,8 +116,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
     },
   };
 
+  const lint = new LintFeature(context, log);
   context.subscriptions.push(
     log,
+    lint,
     ...wireServer(server),
     model,
     findings,
