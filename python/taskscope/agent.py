@@ -107,7 +107,7 @@ class Agent:
         try:
             # A program that ends right away should still be seen: let a connection that
             # is being set up finish, so that the last sample and `bye` reach it.
-            self.transport.wait_handshake(min(1.0, timeout / 2))
+            self.transport.wait_handshake(min(0.5, timeout / 2))
             self.sampler.stop(timeout / 2)
             hooks.deactivate()
             bye = protocol.bye(self.exit_code if self.exit_code_known else None)

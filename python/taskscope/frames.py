@@ -199,3 +199,31 @@ def await_chain(coro, limit=64):
         coro = nxt
         limit -= 1
     return out
+
+
+def chain_matches(coro, sig, limit=64):
+    """True when `coro`'s await chain is exactly `sig` (as `await_chain` would build it).
+
+    Compares as it walks, by identity of the code objects, without allocating: the
+    sampler calls it for every waiting task at every sample.
+    """
+    if sig is None:
+        return False
+    i = 0
+    n = len(sig)
+    while coro is not None and limit:
+        frame = getattr(coro, "cr_frame", None)
+        if frame is None:
+            frame = getattr(coro, "gi_frame", None)
+            if frame is None:
+                break
+            nxt = getattr(coro, "gi_yieldfrom", None)
+        else:
+            nxt = coro.cr_await
+        if i >= n or sig[i] is not frame.f_code or sig[i + 1] != frame.f_lasti:
+            return False
+        i += 2
+        coro = nxt
+        limit -= 1
+    return i == n
+

@@ -78,6 +78,7 @@ def install(registry):
     make_weak = weakref.ref
     user_codes = registry.user_codes
     by_addr = registry.by_addr
+    orphans = registry.orphans
     loops = registry.loops
     loop_ref = registry.loop_ref
     new_append = registry.new.append
@@ -119,9 +120,25 @@ def install(registry):
                     ref.parent = None
                 else:
                     pref = by_addr.get(id(parent))
-                    ref.parent = pref if pref is not None and pref() is parent else make_weak(parent)
+                    if pref is not None and pref() is parent:
+                        ref.parent = pref
+                    else:
+                        # The parent is not recorded yet: it is running eagerly inside
+                        # its own create_task (3.12+), or was made by asyncio.Task().
+                        ref.parent = make_weak(parent)
+                        waiting = orphans.get(id(parent))
+                        if waiting is None:
+                            orphans[id(parent)] = [ref]
+                        else:
+                            waiting.append(ref)
                     parent = None
                 by_addr[addr] = ref
+                if orphans:
+                    waiting = orphans.pop(addr, None)
+                    if waiting:
+                        for child in waiting:
+                            if child.parent() is task:
+                                child.parent = ref
                 new_append(ref)
             except Exception:
                 st.errors += 1

@@ -12,6 +12,9 @@ The `Registry` holds the hand-over points between the hot path and the sampler:
 - ``new`` and ``collected``: deques the sampler drains (``append``/``popleft`` are
   thread-safe);
 - ``loops``: ``id(loop) -> LoopRef``;
+- ``orphans``: ``id(parent) -> [TaskRef]`` for tasks whose parent was not recorded yet
+  (it was running eagerly inside its own ``create_task``); the hook links them when the
+  parent's record is made;
 - ``user_codes``: ``id(code) -> bool``, learnt by the sampler, read by the hot path to
   stop walking the stack at the program's own frame.
 """
@@ -50,6 +53,7 @@ class Registry:
         self.new = deque()
         self.collected = deque()
         self.loops = {}
+        self.orphans = {}
         self.user_codes = {}
         self._task_numbers = itertools.count(1)
         self._loop_numbers = itertools.count(1)

@@ -28,7 +28,7 @@ import time
 from collections import deque
 
 from . import protocol
-from .frames import FrameResolver, await_chain, capture_traceback
+from .frames import FrameResolver, await_chain, capture_traceback, chain_matches
 from .log import log
 from .registry import TaskRef
 
@@ -177,9 +177,18 @@ class Sampler:
             self._discover(now)
         if self._orphans:
             self._resolve_orphans()
+        if self.registry.orphans:
+            self._forget_stale_orphans()
         if active:
-            for ref in list(self._live.values()):
-                self._observe(ref, now)
+            finished = None
+            for ref in self._live.values():
+                if self._observe(ref, now):
+                    if finished is None:
+                        finished = []
+                    finished.append(ref)
+            if finished:
+                for ref in finished:
+                    self._finished(ref, ref.finished)
         self._observe_loops()
         self._prune(now)
         if snapshot:
@@ -382,6 +391,14 @@ class Sampler:
                     self._hand_back(task)
                 task = None
 
+    def _forget_stale_orphans(self):
+        orphans = self.registry.orphans
+        for addr, waiting in list(orphans.items()):
+            parent = waiting[0].parent if waiting else None
+            if not isinstance(parent, TaskRef) and (parent is None or parent() is None):
+                if orphans.get(addr) is waiting:
+                    orphans.pop(addr, None)
+
     def _resolve_orphans(self):
         keep = []
         for ref in self._orphans:
@@ -409,10 +426,14 @@ class Sampler:
         self._orphans = keep
 
     def _observe(self, ref, now):
+        """Reads one live task; True when it has finished (the caller then moves it to
+        the history: `_live` must not change while it is being walked)."""
         task = ref()
         if task is None:
-            self._finish_collected(ref, getattr(ref, "collected", None) or now)
-            return
+            if ref.state in ("pending", "running"):
+                ref.state = "done"  # collected between two samples: see _finish_collected
+            ref.finished = getattr(ref, "collected", None) or now
+            return True
         try:
             try:
                 raw = task._state
@@ -425,13 +446,13 @@ class Sampler:
                 state = "running" if loop is not None and _current_task(loop) is task else "pending"
                 loop = None
                 coro = task.get_coro()
-                sig = await_chain(coro) if coro is not None else []
-                coro = None
-                if sig != ref.await_sig:
+                if not chain_matches(coro, ref.await_sig):
+                    sig = await_chain(coro) if coro is not None else []
                     ref.await_sig = sig
                     ref.awaiting = self.resolver.frames_of(sig) if sig else None
                     ref.waiting_since = now
                     changed = True
+                coro = None
                 name = task.get_name()
                 if name != ref.name:
                     ref.name = str(name)
@@ -442,7 +463,7 @@ class Sampler:
                 if changed:
                     ref.record = None
                     self._changed[ref.id] = ref
-                return
+                return False
             if raw == "CANCELLED":
                 ref.state = "cancelled"
                 # The C Task keeps the message of cancel(msg) where Python cannot read it
@@ -458,7 +479,8 @@ class Sampler:
                     exc = None
                 else:
                     ref.state = "done"
-            self._finished(ref, now)
+            ref.finished = now
+            return True
         finally:
             if _refcount(task) <= _SOLE:
                 self._hand_back(task)

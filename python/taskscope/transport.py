@@ -173,8 +173,9 @@ class Transport:
         self._seq = 0
         self._rejected = False
         self._stop = threading.Event()
-        self._idle = threading.Event()  # set while not connecting or shaking hands
-        self._idle.set()
+        # Set while no connection is being set up; clear from the start, since the
+        # sender thread's first attempt is about to begin.
+        self._idle = threading.Event()
         self._conn = None
         self._thread = None
         self._unknown_types = set()

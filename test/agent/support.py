@@ -218,8 +218,11 @@ class FakeExtension:
                     self._receive(conn, line)
                     if not greeted and conn.hello is not None:
                         greeted = True
-                        if not self._greet(conn):
-                            return
+                        # Greet from another thread, so that this one keeps reading
+                        # while big greetings are written.
+                        thread = threading.Thread(target=self._greet, args=(conn,), daemon=True)
+                        thread.start()
+                        self._threads.append(thread)
         except OSError:
             pass
         finally:
@@ -228,21 +231,20 @@ class FakeExtension:
                 self.cond.notify_all()
 
     def _greet(self, conn):
-        for raw in self.before_welcome:
-            conn.send_raw(raw)
-        if self.mode == "hangup":
-            conn.sock.shutdown(socket.SHUT_RDWR)
-            return False
-        if self.mode == "silent":
-            return True
-        if self.mode == "reject":
-            conn.send({"type": "reject", "protocol": 1, "extension": "0.1.0",
-                       "reason": "protocol mismatch: agent 1, extension 2 (test)"})
-            return True
-        conn.send({"type": "welcome", "protocol": 1, "extension": "0.1.0"})
-        for raw in self.after_welcome:
-            conn.send_raw(raw)
-        return True
+        try:
+            for raw in self.before_welcome:
+                conn.send_raw(raw)
+            if self.mode == "hangup":
+                conn.sock.shutdown(socket.SHUT_RDWR)
+            elif self.mode == "reject":
+                conn.send({"type": "reject", "protocol": 1, "extension": "0.1.0",
+                           "reason": "protocol mismatch: agent 1, extension 2 (test)"})
+            elif self.mode == "welcome":
+                conn.send({"type": "welcome", "protocol": 1, "extension": "0.1.0"})
+                for raw in self.after_welcome:
+                    conn.send_raw(raw)
+        except OSError:
+            pass  # the program ended first
 
     def _receive(self, conn, line):
         try:

@@ -104,7 +104,9 @@ class CreationRoutes(unittest.TestCase):
         task = self.named("in-thread")
         (thread_main,) = self.by_coro("worker_thread.<locals>.worker_main")
         self.assertEqual(task["parent"], thread_main["id"])
-        self.assert_site(task, "in-thread", function="worker_thread.<locals>.worker_main")
+        # Frames name functions by co_qualname, which Python has since 3.11.
+        nested = "worker_thread.<locals>.worker_main" if sys.version_info >= (3, 11) else "worker_main"
+        self.assert_site(task, "in-thread", function=nested)
         self.assert_site(thread_main, "thread-main", function="worker_thread")
         self.assertIsNone(thread_main["parent"])
         self.assertNotEqual(task["loop"], self.main()["loop"])

@@ -1,0 +1,262 @@
+"""The agent's parts in this process: frames, the creation hook, the sampler."""
+
+import asyncio
+import gc
+import inspect
+import sys
+import unittest
+import weakref
+
+from test.agent import support
+from taskscope import frames, hooks, protocol
+from taskscope.registry import Registry
+from taskscope.sampler import Sampler
+
+
+def outer_function():
+    return inner_function()
+
+
+def inner_function():
+    """The capture, and (code, f_lineno) of the callers, whose lines cannot move meanwhile."""
+    frame = sys._getframe()
+    captured = frames.capture_stack(frame, limit=4)
+    callers = []
+    caller = frame.f_back
+    while caller is not None and len(callers) < 3:
+        callers.append((caller.f_code, caller.f_lineno))
+        caller = caller.f_back
+    return captured, callers
+
+
+class Frames(unittest.TestCase):
+    def test_lines_from_lasti_equal_f_lineno(self):
+        captured, callers = outer_function()
+        resolver = frames.FrameResolver()
+        self.assertEqual(resolver.frame(captured[0], captured[1])["function"], "inner_function")
+        for i, (code, line) in enumerate(callers, 1):
+            self.assertIs(captured[2 * i], code)
+            self.assertEqual(resolver.line(code, captured[2 * i + 1]), line)
+
+        def generator():
+            yield 1
+            value = 2
+            yield value
+
+        suspended = generator()
+        for _ in range(2):
+            next(suspended)
+            frame = suspended.gi_frame
+            self.assertEqual(resolver.line(frame.f_code, frame.f_lasti), frame.f_lineno)
+
+    def test_what_counts_as_the_programs_own_code(self):
+        resolver = frames.FrameResolver()
+        self.assertTrue(resolver.is_user_file(support.program("nested_tasks.py")))
+        self.assertTrue(resolver.is_user_file("<string>"))
+        self.assertFalse(resolver.is_user_file(asyncio.tasks.__file__))
+        self.assertFalse(resolver.is_user_file(frames.__file__))
+        self.assertFalse(resolver.is_user_file("<frozen runpy>"))
+        self.assertFalse(resolver.is_user_file("/somewhere/site-packages/lib/mod.py"))
+        self.assertFalse(resolver.is_user_file("/usr/lib/python3/dist-packages/mod.py"))
+
+    def test_await_chain_and_identity_match(self):
+        async def leaf(event):
+            await event.wait()
+
+        async def middle(event):
+            await leaf(event)
+
+        async def main():
+            event = asyncio.Event()
+            task = asyncio.create_task(middle(event))
+            await asyncio.sleep(0)
+            sig = frames.await_chain(task.get_coro())
+            names = [code.co_name for code in sig[::2]]
+            self.assertEqual(names[:3], ["middle", "leaf", "wait"])
+            self.assertTrue(frames.chain_matches(task.get_coro(), sig))
+            self.assertFalse(frames.chain_matches(task.get_coro(), sig[:-2]))
+            self.assertFalse(frames.chain_matches(task.get_coro(), None))
+            event.set()
+            await task
+            self.assertEqual(frames.await_chain(task.get_coro()), [])
+
+        asyncio.run(main())
+
+
+class FakeSink:
+    def __init__(self):
+        self.active = True
+        self.wants_snapshot = True
+        self.sent = []
+
+    def session_active(self):
+        return self.active
+
+    def take_snapshot_request(self):
+        wanted, self.wants_snapshot = self.wants_snapshot, False
+        return wanted
+
+    def send_state(self, message):
+        self.sent.append(message)
+        return True
+
+    send_snapshot = send_result = send_state
+
+
+class WithHooks(unittest.TestCase):
+    def setUp(self):
+        self.registry = Registry()
+        hooks.install(self.registry)
+        self.addCleanup(hooks.uninstall)
+        self.sink = FakeSink()
+        self.sampler = Sampler(self.registry, self.sink, interval=0.05)
+
+    async def tick(self, times=1):
+        """Samples from a loop callback (as from another thread: no task is running)."""
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+
+        def run():
+            for _ in range(times):
+                self.sampler.tick()
+            done.set_result(None)
+
+        loop.call_soon(run)
+        await done
+
+    def sent(self):
+        for message in self.sink.sent:
+            protocol.validate_agent_message(dict(message, seq=1))
+        sent, self.sink.sent = self.sink.sent, []
+        return sent
+
+    def test_the_wrapper_keeps_the_signature_and_the_task_factory(self):
+        wrapper = asyncio.BaseEventLoop.create_task
+        self.assertIsNot(wrapper, wrapper.__taskscope_original__)
+        self.assertEqual(inspect.signature(wrapper), inspect.signature(wrapper.__taskscope_original__))
+        self.assertEqual(wrapper.__qualname__, "BaseEventLoop.create_task")
+
+        def factory(loop, coro, **kwargs):
+            return asyncio.Task(coro, loop=loop, **kwargs)
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            self.assertIsNone(loop.get_task_factory())
+            loop.set_task_factory(factory)
+            self.assertIs(loop.get_task_factory(), factory)
+            task = asyncio.create_task(asyncio.sleep(0.01), name="via-factory")
+            await self.tick()
+            await task
+            loop.set_task_factory(None)
+            self.assertIsNone(loop.get_task_factory())
+
+        asyncio.run(main())
+        names = [t["name"] for m in self.sent() for t in m["tasks"]]
+        self.assertIn("via-factory", names)
+
+    def test_snapshot_then_only_changes_then_removal(self):
+        self.sampler.history_seconds = 3600
+
+        async def main():
+            task = asyncio.create_task(asyncio.sleep(0.05), name="sleepy")
+            await self.tick(2)
+            (snapshot,) = self.sent()  # and nothing for the second sample: nothing changed
+            self.assertEqual(snapshot["type"], "snapshot")
+            by_name = {t["name"]: t for t in snapshot["tasks"]}
+            self.assertEqual(by_name["sleepy"]["state"], "pending")
+            self.assertEqual(by_name["sleepy"]["parent"], by_name["Task-1"]["id"] if "Task-1" in by_name else
+                             [t["id"] for t in snapshot["tasks"] if t["coro"].endswith("main")][0])
+            self.assertEqual([t["state"] for t in snapshot["tasks"] if t["coro"].endswith("main")], ["pending"])
+            await task
+            await self.tick()
+            (delta,) = self.sent()
+            self.assertIn(("sleepy", "done"), [(t["name"], t["state"]) for t in delta["upsert"]])
+            self.sampler.history_seconds = 0
+            await self.tick()
+            (removal,) = self.sent()
+            self.assertEqual(removal["remove"], [by_name["sleepy"]["id"]])
+
+        asyncio.run(main())
+
+    def test_forgotten_tasks_are_collected_at_once(self):
+        async def job():
+            await asyncio.sleep(0)
+
+        async def main():
+            ref = weakref.ref(asyncio.create_task(job()))
+            self.sampler.tick()  # the sampler has read the task (while main runs)
+            self.assertIsNotNone(ref())
+            for _ in range(3):
+                await asyncio.sleep(0)
+            self.assertIsNone(ref(), "something still holds the finished task")
+            self.sampler.tick()
+            self.assertEqual(self.registry.by_addr, {k: v for k, v in self.registry.by_addr.items() if v() is not None})
+
+        gc.disable()  # only reference counting may free it
+        try:
+            asyncio.run(main())
+        finally:
+            gc.enable()
+
+    def test_exceptions_are_read_without_being_retrieved(self):
+        reported = []
+
+        async def fails():
+            raise KeyError("k")
+
+        async def main():
+            asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: reported.append(ctx["message"]))
+            task = asyncio.create_task(fails(), name="fails")
+            await asyncio.sleep(0)
+            await self.tick()
+            record = [t for m in self.sent() for t in m.get("tasks", m.get("upsert", ())) if t["name"] == "fails"]
+            self.assertEqual(record[-1]["state"], "failed")
+            self.assertEqual(record[-1]["exception"]["type"], "KeyError")
+            del task
+            gc.collect()
+
+        asyncio.run(main())
+        self.assertEqual(reported, ["Task exception was never retrieved"])
+
+    def test_a_failing_hook_never_reaches_the_program(self):
+        class Broken(dict):
+            def __setitem__(self, key, value):
+                raise RuntimeError("the agent is broken")
+
+        hooks.uninstall()
+        registry = Registry()
+        registry.by_addr = Broken()
+        hooks.install(registry)
+
+        async def main():
+            return await asyncio.create_task(asyncio.sleep(0, result="fine"))
+
+        self.assertEqual(asyncio.run(main()), "fine")
+        self.assertGreater(hooks.state.errors, 0)
+        hooks.state.errors = 0
+
+    def test_parent_of_tasks_made_while_a_task_runs_eagerly(self):
+        if sys.version_info < (3, 12):
+            self.skipTest("eager tasks are new in 3.12")
+
+        async def child():
+            await asyncio.sleep(0)
+
+        async def parent():
+            await asyncio.create_task(child(), name="eager-child")
+
+        async def main():
+            asyncio.get_running_loop().set_task_factory(asyncio.eager_task_factory)
+            await asyncio.create_task(parent(), name="eager-parent")
+
+        asyncio.run(main())
+        self.sampler.tick()
+        (snapshot,) = self.sent()
+        parents = {t["coro"]: t["parent"] for t in snapshot["tasks"]}
+        ids = {t["coro"]: t["id"] for t in snapshot["tasks"]}
+        self.assertEqual(parents["WithHooks.test_parent_of_tasks_made_while_a_task_runs_eagerly.<locals>.child"],
+                         ids["WithHooks.test_parent_of_tasks_made_while_a_task_runs_eagerly.<locals>.parent"])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,153 @@
+"""The program cannot tell the agent is there: same output, same exit status, same
+collection of tasks, same task factory, same exception reports, with a listening
+extension, with nobody listening, and with an extension that sends garbage."""
+
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+from concurrent.futures import ThreadPoolExecutor
+
+from test.agent import support
+
+WORKERS = 3
+
+#: (arguments, what the program shows)
+PROGRAMS = [
+    (["echo_environment.py", "an arg", "--flag", "-m"], "argv, sys.path[0], __main__ and its globals"),
+    (["raises.py"], "an uncaught exception: traceback without agent frames, status 1"),
+    (["exits_3.py"], "sys.exit(3)"),
+    (["nested_tasks.py"], "plain output"),
+    (["task_factory.py"], "the program's own task factory"),
+    (["fire_and_forget.py"], "when forgotten tasks are collected"),
+    (["exception_handler.py"], "exception handler and asyncio's log of a never-retrieved exception"),
+    (["cancel_me.py"], "cancellation inside the program"),
+    (["interrupted.py"], "an uncaught KeyboardInterrupt"),
+]
+
+
+#: The shorter list for the conditions that only vary the connection.
+SHORT = [entry for entry in PROGRAMS if entry[0][0] in ("echo_environment.py", "raises.py", "exits_3.py")]
+
+
+def outcome(done):
+    return done.returncode, done.stdout, done.stderr
+
+
+class SameWithAndWithoutAgent(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        with ThreadPoolExecutor(WORKERS) as pool:
+            runs = {tuple(args): pool.submit(support.run_plain, args) for args, _ in PROGRAMS}
+        cls.plain = {args: outcome(run.result()) for args, run in runs.items()}
+
+    def check(self, connect, env=None, programs=PROGRAMS):
+        # A few at a time: the programs mostly wait, and each is judged on its own output.
+        with ThreadPoolExecutor(WORKERS) as pool:
+            runs = [(args, shows, pool.submit(support.run_agent, args, connect=connect, env=env))
+                    for args, shows in programs]
+        for args, shows, run in runs:
+            with self.subTest(program=args[0], shows=shows):
+                self.assertEqual(outcome(run.result()), self.plain[tuple(args)])
+
+    def test_baseline_is_what_the_fixtures_promise(self):
+        self.assertEqual(self.plain[("exits_3.py",)][0], 3)
+        self.assertEqual(self.plain[("raises.py",)][0], 1)
+        self.assertIn("ValueError: boom from the fixture", self.plain[("raises.py",)][2])
+        self.assertIn("handler: Task exception was never retrieved", self.plain[("exception_handler.py",)][1])
+        self.assertIn("thread: MainThread", self.plain[("exception_handler.py",)][1])
+        self.assertIn("step 3 fire-and-forget alive: False", self.plain[("fire_and_forget.py",)][1])
+        self.assertIn("step 2 fire-and-forget alive: True", self.plain[("fire_and_forget.py",)][1])
+        self.assertIn("factory before: None", self.plain[("task_factory.py",)][1])
+        self.assertIn("task type: LabelledTask", self.plain[("task_factory.py",)][1])
+
+    def test_with_a_listening_extension(self):
+        with support.FakeExtension() as ext:
+            self.check(ext.address)
+            self.assertEqual(len(ext.connections), len(PROGRAMS))
+            for conn in ext.connections:
+                self.assertEqual(conn.invalid, [])
+                self.assertTrue(conn.of_type("snapshot"), "no snapshot on a connection")
+
+    def test_with_nobody_listening(self):
+        folder = tempfile.mkdtemp(prefix="ts-none-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        self.check("unix:" + os.path.join(folder, "nobody.sock"))
+
+    def test_with_the_address_only_in_the_environment(self):
+        folder = tempfile.mkdtemp(prefix="ts-none-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        env = support.clean_env(TASKSCOPE_CONNECT="unix:" + os.path.join(folder, "nobody.sock"))
+        self.check(None, env=env, programs=SHORT)
+
+    def test_with_an_extension_that_sends_garbage(self):
+        garbage = [
+            b"this is not json\n",
+            b"[1,2,3]\n",
+            b'{"type":"explode"}\n',
+            b'{"type":"command","id":"x","command":"cancel"}\n',
+            b"\xff\xfe not utf-8\n",
+            b"x" * (9 * 1024 * 1024) + b"\n",  # longer than the 8 MiB limit
+            b'{"type":"welcome"',  # unfinished: the next line completes nothing valid
+            b"\n",
+        ]
+        with support.FakeExtension(before_welcome=garbage, after_welcome=garbage) as ext:
+            self.check(ext.address, programs=SHORT)
+            for conn in ext.connections:
+                self.assertTrue(conn.of_type("snapshot"), "the session did not survive the garbage")
+                self.assertEqual(conn.of_type("result"), [])
+
+    def test_with_an_extension_that_never_answers(self):
+        with support.FakeExtension(mode="silent", before_welcome=[b"garbage\n"]) as ext:
+            self.check(ext.address, programs=SHORT)
+
+
+class RunModule(unittest.TestCase):
+    def test_dash_m_runs_like_python_dash_m(self):
+        plain = support.run_plain(["-m", "echo_environment", "x", "-y"])
+        with support.FakeExtension() as ext:
+            traced = support.run_agent(["-m", "echo_environment", "x", "-y"], connect=ext.address)
+            self.assertEqual(ext.wait_connection().hello["argv"], [support.program("echo_environment.py"), "x", "-y"])
+        self.assertEqual(outcome(traced), outcome(plain))
+        self.assertIn("spec echo_environment", plain.stdout)
+
+    def test_dash_m_failure_has_no_runpy_or_agent_frames(self):
+        traced = support.run_agent(["-m", "raises"])
+        self.assertEqual(traced.returncode, 1)
+        self.assertNotIn("runpy", traced.stderr)
+        self.assertNotIn("taskscope", traced.stderr)
+        plain = support.run_plain(["raises.py"])
+        self.assertEqual(traced.stderr.splitlines()[1:], plain.stderr.splitlines()[1:])
+
+    def test_unknown_module_fails_like_python(self):
+        plain = support.run_plain(["-m", "no_such_module_here"])
+        traced = support.run_agent(["-m", "no_such_module_here"])
+        self.assertEqual(outcome(traced), outcome(plain))
+
+
+class ScriptEdgeCases(unittest.TestCase):
+    def test_missing_script_fails_like_python(self):
+        self.assertEqual(outcome(support.run_agent(["no_such_script.py"])),
+                         outcome(support.run_plain(["no_such_script.py"])))
+
+    def test_syntax_error_is_reported_like_python(self):
+        folder = tempfile.mkdtemp(prefix="ts-syntax-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        path = os.path.join(folder, "broken.py")
+        with open(path, "w") as f:
+            f.write("print('never')\ndef broken(:\n    pass\n")
+        self.assertEqual(outcome(support.run_agent([path])), outcome(support.run_plain([path])))
+
+    def test_relative_script_path_and_symlinked_folder(self):
+        folder = tempfile.mkdtemp(prefix="ts-link-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        link = os.path.join(folder, "linked.py")
+        os.symlink(support.program("echo_environment.py"), link)
+        for args in (["./echo_environment.py"], [link]):
+            with self.subTest(args=args):
+                self.assertEqual(outcome(support.run_agent(args)), outcome(support.run_plain(args)))
+
+
+if __name__ == "__main__":
+    unittest.main()
