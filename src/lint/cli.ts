@@ -105,7 +105,7 @@ export async function runCli(args: string[], io: CliIo): Promise<number> {
         unreadable = true;
         continue;
       }
-      const result = linter.lint(text);
+      const result = linter.lint(text, { checkSyntax: true });
       if (result.syntaxError) {
         const { line, column } = result.syntaxError;
         io.stderr(`${file}:${line + 1}:${column + 1}: syntax error; the rest of the file was checked as far as the parser could recover\n`);

@@ -16,8 +16,9 @@ import { CheckContext, callSiteAt, type RawFinding, type Unit } from './checks/c
 import { checkTaskCreation, isTaskCreation } from './checks/danglingTask';
 import { checkExceptClause, checkSuppress } from './checks/swallowedCancel';
 import { type Fix, fixesFor } from './fixes';
+import { type OutlineRange, outline } from './outline';
 import { buildModuleContext, type ModuleContext } from './moduleContext';
-import { Edit, type Parser, type Tree, createPythonParser } from './parser';
+import { Edit, type Parser, type Tree, type TreeSitterRange, createPythonParser } from './parser';
 import { type Finding, RULES, type RuleCode, type SeveritySetting } from './rules';
 import { findSuppressions, isSuppressed } from './suppression';
 import { LineIndex, type Node } from './syntax';
@@ -25,6 +26,12 @@ import { LineIndex, type Node } from './syntax';
 export interface LintOptions {
   /** Severity per rule, or "off"; rules not named keep their default severity. */
   readonly rules?: Partial<Record<RuleCode, SeveritySetting>>;
+  /**
+   * `Linter.lint` only: parse the whole text, so that any syntax error is reported. By default
+   * only the statements that hold a candidate are parsed, and a syntax error elsewhere goes
+   * unnoticed (it cannot change the findings).
+   */
+  readonly checkSyntax?: boolean;
 }
 
 export interface SyntaxProblem {
@@ -47,8 +54,26 @@ export class Linter {
     return new Linter(await createPythonParser(options.wasmDir));
   }
 
-  /** Parses and checks a whole text. */
-  lint(text: string, options?: LintOptions): LintResult {
+  /**
+   * Checks a whole text. Only the statements with something to look at are parsed (tree-sitter's
+   * included ranges over the outline.ts scan), unless `checkSyntax` asks for the whole text or
+   * the partial parse meets a syntax error; the findings are the same either way.
+   */
+  lint(text: string, options: LintOptions = {}): LintResult {
+    if (!options.checkSyntax) {
+      const module = buildModuleContext(text);
+      const candidates = findCandidates(text, module);
+      if (!candidates.length) return { findings: [] };
+      const ranges = includedRanges(text, candidates);
+      if (ranges) {
+        const tree = this.parser.parse(text, null, { includedRanges: ranges });
+        try {
+          if (tree && !tree.rootNode.hasError) return { findings: toFindings(text, checkTree(text, tree.rootNode, module, candidates), options) };
+        } finally {
+          tree?.delete();
+        }
+      }
+    }
     const doc = this.open(text);
     try {
       return doc.lint(options);
@@ -131,25 +156,8 @@ export class LintDocument {
     const text = this.current;
     const root = this.tree.rootNode;
     const module = buildModuleContext(text);
-    const candidates = findCandidates(text, module);
     const fresh = new Map<string, CachedUnit>();
-    const raw: RawFinding[] = [];
-    let next = 0;
-    for (const unit of units(root)) {
-      const start = unit.node.startIndex;
-      const end = unit.node.endIndex;
-      const first = next;
-      while (next < candidates.length && candidates[next].offset < end) next++;
-      if (first === next) continue; // nothing to look at: no findings, nothing to cache
-      const key = `${unit.outer}\u0000${unit.node.text}`;
-      let cached = this.cache.get(key) ?? fresh.get(key);
-      if (!cached || cached.contextKey !== module.key) {
-        const found = checkUnit(text, module, unit, candidates.slice(first, next).filter((c) => c.offset >= start));
-        cached = { contextKey: module.key, findings: found.map((f) => ({ ...f, start: f.start - start, end: f.end - start })) };
-      }
-      fresh.set(key, cached);
-      for (const f of cached.findings) raw.push({ ...f, start: f.start + start, end: f.end + start });
-    }
+    const raw = checkTree(text, root, module, findCandidates(text, module), { previous: this.cache, next: fresh });
     this.cache = fresh;
     return { findings: toFindings(text, raw, options), syntaxError: root.hasError ? firstError(root) : undefined };
   }
@@ -168,6 +176,67 @@ function parse(parser: Parser, text: string, old?: Tree): Tree {
   const tree = parser.parse(text, old);
   if (!tree) throw new Error('TaskScope lint: tree-sitter returned no tree');
   return tree;
+}
+
+/**
+ * Checks every unit of the tree that holds a candidate. With a cache, a unit whose text and
+ * module context are unchanged since the last time reuses its findings.
+ */
+function checkTree(
+  text: string,
+  root: Node,
+  module: ModuleContext,
+  candidates: readonly Candidate[],
+  cache?: { previous: Map<string, CachedUnit>; next: Map<string, CachedUnit> },
+): RawFinding[] {
+  const raw: RawFinding[] = [];
+  let next = 0;
+  for (const unit of units(root)) {
+    const start = unit.node.startIndex;
+    const end = unit.node.endIndex;
+    while (next < candidates.length && candidates[next].offset < start) next++;
+    const first = next;
+    while (next < candidates.length && candidates[next].offset < end) next++;
+    if (first === next) continue; // nothing to look at: no findings, nothing to cache
+    if (!cache) {
+      raw.push(...checkUnit(text, module, unit, candidates.slice(first, next)));
+      continue;
+    }
+    const key = `${unit.outer}\u0000${unit.node.text}`;
+    let cached = cache.previous.get(key) ?? cache.next.get(key);
+    if (!cached || cached.contextKey !== module.key) {
+      const found = checkUnit(text, module, unit, candidates.slice(first, next));
+      cached = { contextKey: module.key, findings: found.map((f) => ({ ...f, start: f.start - start, end: f.end - start })) };
+    }
+    cache.next.set(key, cached);
+    for (const f of cached.findings) raw.push({ ...f, start: f.start + start, end: f.end + start });
+  }
+  return raw;
+}
+
+/** The ranges to parse: the outline's statements that hold a candidate, with the headers of their classes. */
+function includedRanges(text: string, candidates: readonly Candidate[]): TreeSitterRange[] | undefined {
+  const statements = outline(text);
+  if (!statements) return undefined;
+  const chosen: OutlineRange[] = [];
+  const seen = new Set<number>();
+  let c = 0;
+  for (const unit of statements) {
+    while (c < candidates.length && candidates[c].offset < unit.start) c++;
+    if (c >= candidates.length) break;
+    if (candidates[c].offset >= unit.end) continue;
+    for (const h of unit.headers) {
+      if (!seen.has(h.start)) chosen.push(h);
+      seen.add(h.start);
+    }
+    chosen.push(unit);
+  }
+  const lines = new LineIndex(text);
+  const point = (offset: number) => {
+    const p = lines.position(offset);
+    return { row: p.line, column: p.column };
+  };
+  return chosen.map((r) => ({ startIndex: r.start, endIndex: r.end, startPosition: point(r.start), endPosition: point(r.end) }));
 }
 
 function pointAt(text: string, offset: number): { row: number; column: number } {

@@ -16,6 +16,7 @@ const { Language, Parser } = treeSitter;
 export const Edit = treeSitter.Edit;
 export type Parser = TreeSitter.Parser;
 export type Tree = TreeSitter.Tree;
+export type TreeSitterRange = TreeSitter.Range;
 
 export const TREE_SITTER_WASM = 'web-tree-sitter.wasm';
 export const PYTHON_WASM = 'tree-sitter-python.wasm';

@@ -3,6 +3,7 @@
 import * as assert from 'assert';
 import * as path from 'path';
 import { applyEdits } from '../../src/lint/fixes';
+import { outline } from '../../src/lint/outline';
 import { RuntimeEvidence } from '../../src/lint/evidence';
 import { type LintResult, Linter } from '../../src/lint/linter';
 import type { Finding } from '../../src/lint/rules';
@@ -140,6 +141,61 @@ describe('lint engine', () => {
         }
       });
     }
+  });
+
+  describe('outline (what a one-shot lint parses)', () => {
+    const text = [
+      'import asyncio  # (',
+      's = """ ( [ { """',
+      '',
+      '@decorator(',
+      '    "x")',
+      'class A(',
+      '        Base):',
+      '    x = [1,',
+      '         2]',
+      '',
+      '    @staticmethod',
+      '    def f():',
+      '        return "\\"("',
+      '',
+      '    class B:',
+      '        y = 1 + \\',
+      '            2',
+      '',
+      'async def main():',
+      '    pass',
+      '',
+    ].join('\n');
+    const classA = '@decorator(\n    "x")\nclass A(\n        Base):';
+
+    it('splits a module into its statements, class bodies opened up, with their class headers', () => {
+      const units = outline(text)!;
+      const show = (r: { start: number; end: number }) => text.slice(r.start, r.end).trimEnd();
+      assert.deepStrictEqual(
+        units.map((u) => [show(u), u.headers.map(show)]),
+        [
+          ['import asyncio  # (', []],
+          ['s = """ ( [ { """', []],
+          ['    x = [1,\n         2]', [classA]],
+          ['    @staticmethod\n    def f():\n        return "\\"("', [classA]],
+          ['        y = 1 + \\\n            2', [classA, '    class B:']],
+          ['async def main():\n    pass', []],
+        ],
+      );
+    });
+
+    it('gives up on text it does not understand (the linter then parses everything)', () => {
+      assert.strictEqual(outline('x = (1,\n'), undefined);
+      assert.strictEqual(outline('x = "open\n'), undefined);
+      assert.strictEqual(outline('    indented = 1\n'), undefined);
+    });
+
+    it('finds the same as a whole parse, on every corpus file', () => {
+      for (const file of corpus) {
+        assert.deepStrictEqual(brief(linter.lint(file.text)), brief(linter.lint(file.text, { checkSyntax: true })), file.name);
+      }
+    });
   });
 
   describe('options and suppression', () => {
