@@ -63,6 +63,8 @@ class FrameResolver:
         self._roots = _library_roots() if roots is None else roots
         self._codes = {}  # id(code) -> [file, function, is_user, line table or None, code]
         self._files = {}  # co_filename -> is_user
+        self._frames = {}  # (id(code), lasti, user) -> Frame dict, shared: never mutate one
+        self._creations = {}  # tuple of (id(code), lasti) pairs -> (site, stack)
         #: Shared with the hot path: id(code) -> bool, for codes held in ``_codes``.
         self.user_codes = {} if user_codes is None else user_codes
 
@@ -91,6 +93,8 @@ class FrameResolver:
             if len(self._codes) >= self.MAX_CACHE:
                 self.user_codes.clear()
                 self._codes.clear()
+                self._frames.clear()
+                self._creations.clear()
             user = self.is_user_file(code.co_filename)
             function = getattr(code, "co_qualname", None) or code.co_name
             entry = self._codes[key] = [code.co_filename, function, user, None, code]
@@ -99,6 +103,13 @@ class FrameResolver:
 
     def is_user(self, code):
         return self._entry(code)[2]
+
+    def learn(self, captured):
+        """Classifies the code objects of a capture (filling ``user_codes``), so that the
+        hot path stops at the program's frame from now on; stops at the first user code."""
+        for i in range(0, len(captured), 2):
+            if self._entry(captured[i])[2]:
+                return
 
     def line(self, code, lasti):
         """The line of the instruction at byte offset `lasti` (0 when unknown)."""
@@ -123,12 +134,19 @@ class FrameResolver:
                 return line if line is not None and line >= 0 else 0
         return 0
 
-    def frame(self, code, lasti, user=None):
-        """A protocol Frame; `user=True` adds ``"user": true``."""
-        entry = self._entry(code)
-        frame = {"file": entry[0], "line": self.line(code, lasti), "function": entry[1]}
-        if user:
-            frame["user"] = True
+    def frame(self, code, lasti, user=False):
+        """A protocol Frame (shared and cached: callers must not change it);
+        `user=True` adds ``"user": true``."""
+        key = (id(code), lasti, bool(user))
+        frame = self._frames.get(key)
+        if frame is None or self._codes.get(key[0], (None,) * 5)[4] is not code:
+            entry = self._entry(code)
+            frame = {"file": entry[0], "line": self.line(code, lasti), "function": entry[1]}
+            if user:
+                frame["user"] = True
+            if len(self._frames) >= self.MAX_CACHE:
+                self._frames.clear()
+            self._frames[key] = frame
         return frame
 
     def creation(self, captured, limit=8):
@@ -138,6 +156,11 @@ class FrameResolver:
         ``user: true``); without a user frame it holds the first `limit` frames and
         `site` is None.
         """
+        key = tuple(id(x) if i % 2 == 0 else x for i, x in enumerate(captured))
+        cached = self._creations.get(key)
+        if cached is not None and all(self._codes.get(key[i], (None,) * 5)[4] is captured[i]
+                                      for i in range(0, len(key), 2)):
+            return cached
         stack = []
         site_frame = None
         for i in range(0, len(captured) - 1, 2):
@@ -148,6 +171,9 @@ class FrameResolver:
                 break
             if len(stack) < limit:
                 stack.append(self.frame(code, captured[i + 1]))
+        if len(self._creations) >= self.MAX_CACHE:
+            self._creations.clear()
+        self._creations[key] = (site_frame, stack)
         return site_frame, stack
 
     def frames_of(self, captured):

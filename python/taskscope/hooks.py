@@ -69,8 +69,10 @@ def installed():
 def install(registry):
     """Wraps ``BaseEventLoop.create_task`` so that `registry` sees every new task."""
     if installed():
-        state.active = True
-        return
+        if getattr(_base.create_task, "__taskscope_registry__", None) is registry:
+            state.active = True
+            return
+        uninstall()
     original = _base.create_task
     getframe = sys._getframe
     now = time.time
@@ -148,6 +150,7 @@ def install(registry):
 
     create_task.__taskscope__ = True
     create_task.__taskscope_original__ = original
+    create_task.__taskscope_registry__ = registry
     _base.create_task = create_task
     state.active = True
 

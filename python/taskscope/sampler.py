@@ -95,6 +95,7 @@ class Sampler:
         self._loops = {}
         self._loops_changed = {}
         self._orphans = []
+        self._parked = {}
         self._commands = deque()
         self._ticks = 0
         self._wake = threading.Event()
@@ -170,7 +171,20 @@ class Sampler:
         now = time.time()
         self._ticks += 1
         active = self.sink.session_active()
-        snapshot = active and self.sink.take_snapshot_request()
+        if not active:
+            # Nobody listens: only keep the records of live tasks for a later session
+            # (parked, not yet read or resolved) and forget the dead. The next session
+            # starts with a snapshot, so what changed meanwhile need not be tracked.
+            self._park_new()
+            self._handle_collected(now)
+            if self.registry.orphans:
+                self._forget_stale_orphans()
+            self._prune(now)
+            self._changed.clear()
+            self._removed = []
+            self._loops_changed.clear()
+            return
+        snapshot = self.sink.take_snapshot_request()
         self._adopt_new(now)
         self._handle_collected(now)
         if snapshot or self._ticks % self.rescan_every == 1 or self.rescan_every == 1:
@@ -179,36 +193,43 @@ class Sampler:
             self._resolve_orphans()
         if self.registry.orphans:
             self._forget_stale_orphans()
-        if active:
-            finished = None
-            for ref in self._live.values():
-                if self._observe(ref, now):
-                    if finished is None:
-                        finished = []
-                    finished.append(ref)
-            if finished:
-                for ref in finished:
-                    self._finished(ref, ref.finished)
+        finished = None
+        for ref in self._live.values():
+            if self._observe(ref, now):
+                if finished is None:
+                    finished = []
+                finished.append(ref)
+        if finished:
+            for ref in finished:
+                self._finished(ref, ref.finished)
         self._observe_loops()
         self._prune(now)
         if snapshot:
             self.sink.send_snapshot(self.build_snapshot(now))
-            self._changed.clear()
-            self._removed = []
-            self._loops_changed.clear()
-        elif active:
-            if self._changed or self._removed or self._loops_changed:
-                self.sink.send_state(self._build_delta(now))
-            self._changed.clear()
-            self._removed = []
-            self._loops_changed.clear()
-        else:
-            # Nobody listens: the next session starts with a snapshot anyway.
-            self._changed.clear()
-            self._removed = []
-            self._loops_changed.clear()
+        elif self._changed or self._removed or self._loops_changed:
+            self.sink.send_state(self._build_delta(now))
+        self._changed.clear()
+        self._removed = []
+        self._loops_changed.clear()
+
+    def _park_new(self):
+        new = self.registry.new
+        parked = self._parked
+        learn = self.resolver.learn
+        while new:
+            try:
+                ref = new.popleft()
+            except IndexError:
+                break
+            parked[ref.num] = ref
+            if ref.stack:
+                learn(ref.stack)  # keeps the hot path short even while nobody listens
 
     def _adopt_new(self, now):
+        if self._parked:
+            parked, self._parked = self._parked, {}
+            for ref in parked.values():
+                self._adopt(ref, now)
         new = self.registry.new
         while new:
             try:
@@ -229,20 +250,13 @@ class Sampler:
         ref.cancel_requested = None
         ref.record = None
         ref.tries = 0
-        if ref.stack:
-            ref.site, ref.creation = self.resolver.creation(ref.stack)
-        else:
-            ref.site, ref.creation = None, None
+        ref.site = ref.creation = None  # resolved from ref.stack when first needed
         parent = ref.parent
         ref.parent_id = None
         if isinstance(parent, TaskRef):
-            parent_id = getattr(parent, "id", None)
-            if parent_id is not None:
-                ref.parent_id = parent_id
-            else:
-                self._orphans.append(ref)  # created while its parent ran eagerly
+            ref.parent_id = "t%d" % parent.num  # ids follow from numbers: no need to wait
         elif parent is not None:
-            self._orphans.append(ref)  # the parent was not tracked (yet)
+            self._orphans.append(ref)  # the parent was not recorded (yet)
         lr = ref.loop
         if lr is not None and lr.id not in self._loops:
             self._adopt_loop(lr)
@@ -332,7 +346,10 @@ class Sampler:
             except IndexError:
                 break
             if getattr(ref, "id", None) is None:
-                continue  # not adopted yet: adoption sees the dead reference
+                # Not adopted yet: parked ones are forgotten (nobody saw them), others
+                # are still in the registry's queue, whose adoption sees the dead reference.
+                self._parked.pop(ref.num, None)
+                continue
             if ref.num in self._live:
                 self._finish_collected(ref, getattr(ref, "collected", None) or now)
 
@@ -348,7 +365,6 @@ class Sampler:
         ref.awaiting = None
         ref.await_sig = None
         ref.waiting_since = None
-        ref.stack = None
         self._live.pop(ref.num, None)
         self._history.append(ref)
         ref.record = None
@@ -404,14 +420,14 @@ class Sampler:
         for ref in self._orphans:
             parent = ref.parent
             if isinstance(parent, TaskRef):
-                parent_id = getattr(parent, "id", None)
+                parent_id = "t%d" % parent.num
             else:
                 task = parent() if parent is not None else None
                 found = self.registry.lookup(task) if task is not None else None
                 if task is not None and _refcount(task) <= _SOLE:
                     self._hand_back(task)
                 task = None
-                parent_id = getattr(found, "id", None) if found is not None else None
+                parent_id = "t%d" % found.num if found is not None else None
                 if found is not None:
                     ref.parent = found
             if parent_id is not None:
@@ -514,9 +530,18 @@ class Sampler:
 
     # --- messages ---------------------------------------------------------------------
 
+    def _creation(self, ref):
+        """Resolves the creation frames the hook captured (once, when first needed)."""
+        stack = ref.stack
+        if stack:
+            ref.site, ref.creation = self.resolver.creation(stack)
+            ref.stack = None
+
     def task_record(self, ref):
         record = ref.record
         if record is None:
+            if ref.stack:
+                self._creation(ref)
             lr = ref.loop
             record = {
                 "id": ref.id,
@@ -599,10 +624,7 @@ class Sampler:
             root = self._find(command["task"])
             if root is None:
                 return protocol.result_error(cid, "no task %s" % command["task"])
-            cancelled = []
-            for ref in self._tree(root):
-                if not self._cancel(ref, command.get("msg")):
-                    cancelled.append(ref.id)
+            _, cancelled = self._cancel_all(self._tree(root), command.get("msg"))
             return protocol.result_ok(cid, {"cancelled": cancelled})
         if name == "stack":
             ref = self._find(command["task"])
@@ -622,26 +644,44 @@ class Sampler:
 
     def _cancel(self, ref, msg):
         """Schedules ``task.cancel(msg)`` on the task's loop; returns an error text or None."""
-        task = ref()
-        if task is None:
-            return "task %s no longer exists" % ref.id
-        try:
-            if task.done():
-                return "task %s has already finished" % ref.id
-            loop = task.get_loop()
-            if loop.is_closed():
-                return "the loop of task %s is closed" % ref.id
-            loop.call_soon_threadsafe(task.cancel, msg)
-            if msg is not None:
-                ref.cancel_requested = msg
-            return None
-        except RuntimeError as e:
-            return "cannot cancel task %s: %s" % (ref.id, e)
-        finally:
-            loop = None
-            if _refcount(task) <= _SOLE:
-                self._hand_back(task)
-            task = None
+        return self._cancel_all([ref], msg)[0].get(ref.id)
+
+    def _cancel_all(self, refs, msg):
+        """Cancels the tasks of `refs` on their loops: ``({id: error}, [cancelled ids])``.
+
+        Every task is checked before any is cancelled: cancelling a parent cancels the
+        task it awaits, which could otherwise finish before its own turn came.
+        """
+        errors = {}
+        targets = []
+        for ref in refs:
+            task = ref()
+            if task is None:
+                errors[ref.id] = "task %s no longer exists" % ref.id
+                continue
+            try:
+                if task.done():
+                    errors[ref.id] = "task %s has already finished" % ref.id
+                elif task.get_loop().is_closed():
+                    errors[ref.id] = "the loop of task %s is closed" % ref.id
+                else:
+                    targets.append((ref, task))
+            finally:
+                if _refcount(task) <= _SOLE:
+                    self._hand_back(task)
+                task = None
+        cancelled = []
+        for ref, task in targets:
+            try:
+                task.get_loop().call_soon_threadsafe(task.cancel, msg)
+                if msg is not None:
+                    ref.cancel_requested = msg
+                cancelled.append(ref.id)
+            except RuntimeError as e:
+                errors[ref.id] = "cannot cancel task %s: %s" % (ref.id, e)
+        del targets[:]
+        task = None
+        return errors, cancelled
 
     def _tree(self, root):
         """`root` and every live task it created, transitively (root first)."""
@@ -660,6 +700,8 @@ class Sampler:
         return out
 
     def _stack(self, ref):
+        if ref.stack:
+            self._creation(ref)
         creation = []
         if ref.creation:
             creation = list(ref.creation)

@@ -13,7 +13,9 @@ for a fresh snapshot (`take_snapshot_request`), which replaces the deltas still 
 so the next state message the extension gets is whole again. ``seq`` is numbered here,
 as messages are written, so the extension sees no gaps; ``dropped`` is added to
 snapshots. Every message is checked with `protocol.validate_agent_message` before it is
-written: one that fails is logged and never sent.
+written (its task records too when ``TASKSCOPE_DEBUG`` is on; otherwise they are trusted,
+being built by the sampler alone, and the tests check them all): one that fails is logged
+and never sent.
 
 Lines from the extension are split with the 8 MiB limit (`LineReader`), validated, and
 dropped with a log line when invalid; nothing received can raise into the program or
@@ -323,7 +325,7 @@ class Transport:
             if kind == "snapshot":
                 message["dropped"] = self._dropped
         try:
-            protocol.validate_agent_message(message)
+            protocol.validate_agent_message(message, deep=log.debug_enabled)
             data = protocol.encode(message)
         except protocol.ProtocolError as e:
             if kind == "snapshot" and "longer than" in str(e) and len(message["tasks"]) > 1:

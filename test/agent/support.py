@@ -139,23 +139,28 @@ class Connection:
 class FakeExtension:
     """A stand-in for the extension's agent server (see the module docstring).
 
-    mode: ``"welcome"`` (default), ``"reject"``, ``"silent"`` (never answers hello) or
+    Listens on a Unix socket, or on 127.0.0.1 with `tcp`. mode: ``"welcome"`` (default), ``"reject"``, ``"silent"`` (never answers hello) or
     ``"hangup"`` (closes the connection after hello). `before_welcome` / `after_welcome`
     are raw byte strings sent around the welcome.
     """
 
-    def __init__(self, mode="welcome", before_welcome=(), after_welcome=()):
+    def __init__(self, mode="welcome", before_welcome=(), after_welcome=(), tcp=False):
         self.mode = mode
         self.before_welcome = list(before_welcome)
         self.after_welcome = list(after_welcome)
         self.dir = tempfile.mkdtemp(prefix="ts-ext-")
         os.chmod(self.dir, 0o700)
-        self.path = os.path.join(self.dir, "ipc.sock")
-        self.address = "unix:" + self.path
         self.connections = []
         self.cond = threading.Condition()
-        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(self.path)
+        if tcp:
+            self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._listener.bind(("127.0.0.1", 0))
+            self.address = "tcp:127.0.0.1:%d" % self._listener.getsockname()[1]
+        else:
+            self.path = os.path.join(self.dir, "ipc.sock")
+            self.address = "unix:" + self.path
+            self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self._listener.bind(self.path)
         self._listener.listen(8)
         self._stopped = False
         self._threads = []

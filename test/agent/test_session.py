@@ -182,5 +182,21 @@ class FailedTask(unittest.TestCase):
             self.assertEqual(conn.invalid, [])
 
 
+class OverTcp(unittest.TestCase):
+    def test_tcp_with_the_token_from_the_command_line_or_the_environment(self):
+        with support.FakeExtension(tcp=True) as ext:
+            by_option = support.run_agent(["--token", "s3cret", "exits_3.py"], connect=ext.address)
+            by_env = support.run_agent(["exits_3.py"], connect=ext.address,
+                                       env=support.clean_env(TASKSCOPE_TOKEN="from-env"))
+            ext.wait(lambda: len(ext.connections) == 2 and all(c.closed.is_set() for c in ext.connections),
+                     what="two finished connections")
+        self.assertEqual((by_option.returncode, by_env.returncode), (3, 3))
+        tokens = sorted(c.hello.get("token") for c in ext.connections)
+        self.assertEqual(tokens, ["from-env", "s3cret"])
+        for conn in ext.connections:
+            self.assertEqual(conn.invalid, [])
+            self.assertEqual(conn.messages[-1], {"type": "bye", "exitCode": 3})
+
+
 if __name__ == "__main__":
     unittest.main()

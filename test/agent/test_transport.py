@@ -8,6 +8,7 @@ import unittest
 
 from test.agent import support
 from taskscope import protocol
+from taskscope.log import log
 from taskscope.transport import Transport
 
 
@@ -115,11 +116,23 @@ class BackPressure(unittest.TestCase):
         t = self.transport
         conn = FakeConnection()
         t.send_state(delta(1))
-        t.send_state({"type": "delta", "time": 2, "upsert": [{"id": 3}], "remove": []})  # broken
+        t.send_state({"type": "delta", "time": 2, "upsert": []})  # broken: no "remove"
         t.send_state(delta(3))
         messages = self.written(conn)
         self.assertEqual([m["seq"] for m in messages], [1, 2])
         self.assertEqual(len(conn.lines), 2)
+
+    def test_in_debug_mode_task_records_are_checked_too(self):
+        broken = {"type": "delta", "time": 2, "upsert": [{"id": 3}], "remove": []}
+        conn = FakeConnection()
+        saved = log.debug_enabled
+        try:
+            log.debug_enabled = True
+            self.assertFalse(self.transport._write(conn, dict(broken)))
+            log.debug_enabled = False
+            self.assertTrue(self.transport._write(conn, dict(broken)))  # records are trusted
+        finally:
+            log.debug_enabled = saved
 
     def test_nothing_is_queued_without_a_session(self):
         t = self.transport
