@@ -1,17 +1,30 @@
 """The sampler: a daemon thread that reads the tasks and builds snapshots and deltas.
 
-Every ``interval`` seconds (``TASKSCOPE_INTERVAL``, default 0.1) it
+Every ``interval`` seconds (``TASKSCOPE_INTERVAL``, default 0.1), while an extension
+listens, it
 
-1. adopts the records the hook queued (gives them ids, resolves creation frames),
+1. adopts the records the hook queued (gives them ids; creation frames are resolved
+   later, only when a record is first sent),
 2. handles records whose task was collected,
 3. every `RESCAN_EVERY` samples, looks through asyncio's set of all tasks for tasks the
    hook could not see (``asyncio.Task(...)`` made directly),
-4. while an extension listens, reads each live task: ``_state``, the loop's current task
-   (``running``), its name and its await chain as ``(code, lasti)`` pairs; the chain is
-   compared with the last one by identity and only resolved into frames when it moved,
+4. reads each live task: ``_state``, the loop's current task (``running``), its name and
+   its await chain, which is compared with the last one by identity of the code objects
+   and instruction offsets, without allocating, and resolved into frames only when it
+   moved,
 5. forgets finished tasks after `HISTORY_SECONDS` or past `HISTORY_MAX` (``remove``),
 6. sends one ``snapshot`` when the transport asks for one (new session, or messages were
    dropped), else a ``delta`` with only the records that changed, else nothing.
+
+While nobody listens it only parks new records (and teaches the hook which code is the
+program's) and forgets those whose task died: the next session starts with a snapshot.
+
+Costs: step 4 visits every live task at every sample (a few attribute reads each, no
+allocation unless something changed); everything else grows with what changed. Known
+limit: a task created and collected between two samples is reported as ``done`` with its
+end time, since its outcome can no longer be read, and with an empty name unless it was
+given one through ``create_task(name=...)`` (on 3.11 ``asyncio.create_task`` names the
+task after creating it).
 
 It also runs the extension's commands, on this thread, so that records are only ever
 touched here. It never calls into the loop except through ``call_soon_threadsafe`` (for

@@ -103,6 +103,32 @@ class SameWithAndWithoutAgent(unittest.TestCase):
             self.check(ext.address, programs=SHORT)
 
 
+def without_launcher_frames(text):
+    """Drops the stack entries of the command line itself (taskscope's and runpy's frames,
+    each a "File" line and its source line), which asyncio's debug mode prints in a
+    task's "Object created at" stack: all of that stack that the agent may change."""
+    out, skip = [], False
+    for line in text.splitlines():
+        if skip and line.startswith("    "):
+            skip = False
+            continue
+        skip = line.startswith("  File ") and ("<frozen runpy>" in line or support.PYTHON_DIR in line)
+        if not skip:
+            out.append(line)
+    return out
+
+
+class DebugMode(unittest.TestCase):
+    def test_debug_mode_reports_are_the_same_but_for_the_launcher(self):
+        args = ["exception_handler.py"]
+        plain = support.run_plain(args, interpreter=("-X", "dev"))
+        with support.FakeExtension() as ext:
+            traced = support.run_agent(args, connect=ext.address, interpreter=("-X", "dev"))
+        self.assertIn("created at", plain.stderr)  # where the task was made, in its repr
+        self.assertEqual((traced.returncode, traced.stdout), (plain.returncode, plain.stdout))
+        self.assertEqual(without_launcher_frames(traced.stderr), without_launcher_frames(plain.stderr))
+
+
 class RunModule(unittest.TestCase):
     def test_dash_m_runs_like_python_dash_m(self):
         plain = support.run_plain(["-m", "echo_environment", "x", "-y"])
