@@ -18,8 +18,8 @@ export class FunctionNames {
   private readonly declared = new Set<string>();
   private readonly assigned = new Set<string>();
 
-  constructor(fn: Node) {
-    this.text = fn.text;
+  constructor(fn: Node, text: string) {
+    this.text = text;
     const params = fn.childForFieldName('parameters')?.text ?? '';
     for (const m of params.matchAll(PARAM)) this.params.add(m[1]);
     for (const m of this.text.matchAll(DECLARED)) for (const n of m[1].split(',')) this.declared.add(n.trim());

@@ -16,7 +16,7 @@ import { CheckContext, callSiteAt, type RawFinding, type Unit } from './checks/c
 import { checkTaskCreation, isTaskCreation } from './checks/danglingTask';
 import { checkExceptClause, checkSuppress } from './checks/swallowedCancel';
 import { type Fix, fixesFor } from './fixes';
-import { type OutlineRange, outline } from './outline';
+import { type OutlineRange, type OutlineUnit, outline } from './outline';
 import { buildModuleContext, type ModuleContext } from './moduleContext';
 import { Edit, type Parser, type Tree, type TreeSitterRange, createPythonParser } from './parser';
 import { type Finding, RULES, type RuleCode, type SeveritySetting } from './rules';
@@ -55,28 +55,14 @@ export class Linter {
   }
 
   /**
-   * Checks a whole text. Only the statements with something to look at are parsed (tree-sitter's
-   * included ranges over the outline.ts scan), unless `checkSyntax` asks for the whole text or
-   * the partial parse meets a syntax error; the findings are the same either way.
+   * Checks a whole text. Only the statements with something to look at are parsed (see
+   * `LintDocument.lint`), unless `checkSyntax` asks for a parse of the whole text, which also
+   * finds syntax errors elsewhere; the findings are the same either way.
    */
   lint(text: string, options: LintOptions = {}): LintResult {
-    if (!options.checkSyntax) {
-      const module = buildModuleContext(text);
-      const candidates = findCandidates(text, module);
-      if (!candidates.length) return { findings: [] };
-      const ranges = includedRanges(text, candidates);
-      if (ranges) {
-        const tree = this.parser.parse(text, null, { includedRanges: ranges });
-        try {
-          if (tree && !tree.rootNode.hasError) return { findings: toFindings(text, checkTree(text, tree.rootNode, module, candidates), options) };
-        } finally {
-          tree?.delete();
-        }
-      }
-    }
     const doc = this.open(text);
     try {
-      return doc.lint(options);
+      return options.checkSyntax ? doc.lintWholeTree(options) : doc.lint(options);
     } finally {
       doc.dispose();
     }
@@ -104,29 +90,112 @@ export class Linter {
 
 interface CachedUnit {
   readonly contextKey: string;
-  /** Offsets relative to the unit's start. */
+  /** Offsets relative to the statement's start. */
   readonly findings: readonly RawFinding[];
 }
 
+/**
+ * A document that changes. Incremental at two levels:
+ * - statements: `lint()` re-checks only the statements (from the outline.ts scan) whose text or
+ *   module context changed, parsing just those (tree-sitter's included ranges); the findings of
+ *   the others are reused;
+ * - syntax tree: the whole tree, needed for quick fixes and for text the outline scan cannot
+ *   split, is kept up to date with `tree.edit` and an incremental reparse, when it is needed.
+ */
 export class LintDocument {
-  private tree: Tree;
+  private tree: Tree | undefined;
+  /** The text `tree` was parsed from. */
+  private treeText = '';
   private cache = new Map<string, CachedUnit>();
 
   constructor(
     private readonly parser: Parser,
     private current: string,
-  ) {
-    this.tree = parse(parser, current);
-  }
+  ) {}
 
   get text(): string {
     return this.current;
   }
 
-  /** Takes the new text: tells tree-sitter what changed (one edit spanning the difference) and reparses. */
   update(text: string): void {
-    const old = this.current;
-    if (text === old) return;
+    this.current = text;
+  }
+
+  lint(options: LintOptions = {}): LintResult {
+    const text = this.current;
+    const module = buildModuleContext(text);
+    const candidates = findCandidates(text, module);
+    const statements = candidates.length ? outline(text) : [];
+    if (!statements) return this.lintWholeTree(options, module, candidates);
+    const fresh = new Map<string, CachedUnit>();
+    const raw: RawFinding[] = [];
+    const missing: { unit: OutlineUnit; key: string }[] = [];
+    let c = 0;
+    for (const unit of statements) {
+      while (c < candidates.length && candidates[c].offset < unit.start) c++;
+      if (c >= candidates.length) break;
+      if (candidates[c].offset >= unit.end) continue;
+      const key = `${unit.headers.length ? 'class' : 'module'}\u0000${text.slice(unit.start, unit.end)}`;
+      const cached = this.cache.get(key) ?? fresh.get(key);
+      if (cached && cached.contextKey === module.key) {
+        fresh.set(key, cached);
+        for (const f of cached.findings) raw.push({ ...f, start: f.start + unit.start, end: f.end + unit.start });
+      } else {
+        missing.push({ unit, key });
+      }
+    }
+    if (missing.length) {
+      const tree = this.parser.parse(input(text), null, { includedRanges: includedRanges(text, missing.map((m) => m.unit)) });
+      try {
+        if (!tree || tree.rootNode.hasError) return this.lintWholeTree(options, module, candidates);
+        const found = checkTree(text, tree.rootNode, module, candidates);
+        // Hand each finding to its statement, for the cache.
+        let f = 0;
+        found.sort((x, y) => x.start - y.start);
+        for (const { unit, key } of missing) {
+          const own: RawFinding[] = [];
+          while (f < found.length && found[f].start < unit.end) {
+            if (found[f].start >= unit.start) own.push({ ...found[f], start: found[f].start - unit.start, end: found[f].end - unit.start });
+            f++;
+          }
+          fresh.set(key, { contextKey: module.key, findings: own });
+        }
+        raw.push(...found);
+      } finally {
+        tree?.delete();
+      }
+    }
+    this.cache = fresh;
+    return { findings: toFindings(text, raw, options) };
+  }
+
+  /** Lints with the whole syntax tree: reports the first syntax error, if any. */
+  lintWholeTree(options: LintOptions = {}, module = buildModuleContext(this.current), candidates = findCandidates(this.current, module)): LintResult {
+    const root = this.wholeTree().rootNode;
+    const raw = checkTree(this.current, root, module, candidates);
+    return { findings: toFindings(this.current, raw, options), syntaxError: root.hasError ? firstError(root) : undefined };
+  }
+
+  /** The quick fixes for a finding of the last `lint()` of this text. */
+  fixes(finding: Finding): Fix[] {
+    return fixesFor(this.wholeTree().rootNode, this.current, finding);
+  }
+
+  dispose(): void {
+    this.tree?.delete();
+    this.tree = undefined;
+  }
+
+  /** The whole tree for the current text: parsed once, then edited and reparsed incrementally. */
+  private wholeTree(): Tree {
+    const text = this.current;
+    if (!this.tree) {
+      this.tree = parse(this.parser, text);
+      this.treeText = text;
+      return this.tree;
+    }
+    const old = this.treeText;
+    if (text === old) return this.tree;
     let start = 0;
     const min = Math.min(old.length, text.length);
     while (start < min && old.charCodeAt(start) === text.charCodeAt(start)) start++;
@@ -149,46 +218,28 @@ export class LintDocument {
     const next = parse(this.parser, text, this.tree);
     this.tree.delete();
     this.tree = next;
-    this.current = text;
-  }
-
-  lint(options: LintOptions = {}): LintResult {
-    const text = this.current;
-    const root = this.tree.rootNode;
-    const module = buildModuleContext(text);
-    const fresh = new Map<string, CachedUnit>();
-    const raw = checkTree(text, root, module, findCandidates(text, module), { previous: this.cache, next: fresh });
-    this.cache = fresh;
-    return { findings: toFindings(text, raw, options), syntaxError: root.hasError ? firstError(root) : undefined };
-  }
-
-  /** The quick fixes for a finding of the last `lint()` of this text. */
-  fixes(finding: Finding): Fix[] {
-    return fixesFor(this.tree.rootNode, this.current, finding);
-  }
-
-  dispose(): void {
-    this.tree.delete();
+    this.treeText = text;
+    return next;
   }
 }
 
+/**
+ * tree-sitter's input, in small pieces. Given a whole string, web-tree-sitter copies up to 5,000
+ * characters into WebAssembly each time the parser reads somewhere new, and an incremental
+ * reparse reads somewhere new at every statement it reuses.
+ */
+function input(text: string): (index: number) => string {
+  return (index) => text.slice(index, index + 128);
+}
+
 function parse(parser: Parser, text: string, old?: Tree): Tree {
-  const tree = parser.parse(text, old);
+  const tree = parser.parse(input(text), old);
   if (!tree) throw new Error('TaskScope lint: tree-sitter returned no tree');
   return tree;
 }
 
-/**
- * Checks every unit of the tree that holds a candidate. With a cache, a unit whose text and
- * module context are unchanged since the last time reuses its findings.
- */
-function checkTree(
-  text: string,
-  root: Node,
-  module: ModuleContext,
-  candidates: readonly Candidate[],
-  cache?: { previous: Map<string, CachedUnit>; next: Map<string, CachedUnit> },
-): RawFinding[] {
+/** Checks every unit of the tree that holds a candidate. */
+function checkTree(text: string, root: Node, module: ModuleContext, candidates: readonly Candidate[]): RawFinding[] {
   const raw: RawFinding[] = [];
   let next = 0;
   for (const unit of units(root)) {
@@ -197,34 +248,16 @@ function checkTree(
     while (next < candidates.length && candidates[next].offset < start) next++;
     const first = next;
     while (next < candidates.length && candidates[next].offset < end) next++;
-    if (first === next) continue; // nothing to look at: no findings, nothing to cache
-    if (!cache) {
-      raw.push(...checkUnit(text, module, unit, candidates.slice(first, next)));
-      continue;
-    }
-    const key = `${unit.outer}\u0000${unit.node.text}`;
-    let cached = cache.previous.get(key) ?? cache.next.get(key);
-    if (!cached || cached.contextKey !== module.key) {
-      const found = checkUnit(text, module, unit, candidates.slice(first, next));
-      cached = { contextKey: module.key, findings: found.map((f) => ({ ...f, start: f.start - start, end: f.end - start })) };
-    }
-    cache.next.set(key, cached);
-    for (const f of cached.findings) raw.push({ ...f, start: f.start + start, end: f.end + start });
+    if (first < next) raw.push(...checkUnit(text, module, unit, candidates.slice(first, next)));
   }
   return raw;
 }
 
-/** The ranges to parse: the outline's statements that hold a candidate, with the headers of their classes. */
-function includedRanges(text: string, candidates: readonly Candidate[]): TreeSitterRange[] | undefined {
-  const statements = outline(text);
-  if (!statements) return undefined;
+/** The ranges to parse: the statements, with the headers of the classes they are in (each header once). */
+function includedRanges(text: string, statements: readonly OutlineUnit[]): TreeSitterRange[] {
   const chosen: OutlineRange[] = [];
   const seen = new Set<number>();
-  let c = 0;
   for (const unit of statements) {
-    while (c < candidates.length && candidates[c].offset < unit.start) c++;
-    if (c >= candidates.length) break;
-    if (candidates[c].offset >= unit.end) continue;
     for (const h of unit.headers) {
       if (!seen.has(h.start)) chosen.push(h);
       seen.add(h.start);

@@ -52,13 +52,18 @@ export class CheckContext {
   names(scope: Scope): FunctionNames | undefined {
     if (!scope.node || scope.kind === 'class' || scope.kind === 'module') return undefined;
     let names = this.functionNames.get(scope.node.startIndex);
-    if (!names) this.functionNames.set(scope.node.startIndex, (names = new FunctionNames(scope.node)));
+    if (!names) this.functionNames.set(scope.node.startIndex, (names = new FunctionNames(scope.node, this.textOf(scope.node))));
     return names;
   }
 
   /** True when `name` is, where `at` is, a parameter or local of the enclosing function. */
   shadowed(at: At, name: string): boolean {
     return this.names(this.scope(at))?.shadows(name) ?? false;
+  }
+
+  /** The source of a node (cheaper than `node.text` for large nodes). */
+  textOf(node: Node): string {
+    return this.text.slice(node.startIndex, node.endIndex);
   }
 
   resolve(dotted: string): string {

@@ -200,7 +200,7 @@ class TaskFlow {
 
   /** Every use of `name` inside `scope`: kept when one of them keeps the value. */
   private nameUsesFate(scope: Node, name: string, depth: number): Fate {
-    const text = scope.text;
+    const text = this.cc.textOf(scope);
     const base = scope.startIndex;
     const re = new RegExp(`(?<![\\w.])${escapeRegExp(name)}(?!\\w)`, 'g');
     let dropped: Dropped = drop('unused', name);

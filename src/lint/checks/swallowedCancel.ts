@@ -27,7 +27,7 @@ export function checkExceptClause(cc: CheckContext, offset: number): void {
   const body = clause.node.lastChild;
   if (!body || raises(cc, body)) return;
   const tryBody = clause.up?.node.childForFieldName('body');
-  if (tryBody && scope.node && awaitsCancelledTask(tryBody.text, scope.node.text)) return;
+  if (tryBody && scope.node && awaitsCancelledTask(cc.textOf(tryBody), cc.textOf(scope.node))) return;
   cc.report('TSK003', value ?? at.node, message(caught));
 }
 
@@ -43,7 +43,7 @@ export function checkSuppress(cc: CheckContext, call: CallSite): void {
   const withStatement = item?.type === 'with_item' ? item.ancestor(2) : undefined;
   const fn = cc.scope(call.at).node;
   const body = withStatement?.node.childForFieldName('body');
-  if (body && fn && awaitsCancelledTask(body.text, fn.text)) return;
+  if (body && fn && awaitsCancelledTask(cc.textOf(body), cc.textOf(fn))) return;
   cc.report('TSK003', call.at.node, message(caught, true));
 }
 
@@ -64,7 +64,7 @@ function catches(cc: CheckContext, type: Node): Catch | undefined {
 /** True when the handler has a `raise` of its own (a `raise` in a string or comment does not count). */
 function raises(cc: CheckContext, body: Node): boolean {
   const re = /\braise\b/g;
-  const text = body.text;
+  const text = cc.textOf(body);
   for (let m = re.exec(text); m; m = re.exec(text)) {
     const at = cc.at(body.startIndex + m.index);
     if (at.type === 'raise') return true;
