@@ -121,13 +121,14 @@ async function ensureCodeServer(log = console.log) {
 
 /**
  * Starts code-server on 127.0.0.1:`port` with its own user-data and extensions folders and
- * waits until it answers. `env` is added to its environment (it reaches the extension host).
+ * waits until it answers. `env` is added to its environment (it reaches the extension host);
+ * `settings` to the user settings.
  * Returns {url, child, stop()}.
  */
-async function startCodeServer({ port, dataDir, workspace, env = {}, logFile, timeoutMs = 90000 }) {
+async function startCodeServer({ port, dataDir, workspace, env = {}, settings = {}, logFile, timeoutMs = 90000 }) {
   const userDataDir = path.join(dataDir, 'user-data');
   const extensionsDir = path.join(dataDir, 'extensions');
-  writeUserSettings(userDataDir);
+  writeUserSettings(userDataDir, settings);
   fs.mkdirSync(extensionsDir, { recursive: true });
   const args = [
     entry,
@@ -157,10 +158,9 @@ async function startCodeServer({ port, dataDir, workspace, env = {}, logFile, ti
   return { url, child, userDataDir, extensionsDir, stop: () => proc.killTree(child.pid) };
 }
 
-/** Settings for a quiet, predictable workbench (no welcome page, no trust prompt, no tour). */
-function writeUserSettings(userDataDir) {
+/** User settings for a quiet, predictable workbench (no welcome page, no trust prompt, no tour). */
+function writeUserSettings(userDataDir, extra = {}) {
   const settingsFile = path.join(userDataDir, 'User', 'settings.json');
-  if (fs.existsSync(settingsFile)) return;
   fs.mkdirSync(path.dirname(settingsFile), { recursive: true });
   const settings = {
     'workbench.startupEditor': 'none',
@@ -178,6 +178,7 @@ function writeUserSettings(userDataDir) {
     'chat.commandCenter.enabled': false,
     'workbench.secondarySideBar.defaultVisibility': 'hidden',
     'python.terminal.activateEnvironment': false,
+    ...extra,
   };
   fs.writeFileSync(settingsFile, JSON.stringify(settings, null, 2) + '\n');
 }
@@ -185,7 +186,7 @@ function writeUserSettings(userDataDir) {
 /** Installs a .vsix into the extensions folder of a code-server data folder. */
 async function installExtension(vsix, dataDir, logFile) {
   if (!fs.existsSync(vsix)) throw new Error(`no packaged extension at ${vsix} (npm run package writes it)`);
-  writeUserSettings(path.join(dataDir, 'user-data'));
+  fs.mkdirSync(path.join(dataDir, 'user-data', 'User'), { recursive: true });
   fs.mkdirSync(path.join(dataDir, 'extensions'), { recursive: true });
   const result = await proc.runOrThrow(
     process.execPath,

@@ -44,13 +44,14 @@ class Checks {
     const started = Date.now();
     try {
       const value = await fn();
-      this.results.push({ title, state: 'passed', durationMs: Date.now() - started });
-      this.log(`  ok   ${title}`);
+      const durationMs = Date.now() - started;
+      this.results.push({ title, state: 'passed', durationMs });
+      this.log(`  ok   ${title} (${(durationMs / 1000).toFixed(1)} s)`);
       return value;
     } catch (err) {
       this.failedOnce = true;
       this.results.push({ title, state: 'failed', error: err.message, durationMs: Date.now() - started });
-      this.log(`  FAIL ${title}\n${err.message.replace(/^/gm, '         ')}`);
+      this.log(`  FAIL ${title} (${((Date.now() - started) / 1000).toFixed(1)} s)\n${err.message.replace(/^/gm, '         ')}`);
       await this.screenshot('failure');
       return undefined;
     }
@@ -106,18 +107,25 @@ async function rowPoint(pane, label) {
   }, label);
 }
 
-/** Hovers a row until its tooltip shows, and returns the tooltip's text. */
+/**
+ * Hovers a row until its tooltip shows, and returns the tooltip's text. While the program runs
+ * the row is re-rendered now and then, which drops a pending hover without a new mouse event:
+ * so the mouse keeps moving between two points of the row (the label and just right of it).
+ */
 async function tooltipOf(page, pane, label) {
+  const hover = page.locator('.monaco-hover, .workbench-hover').filter({ hasText: 'Created' }).first();
   return until(`the tooltip of "${label}"`, async () => {
     await page.mouse.move(700, 450); // away first, so hovering again opens a fresh tooltip
-    await proc.sleep(300);
-    const point = await rowPoint(pane, label);
-    if (!point) throw new Error(`no visible row "${label}"`);
-    await page.mouse.move(point.x, point.y, { steps: 5 });
-    const hover = page.locator('.monaco-hover, .workbench-hover').filter({ hasText: 'Created' }).first();
-    await hover.waitFor({ state: 'visible', timeout: 6000 });
-    return (await hover.innerText()).trim();
-  }, 60000, 500);
+    await proc.sleep(200);
+    for (let i = 0; i < 20; i++) {
+      if (await hover.isVisible()) return (await hover.innerText()).trim();
+      const point = await rowPoint(pane, label);
+      if (!point) throw new Error(`no visible row "${label}"`);
+      await page.mouse.move(point.x + (i % 2) * 30, point.y, { steps: 3 });
+      await proc.sleep(250);
+    }
+    throw new Error('no tooltip showed');
+  }, 60000, 100);
 }
 
 /** Clicks the row called `label`. */
@@ -148,7 +156,13 @@ async function runE2E({ log = console.log, updateScreenshot = false, timeoutMs =
     });
     if (checks.failedOnce) return;
 
-    server = await codeServer.startCodeServer({ port: await freePort(), dataDir, workspace: paths.demo, logFile: serverLog });
+    server = await codeServer.startCodeServer({
+      port: await freePort(),
+      dataDir,
+      workspace: paths.demo,
+      logFile: serverLog,
+      settings: { 'workbench.hover.delay': 300 }, // tooltips sooner than a person's 1.5 s
+    });
     b = await browser.launch({ viewport: { width: 1400, height: 900 }, consoleLog: path.join(OUT, 'console.log') });
     const page = b.page;
     checks.page = page;
@@ -198,6 +212,9 @@ async function runE2E({ log = console.log, updateScreenshot = false, timeoutMs =
       });
       await checks.screenshot('tasks-listed');
     });
+    // TASKSCOPE_E2E_SETTLE_SECONDS: let the program run longer first (a busier tree), to reproduce
+    // what a slow machine sees.
+    await proc.sleep(1000 * (Number(process.env.TASKSCOPE_E2E_SETTLE_SECONDS) || 0));
     let site = null;
     await checks.check(`the tooltip of "${STEADY_TASK}" names its creation site (${PROGRAM}:line)`, async () => {
       const text = await tooltipOf(page, pane, STEADY_TASK);
