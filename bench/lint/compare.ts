@@ -14,7 +14,6 @@ import { Linter } from '../../src/lint/linter';
 import { type CorpusFile, readCorpus } from '../../test/lint/marks';
 import { generateModule } from './generate';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const ruffWasm = require('@astral-sh/ruff-wasm-nodejs') as {
   Workspace: { new (options: object, encoding: number): RuffWorkspace; version(): string };
   PositionEncoding: { Utf16: number };
@@ -26,7 +25,7 @@ interface RuffWorkspace {
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 /** Files that test TaskScope's own suppression comments, which Ruff does not read. */
 const NOT_FOR_RUFF = new Set(['suppression.py']);
-const RUNS = 15;
+const RUNS = 25;
 
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);

@@ -10,7 +10,6 @@ import type * as TreeSitter from 'web-tree-sitter';
 
 // `require`, not `import`: bundlers then take the package's CommonJS build, whose WebAssembly
 // loader works in Node without `import.meta`.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const treeSitter = require('web-tree-sitter') as typeof TreeSitter;
 const { Language, Parser } = treeSitter;
 export const Edit = treeSitter.Edit;

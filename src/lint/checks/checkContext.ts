@@ -7,7 +7,7 @@ import { FunctionNames } from '../functionNames';
 import type { ModuleContext } from '../moduleContext';
 import { resolveName } from '../moduleContext';
 import type { RuleCode } from '../rules';
-import { At, type Node, type ScopeKind, dottedName, lastSegment, pathTo, scopeOf, type Scope } from '../syntax';
+import { At, type Node, type ScopeKind, dottedName, pathTo, scopeOf, type Scope } from '../syntax';
 
 /** A finding before severities, suppressions and line numbers: offsets into the text. */
 export interface RawFinding {
@@ -112,4 +112,3 @@ export function callSiteAt(cc: CheckContext, index: number): CallSite | undefine
   return { at: call, dotted, qualified: dotted && cc.resolve(dotted), name, receiver };
 }
 
-export { lastSegment };

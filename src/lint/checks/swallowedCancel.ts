@@ -72,11 +72,11 @@ function raises(cc: CheckContext, body: Node): boolean {
   return false;
 }
 
-/** `t.cancel()` somewhere in the function and `await t` in the guarded code: waiting for a task one cancelled. */
+/** `t.cancel()` (or `t.cancel` handed to a timer) in the function and `await t` in the guarded code: waiting for a task one cancelled. */
 function awaitsCancelledTask(guarded: string, fn: string): boolean {
   const re = /\bawait[ \t]+([A-Za-z_][\w.]*)(?![\w.(])/g;
   for (let m = re.exec(guarded); m; m = re.exec(guarded)) {
-    if (new RegExp(`(?<![\\w.])${escapeRegExp(m[1])}[ \\t]*\\.[ \\t]*cancel[ \\t]*\\(`).test(fn)) return true;
+    if (new RegExp(`(?<![\\w.])${escapeRegExp(m[1])}[ \\t]*\\.[ \\t]*cancel\\b`).test(fn)) return true;
   }
   return false;
 }
