@@ -35,7 +35,7 @@ class TaskRef(weakref.ref):
         # Sampler-only from here on.
         "id", "state", "parent_id", "site", "creation", "await_sig", "awaiting",
         "waiting_since", "finished", "exception", "cancel_message", "cancel_requested", "record",
-        "tries",
+        "tries", "skip", "quiet",
     )
 
 

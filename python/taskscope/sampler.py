@@ -48,6 +48,10 @@ from .registry import TaskRef
 HISTORY_SECONDS = 30.0
 HISTORY_MAX = 1000
 RESCAN_EVERY = 10
+#: A task found unchanged is looked at again after 1, 2, 4, ... samples, at most this
+#: many seconds apart (a finished task that is dropped is still seen at once: its weak
+#: reference reports the collection).
+QUIET_SECONDS = 0.5
 MIN_INTERVAL = 0.005
 MAX_INTERVAL = 60.0
 MESSAGE_LIMIT = 1000  # characters of an exception message or cancel message
@@ -96,6 +100,7 @@ class Sampler:
         self.registry = registry
         self.sink = sink
         self.interval = self._clamp(interval)
+        self._max_skip = self._skips(self.interval)
         self.history_seconds = history_seconds
         self.history_max = history_max
         self.rescan_every = max(1, int(rescan_every))
@@ -117,6 +122,10 @@ class Sampler:
         self._thread = None
 
     # --- thread -----------------------------------------------------------------------
+
+    @staticmethod
+    def _skips(interval):
+        return max(0, int(QUIET_SECONDS / interval) - 1)
 
     @staticmethod
     def _clamp(interval):
@@ -206,9 +215,14 @@ class Sampler:
             self._resolve_orphans()
         if self.registry.orphans:
             self._forget_stale_orphans()
+        running = self._running_tasks()
+        names = snapshot or self._ticks % self.rescan_every == 1
         finished = None
         for ref in self._live.values():
-            if self._observe(ref, now):
+            if ref.skip and ref.addr not in running and ref.state != "running":
+                ref.skip -= 1
+                continue
+            if self._observe(ref, now, running, names):
                 if finished is None:
                     finished = []
                 finished.append(ref)
@@ -224,6 +238,19 @@ class Sampler:
         self._changed.clear()
         self._removed = []
         self._loops_changed.clear()
+
+    def _running_tasks(self):
+        """``id()`` of each loop's current task, now (usually empty: the loops wait)."""
+        running = set()
+        for lr in self._loops.values():
+            loop = lr()
+            if loop is not None:
+                task = _current_task(loop)
+                if task is not None:
+                    running.add(id(task))
+                task = None
+            loop = None
+        return running
 
     def _park_new(self):
         new = self.registry.new
@@ -263,6 +290,7 @@ class Sampler:
         ref.cancel_requested = None
         ref.record = None
         ref.tries = 0
+        ref.skip = ref.quiet = 0
         ref.site = ref.creation = None  # resolved from ref.stack when first needed
         parent = ref.parent
         ref.parent_id = None
@@ -454,9 +482,10 @@ class Sampler:
                 keep.append(ref)
         self._orphans = keep
 
-    def _observe(self, ref, now):
+    def _observe(self, ref, now, running=(), names=True):
         """Reads one live task; True when it has finished (the caller then moves it to
-        the history: `_live` must not change while it is being walked)."""
+        the history: `_live` must not change while it is being walked). `running` holds
+        the ``id()`` of the loops' current tasks; names are read when `names` is true."""
         task = ref()
         if task is None:
             if ref.state in ("pending", "running"):
@@ -470,10 +499,7 @@ class Sampler:
                 raw = "FINISHED" if task.done() else "PENDING"
             changed = False
             if raw == "PENDING":
-                lr = ref.loop
-                loop = lr() if lr is not None else None
-                state = "running" if loop is not None and _current_task(loop) is task else "pending"
-                loop = None
+                state = "running" if id(task) in running else "pending"
                 coro = task.get_coro()
                 if not chain_matches(coro, ref.await_sig):
                     sig = await_chain(coro) if coro is not None else []
@@ -482,16 +508,20 @@ class Sampler:
                     ref.waiting_since = now
                     changed = True
                 coro = None
-                name = task.get_name()
-                if name != ref.name:
-                    ref.name = str(name)
-                    changed = True
+                if names:
+                    name = task.get_name()
+                    if name != ref.name:
+                        ref.name = str(name)
+                        changed = True
                 if state != ref.state:
                     ref.state = state
                     changed = True
                 if changed:
                     ref.record = None
                     self._changed[ref.id] = ref
+                    ref.quiet = ref.skip = 0
+                else:
+                    ref.quiet = ref.skip = min(2 * ref.quiet or 1, self._max_skip)
                 return False
             if raw == "CANCELLED":
                 ref.state = "cancelled"
@@ -646,6 +676,7 @@ class Sampler:
             return protocol.result_ok(cid, self._stack(ref))
         if name == "setInterval":
             self.interval = self._clamp(command["interval"])
+            self._max_skip = self._skips(self.interval)
             return protocol.result_ok(cid, {"interval": self.interval})
         return protocol.result_error(cid, "unknown command %r" % name)
 

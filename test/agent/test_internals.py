@@ -156,6 +156,7 @@ class WithHooks(unittest.TestCase):
 
     def test_snapshot_then_only_changes_then_removal(self):
         self.sampler.history_seconds = 3600
+        self.sampler._max_skip = 0  # look at every task at every sample
 
         async def main():
             task = asyncio.create_task(asyncio.sleep(0.05), name="sleepy")
@@ -175,6 +176,25 @@ class WithHooks(unittest.TestCase):
             await self.tick()
             (removal,) = self.sent()
             self.assertEqual(removal["remove"], [by_name["sleepy"]["id"]])
+
+        asyncio.run(main())
+
+    def test_quiet_tasks_are_looked_at_less_often_but_within_the_bound(self):
+        self.sampler._max_skip = 3
+
+        async def main():
+            event = asyncio.Event()
+            task = asyncio.create_task(event.wait(), name="quiet")
+            await self.tick(8)  # unchanged: looked at after 1, 2, 3, 3 ... samples
+            self.sent()
+            self.assertEqual(self.registry.by_addr[id(task)].quiet, 3)
+            event.set()
+            await task  # still referenced: no collection to report it
+            looks = 0
+            while not [t for m in self.sent() for t in m.get("upsert", ()) if t["name"] == "quiet"]:
+                looks += 1
+                self.assertLessEqual(looks, 4, "a quiet task was not looked at within the bound")
+                await self.tick()
 
         asyncio.run(main())
 

@@ -3,6 +3,7 @@ collection of tasks, same task factory, same exception reports, with a listening
 extension, with nobody listening, and with an extension that sends garbage."""
 
 import os
+import runpy
 import shutil
 import sys
 import tempfile
@@ -103,6 +104,9 @@ class SameWithAndWithoutAgent(unittest.TestCase):
             self.check(ext.address, programs=SHORT)
 
 
+LAUNCHER = ('"<frozen runpy>"', '"%s"' % runpy.__file__, support.PYTHON_DIR + os.sep)
+
+
 def without_launcher_frames(text):
     """Drops the stack entries of the command line itself (taskscope's and runpy's frames,
     each a "File" line and its source line), which asyncio's debug mode prints in a
@@ -112,7 +116,7 @@ def without_launcher_frames(text):
         if skip and line.startswith("    "):
             skip = False
             continue
-        skip = line.startswith("  File ") and ("<frozen runpy>" in line or support.PYTHON_DIR in line)
+        skip = line.startswith("  File ") and any(where in line for where in LAUNCHER)
         if not skip:
             out.append(line)
     return out
