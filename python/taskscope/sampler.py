@@ -162,6 +162,15 @@ class Sampler:
         return True
 
     def _run(self):
+        try:
+            self._loop()
+        except BaseException:  # never let threading.excepthook print into the program's stderr
+            try:
+                log.exception("the sampler thread failed")
+            except BaseException:
+                pass
+
+    def _loop(self):
         next_tick = time.monotonic()
         while True:
             delay = next_tick - time.monotonic()

@@ -166,6 +166,8 @@ class Transport:
         self.on_session_start = None
         self.on_command = None
         self.connections = 0
+        #: Check the task records inside messages too (costly; on with TASKSCOPE_DEBUG).
+        self.validate_records = log.debug_enabled
         self._lock = threading.Lock()
         self._queue = deque()
         self._active = False
@@ -259,31 +261,39 @@ class Transport:
 
     def _run(self):
         try:
-            while not self._stop.is_set() and not self._rejected:
-                conn = self._connect()
-                if conn is False:
-                    return  # this kind of address cannot work here
-                if conn is not None:
-                    self.connections += 1
-                    self._conn = conn
-                    try:
-                        self._session(conn)
-                    except OSError as e:
-                        log.info("connection to %s lost: %s", self.address.text, e)
-                    except Exception:
-                        log.exception("connection to %s failed", self.address.text)
-                    finally:
-                        with self._lock:
-                            self._active = False
-                            self._queue.clear()
-                        self._conn = None
-                        conn.close()
-                        self._idle.set()
-                if self._rejected or self._stop.is_set():
-                    return
-                self._stop.wait(self.retry)
+            self._loop()
+        except BaseException:  # never let threading.excepthook print into the program's stderr
+            try:
+                log.exception("the transport thread failed")
+            except BaseException:
+                pass
         finally:
             self._idle.set()
+
+    def _loop(self):
+        while not self._stop.is_set() and not self._rejected:
+            conn = self._connect()
+            if conn is False:
+                return  # this kind of address cannot work here
+            if conn is not None:
+                self.connections += 1
+                self._conn = conn
+                try:
+                    self._session(conn)
+                except OSError as e:
+                    log.info("connection to %s lost: %s", self.address.text, e)
+                except Exception:
+                    log.exception("connection to %s failed", self.address.text)
+                finally:
+                    with self._lock:
+                        self._active = False
+                        self._queue.clear()
+                    self._conn = None
+                    conn.close()
+                    self._idle.set()
+            if self._rejected or self._stop.is_set():
+                return
+            self._stop.wait(self.retry)
 
     def _connect(self):
         address = self.address
@@ -325,7 +335,7 @@ class Transport:
             if kind == "snapshot":
                 message["dropped"] = self._dropped
         try:
-            protocol.validate_agent_message(message, deep=log.debug_enabled)
+            protocol.validate_agent_message(message, deep=self.validate_records)
             data = protocol.encode(message)
         except protocol.ProtocolError as e:
             if kind == "snapshot" and "longer than" in str(e) and len(message["tasks"]) > 1:

@@ -301,6 +301,14 @@ class FakeExtension:
         return self.wait(lambda: conn.results.get(cid), timeout, "result of %s" % name)
 
 
+def parallel(function, items, workers=3):
+    """``[function(item) for item in items]``, a few at a time (the runs mostly wait)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(function, items))
+
+
 def release_file():
     """A path for RELEASE_FILE in a fresh temporary folder (removed by the caller)."""
     folder = tempfile.mkdtemp(prefix="ts-release-")

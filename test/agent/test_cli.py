@@ -28,17 +28,18 @@ class CommandLine(unittest.TestCase):
             self.assertIn(text, done.stdout)
 
     def test_no_command_is_a_usage_error(self):
-        for args in ((), ("walk",), ("run",), ("run", "--connect"), ("run", "--bogus", "x.py")):
+        cases = [(), ("walk",), ("run",), ("run", "--connect"), ("run", "--bogus", "x.py")]
+        for args, done in zip(cases, support.parallel(lambda args: taskscope(*args), cases)):
             with self.subTest(args=args):
-                done = taskscope(*args)
                 self.assertEqual(done.returncode, 2)
                 self.assertIn("usage:", done.stderr)
                 self.assertEqual(done.stdout, "")
 
     def test_a_malformed_address_stops_before_the_program_runs(self):
-        for address in ("unix", "tcp:example.com:80", "tcp:127.0.0.1:99999", "http://x"):
+        addresses = ["unix", "tcp:example.com:80", "tcp:127.0.0.1:99999", "http://x"]
+        runs = support.parallel(lambda a: taskscope("run", "--connect", a, "echo_environment.py"), addresses)
+        for address, done in zip(addresses, runs):
             with self.subTest(address=address):
-                done = taskscope("run", "--connect", address, "echo_environment.py")
                 self.assertEqual(done.returncode, 2)
                 self.assertEqual(done.stdout, "")  # the program did not run
                 self.assertIn(repr(address), done.stderr)
@@ -56,6 +57,16 @@ class CommandLine(unittest.TestCase):
         self.assertEqual((done.returncode, done.stdout, done.stderr),
                          tuple(getattr(support.run_plain(["echo_environment.py", "x"]), k)
                                for k in ("returncode", "stdout", "stderr")))
+
+    @unittest.skipIf(sys.platform == "win32", "pipes are the Windows transport")
+    def test_a_pipe_address_elsewhere_than_windows_runs_the_program_plainly(self):
+        args = ["echo_environment.py"]
+        plain, traced = support.parallel(lambda run: run(), [
+            lambda: support.run_plain(args),
+            lambda: support.run_agent(args, connect="pipe:\\\\.\\pipe\\taskscope-test"),
+        ])
+        self.assertEqual((traced.returncode, traced.stdout, traced.stderr),
+                         (plain.returncode, plain.stdout, plain.stderr))
 
     def test_options_after_the_script_belong_to_the_program(self):
         done = support.run_agent(["echo_environment.py", "--connect", "nonsense", "-h", "--", "-m", "x"])
