@@ -18,7 +18,7 @@ import { checkExceptClause, checkSuppress } from './checks/swallowedCancel';
 import { type Fix, fixesFor } from './fixes';
 import { type OutlineRange, type OutlineUnit, outline } from './outline';
 import { buildModuleContext, type ModuleContext } from './moduleContext';
-import { Edit, type Parser, type Tree, type TreeSitterRange, createPythonParser } from './parser';
+import { Edit, type Parser, type Tree, createPythonParser } from './parser';
 import { type Finding, RULES, type RuleCode, type SeveritySetting } from './rules';
 import { findSuppressions, isSuppressed } from './suppression';
 import { LineIndex, type Node } from './syntax';
@@ -145,13 +145,17 @@ export class LintDocument {
       }
     }
     if (missing.length) {
-      const tree = this.parser.parse(input(text), null, { includedRanges: includedRanges(text, missing.map((m) => m.unit)) });
+      // Parse just those statements (and the headers of their classes), put end to end: their
+      // lines are whole, so the excerpt is Python too. Offsets are mapped back afterwards.
+      const excerpt = new Excerpt(text, missing.map((m) => m.unit));
+      const tree = this.parser.parse(input(excerpt.text), null);
       try {
         if (!tree || tree.rootNode.hasError) return this.lintWholeTree(options, module, candidates);
-        const found = checkTree(text, tree.rootNode, module, candidates);
+        const found = checkTree(excerpt.text, tree.rootNode, module, excerpt.candidates(candidates))
+          .map((f) => ({ ...f, start: excerpt.toOriginal(f.start), end: excerpt.toOriginal(f.end - 1) + 1 }))
+          .sort((x, y) => x.start - y.start);
         // Hand each finding to its statement, for the cache.
         let f = 0;
-        found.sort((x, y) => x.start - y.start);
         for (const { unit, key } of missing) {
           const own: RawFinding[] = [];
           while (f < found.length && found[f].start < unit.end) {
@@ -253,23 +257,59 @@ function checkTree(text: string, root: Node, module: ModuleContext, candidates: 
   return raw;
 }
 
-/** The ranges to parse: the statements, with the headers of the classes they are in (each header once). */
-function includedRanges(text: string, statements: readonly OutlineUnit[]): TreeSitterRange[] {
-  const chosen: OutlineRange[] = [];
-  const seen = new Set<number>();
-  for (const unit of statements) {
-    for (const h of unit.headers) {
-      if (!seen.has(h.start)) chosen.push(h);
-      seen.add(h.start);
+/**
+ * Some statements of a module (with the headers of the classes they are in, each once), put
+ * end to end, and the way back from an offset in the excerpt to one in the module.
+ */
+class Excerpt {
+  readonly text: string;
+  /** Start in the module, start in the excerpt, length: one per piece, in order. */
+  private readonly pieces: { from: number; at: number; length: number }[] = [];
+
+  constructor(source: string, statements: readonly OutlineUnit[]) {
+    const chosen: OutlineRange[] = [];
+    const seen = new Set<number>();
+    for (const unit of statements) {
+      for (const h of unit.headers) {
+        if (!seen.has(h.start)) chosen.push(h);
+        seen.add(h.start);
+      }
+      chosen.push(unit);
     }
-    chosen.push(unit);
+    let at = 0;
+    const parts: string[] = [];
+    for (const r of chosen) {
+      this.pieces.push({ from: r.start, at, length: r.end - r.start });
+      parts.push(source.slice(r.start, r.end));
+      at += r.end - r.start;
+    }
+    this.text = parts.join('');
   }
-  const lines = new LineIndex(text);
-  const point = (offset: number) => {
-    const p = lines.position(offset);
-    return { row: p.line, column: p.column };
-  };
-  return chosen.map((r) => ({ startIndex: r.start, endIndex: r.end, startPosition: point(r.start), endPosition: point(r.end) }));
+
+  /** The candidates inside the pieces, at their offsets in the excerpt. */
+  candidates(candidates: readonly Candidate[]): Candidate[] {
+    const out: Candidate[] = [];
+    let p = 0;
+    for (const c of candidates) {
+      while (p < this.pieces.length && c.offset >= this.pieces[p].from + this.pieces[p].length) p++;
+      if (p >= this.pieces.length) break;
+      const piece = this.pieces[p];
+      if (c.offset >= piece.from) out.push({ ...c, offset: c.offset - piece.from + piece.at });
+    }
+    return out;
+  }
+
+  toOriginal(offset: number): number {
+    let lo = 0;
+    let hi = this.pieces.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.pieces[mid].at <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    const piece = this.pieces[lo];
+    return offset - piece.at + piece.from;
+  }
 }
 
 function pointAt(text: string, offset: number): { row: number; column: number } {
