@@ -97,7 +97,7 @@ interface CachedUnit {
 /**
  * A document that changes. Incremental at two levels:
  * - statements: `lint()` re-checks only the statements (from the outline.ts scan) whose text or
- *   module context changed, parsing just those (tree-sitter's included ranges); the findings of
+ *   module context changed, parsing just those (whole lines, end to end); the findings of
  *   the others are reused;
  * - syntax tree: the whole tree, needed for quick fixes and for text the outline scan cannot
  *   split, is kept up to date with `tree.edit` and an incremental reparse, when it is needed.

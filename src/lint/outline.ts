@@ -3,9 +3,10 @@
  * brackets and line continuations are understood; nothing else is): the top-level statements,
  * with class bodies opened up into their statements, each with the class headers around it.
  *
- * A one-shot lint uses it to hand tree-sitter only the statements that hold a candidate (as
- * "included ranges": the tree keeps the module's offsets). If the scan meets something it does
- * not understand, or the partial tree has a syntax error, the linter parses the whole text.
+ * The linter uses it to hand tree-sitter only the statements that hold a candidate and have
+ * changed (their lines put end to end, with the headers of their classes, are Python too). If
+ * the scan meets something it does not understand, or the excerpt has a syntax error, the
+ * linter parses the whole text.
  */
 
 export interface OutlineRange {
