@@ -181,7 +181,11 @@ export class LintFeature implements vscode.Disposable {
     this.timers.delete(key);
     this.open.get(key)?.lint.dispose();
     this.open.delete(key);
-    // Diagnostics stay: the file still has them until it changes or the workspace is linted again.
+    // A file keeps its diagnostics (it still has those problems); a closed untitled document is gone.
+    if (document.uri.scheme !== 'file') {
+      this.diagnostics.delete(document.uri);
+      this.findings.delete(key);
+    }
   }
 
   private relintAll(): void {
