@@ -79,4 +79,9 @@ function viewPane(page, viewTitle) {
   return page.locator('.sidebar .pane', { has: page.locator(`.pane-header[aria-label^="${viewTitle}"]`) });
 }
 
-module.exports = { waitForWorkbench, activityBarItem, runCommand, quickOpen, activeTabLabel, cursorPosition, viewPane, quickInput, press };
+/** The texts of the notification toasts on screen. */
+async function notifications(page) {
+  return page.locator('.notifications-toasts .notification-toast .notification-list-item-message').allInnerTexts().catch(() => []);
+}
+
+module.exports = { notifications, waitForWorkbench, activityBarItem, runCommand, quickOpen, activeTabLabel, cursorPosition, viewPane, quickInput, press };
