@@ -20,7 +20,10 @@ const TEST_ENTRY = path.join(paths.root, 'out', 'test', 'integration', 'index.js
  * Runs the suites; resolves to the parsed results ({passed, failed, pending, tests, ...}).
  * Throws (with the page's console lines) when no results arrive within `timeoutMs`.
  */
-async function runIntegrationTests({ timeoutMs = 240000, log = console.log } = {}) {
+async function runIntegrationTests({
+  timeoutMs = 1000 * (Number(process.env.TASKSCOPE_INTEGRATION_TIMEOUT_S) || 300),
+  log = console.log,
+} = {}) {
   const outDir = path.join(paths.artifacts, 'integration');
   fs.rmSync(outDir, { recursive: true, force: true });
   fs.mkdirSync(outDir, { recursive: true });
@@ -57,7 +60,7 @@ async function runIntegrationTests({ timeoutMs = 240000, log = console.log } = {
         const lines = b.consoleLines.slice(-60).join('\n');
         throw new Error(
           `no results in ${path.relative(paths.root, resultsFile)} after ${timeoutMs / 1000} s ` +
-            `(the extension tests did not finish).\nLast page console lines ` +
+            `(the extension tests did not finish; TASKSCOPE_INTEGRATION_TIMEOUT_S sets the limit).\nLast page console lines ` +
             `(all in ${path.relative(paths.root, consoleLog)}):\n${lines}`,
         );
       }
