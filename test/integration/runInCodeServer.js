@@ -16,6 +16,20 @@ const { freePort } = require('../../scripts/lib/net');
 const WORKSPACE = path.join(paths.root, 'test', 'fixtures', 'workspace');
 const TEST_ENTRY = path.join(paths.root, 'out', 'test', 'integration', 'index.js');
 
+const STANDIN = path.join(paths.root, 'test', 'fixtures', 'debugger-standin');
+
+/** Packages the debugger stand-in with vsce into the artifacts folder; returns the .vsix path. */
+async function packageStandIn(outDir) {
+  const vsix = path.join(outDir, 'debugger-standin.vsix');
+  const vsce = path.join(paths.root, 'node_modules', '@vscode', 'vsce', 'vsce');
+  await proc.runOrThrow(
+    process.execPath,
+    [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--out', vsix],
+    { cwd: STANDIN, logFile: path.join(outDir, 'standin-package.log') },
+  );
+  return vsix;
+}
+
 /**
  * Runs the suites; resolves to the parsed results ({passed, failed, pending, tests, ...}).
  * Throws (with the page's console lines) when no results arrive within `timeoutMs`.
@@ -33,6 +47,10 @@ async function runIntegrationTests({
   const resultsFile = path.join(outDir, 'results.json');
   const dataDir = path.join(paths.cache, 'runs', `integration-${process.pid}`);
   fs.rmSync(dataDir, { recursive: true, force: true });
+  // The Python Debugger extension cannot be installed here (no marketplace): a stand-in that
+  // serves the 'debugpy' debug type is installed instead (test/fixtures/debugger-standin).
+  // code-server loads only one extension under development, so it goes in as a .vsix.
+  await codeServer.installExtension(await packageStandIn(outDir), dataDir, path.join(outDir, 'install.log'));
   const port = await freePort();
   const started = Date.now();
   const server = await codeServer.startCodeServer({

@@ -50,6 +50,10 @@ describe('Tasks view, live', function () {
 
   after(() => terminal?.dispose());
 
+  /** The row of the program this suite started (other suites may leave exited runs of it). */
+  let processKey: string | undefined;
+  const ourProcess = () => api.tasksView.getChildren().find((n) => n.processKey === processKey)!;
+
   it('runs the active Python file with the agent and shows its process', async () => {
     await vscode.window.showTextDocument(program());
     const result = (await vscode.commands.executeCommand('taskscope.runFile')) as { terminal: vscode.Terminal; launch: { args: string[] } };
@@ -57,15 +61,18 @@ describe('Tasks view, live', function () {
     terminal = result.terminal;
     assert.deepStrictEqual(result.launch.args.slice(0, 3), ['-m', 'taskscope', 'run']);
     const processNode = await until('the process row', () =>
-      api.tasksView.getChildren().find((n) => label(api, n) === 'nested_tasks.py'),
+      api.tasksView
+        .getChildren()
+        .find((n) => label(api, n) === 'nested_tasks.py' && /\bconnected\b/.test(String(api.tasksView.getTreeItem(n).contextValue)) && n.processKey !== processKey),
     );
+    processKey = processNode.processKey;
     const item = api.tasksView.getTreeItem(processNode);
     assert.match(String(item.description), /^pid \d+ · Python 3\./);
     assert.match(String(item.contextValue), /\bprocess\b.*\bconnected\b/);
   });
 
   it('nests each task under the task that created it, with its coroutine', async () => {
-    const processNode = api.tasksView.getChildren().find((n) => label(api, n) === 'nested_tasks.py')!;
+    const processNode = ourProcess();
     // Wait for the whole tree: main → branch → leaf-0, leaf-1.
     const leaves = await until('leaf-0 and leaf-1 under branch', () => {
       const [main] = api.tasksView.getChildren(processNode);
@@ -84,7 +91,7 @@ describe('Tasks view, live', function () {
   });
 
   it('opens the line that created a task, as a click on its row does', async () => {
-    const processNode = api.tasksView.getChildren().find((n) => label(api, n) === 'nested_tasks.py')!;
+    const processNode = ourProcess();
     const [main] = api.tasksView.getChildren(processNode);
     const branch = api.tasksView.getChildren(main).find((n) => label(api, n) === 'branch')!;
     const leaf = api.tasksView.getChildren(branch)[1];
@@ -100,7 +107,7 @@ describe('Tasks view, live', function () {
   });
 
   it('arranges the tasks flat and back by creator from the view\'s commands', async () => {
-    const processNode = api.tasksView.getChildren().find((n) => label(api, n) === 'nested_tasks.py')!;
+    const processNode = ourProcess();
     await vscode.commands.executeCommand('taskscope.arrangeFlat');
     const flat = api.tasksView.getChildren(processNode).map((n) => label(api, n));
     assert.deepStrictEqual(flat.slice(1), ['branch', 'leaf-0', 'leaf-1']);
@@ -109,7 +116,7 @@ describe('Tasks view, live', function () {
   });
 
   it('filters the tasks, keeping the path to each match', async () => {
-    const processNode = api.tasksView.getChildren().find((n) => label(api, n) === 'nested_tasks.py')!;
+    const processNode = ourProcess();
     await vscode.commands.executeCommand('taskscope.filterTasks', 'leaf-1');
     const [main] = api.tasksView.getChildren(processNode);
     const [branch] = api.tasksView.getChildren(main);
@@ -119,7 +126,7 @@ describe('Tasks view, live', function () {
   });
 
   it('cancels a task in the Python process', async () => {
-    const processNode = api.tasksView.getChildren().find((n) => label(api, n) === 'nested_tasks.py')!;
+    const processNode = ourProcess();
     const [main] = api.tasksView.getChildren(processNode);
     const branch = api.tasksView.getChildren(main).find((n) => label(api, n) === 'branch')!;
     const leaf = api.tasksView.getChildren(branch)[0] as { processKey: string; taskId: string };
@@ -135,7 +142,7 @@ describe('Tasks view, live', function () {
     terminal?.dispose();
     terminal = undefined;
     const processNode = await until('the process to exit', () =>
-      api.tasksView.getChildren().find((n) => label(api, n) === 'nested_tasks.py' && /exited/.test(String(api.tasksView.getTreeItem(n).description))),
+      /exited/.test(String(api.tasksView.getTreeItem(ourProcess()).description)) ? ourProcess() : undefined,
     );
     assert.match(String(api.tasksView.getTreeItem(processNode).contextValue), /\bexited\b/);
     await vscode.commands.executeCommand('taskscope.removeProcess', processNode);

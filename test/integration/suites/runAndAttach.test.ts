@@ -1,0 +1,102 @@
+// Running and attaching, through public surfaces: a Python debug session gets the agent
+// injected (the 'debugpy' type is served by a stand-in adapter, test/fixtures/debugger-standin,
+// because the Python Debugger extension cannot be installed here), the setting turns it off,
+// and the attach command gives a command line that really connects a program to this window.
+import * as assert from 'assert';
+import * as cp from 'child_process';
+import * as path from 'path';
+import * as vscode from 'vscode';
+import type { TaskScopeApi } from '../../../src/extension';
+
+const EXTENSION_ID = 'taskscope.taskscope';
+
+async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20000): Promise<T> {
+  const start = Date.now();
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('Run and attach', function () {
+  this.timeout(60000);
+  let api: TaskScopeApi;
+  let program: string;
+  const connectedWithArgv = (argv0: string) =>
+    api.model.processes().find((p) => p.status === 'connected' && p.argv[0] === argv0 && api.model.taskCount(p.key) > 0);
+
+  before(async () => {
+    api = (await vscode.extensions.getExtension<TaskScopeApi>(EXTENSION_ID)!.activate())!;
+    program = path.join(vscode.workspace.workspaceFolders![0].uri.fsPath, 'nested_tasks.py');
+  });
+
+  afterEach(async () => {
+    await vscode.debug.stopDebugging();
+    await vscode.workspace.getConfiguration('taskscope').update('debug.injectAgent', undefined, vscode.ConfigurationTarget.Global);
+  });
+
+  it('loads the agent into a Python debug session', async () => {
+    const started = await vscode.debug.startDebugging(undefined, {
+      type: 'debugpy', request: 'launch', name: 'TaskScope injection test', program, env: { APP_SETTING: 'kept' },
+    });
+    assert.ok(started, 'the debug session did not start');
+    const session = await until('the debug session', () => vscode.debug.activeDebugSession);
+    const env = session.configuration.env as Record<string, string>;
+    assert.strictEqual(env.APP_SETTING, 'kept', 'the configuration\'s own environment must be kept');
+    assert.strictEqual(env.TASKSCOPE_CONNECT, api.address);
+    assert.ok(env.PYTHONPATH.split(path.delimiter)[0].endsWith(path.join('python', 'taskscope', 'bootstrap')), env.PYTHONPATH);
+    // The program itself (not python -m taskscope) connects, through the bootstrap.
+    const p = await until('the debugged program to connect', () => connectedWithArgv(program));
+    assert.deepStrictEqual(api.model.children(p.key, null).map((t) => t.coro), ['main']);
+    await vscode.debug.stopDebugging();
+    await until('the debugged program to exit', () => api.model.process(p.key)?.status === 'exited');
+  });
+
+  it('leaves debug sessions alone when taskscope.debug.injectAgent is off', async () => {
+    await vscode.workspace.getConfiguration('taskscope').update('debug.injectAgent', false, vscode.ConfigurationTarget.Global);
+    const before = api.model.processes().length;
+    await vscode.debug.startDebugging(undefined, { type: 'debugpy', request: 'launch', name: 'TaskScope no injection', program });
+    const session = await until('the debug session', () => vscode.debug.activeDebugSession);
+    assert.strictEqual((session.configuration.env as Record<string, string> | undefined)?.TASKSCOPE_CONNECT, undefined);
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.strictEqual(api.model.processes().length, before, 'a process connected although injection was off');
+  });
+
+  it('gives a command line that connects a program started elsewhere, over TCP with a token', async () => {
+    const text = (await vscode.commands.executeCommand('taskscope.attachCommand', 'tcp')) as string;
+    const match = /^TASKSCOPE_TOKEN=(\w+) PYTHONPATH=(\S+) python3 -m taskscope run --connect (tcp:127\.0\.0\.1:\d+) your_app\.py$/.exec(text);
+    assert.ok(match, text);
+    assert.strictEqual(await vscode.env.clipboard.readText(), text);
+    const [, token, pythonPath, address] = match;
+    const child = cp.spawn('python3', ['-m', 'taskscope', 'run', '--connect', address, program], {
+      env: { ...process.env, TASKSCOPE_TOKEN: token, PYTHONPATH: pythonPath.replace(/^'|'$/g, '') },
+    });
+    const p = await until('the TCP program to connect', () => connectedWithArgv(program)).finally(() => child.kill('SIGTERM'));
+    assert.ok(api.model.taskCount(p.key) > 0);
+    await until('the TCP program to exit', () => api.model.process(p.key)?.status === 'exited');
+  });
+
+  it('copies the stack of a live task, asked of the agent', async () => {
+    const child = cp.spawn('python3', ['-m', 'taskscope', 'run', program], {
+      env: { ...process.env, TASKSCOPE_CONNECT: api.address, PYTHONPATH: api.agentRoot },
+    });
+    try {
+      const p = await until('the program with its leaves', () => {
+        const proc = connectedWithArgv(program);
+        return proc && api.model.allTasks(proc.key).some((t) => t.name === 'leaf-1') ? proc : undefined;
+      });
+      const leaf = api.model.allTasks(p.key).find((t) => t.name === 'leaf-1')!;
+      const text = (await vscode.commands.executeCommand('taskscope.copyStack', api.tasksView.taskNode(p.key, leaf.id))) as string;
+      assert.match(text, /^Task leaf-1 \(leaf\) · pending\n/);
+      assert.match(text, new RegExp(`File "${program.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}", line 8, in leaf`));
+      assert.match(text, /Created at \(most recent call last\):/);
+      assert.strictEqual(await vscode.env.clipboard.readText(), text);
+      child.kill('SIGTERM');
+      await until('the program to exit', () => api.model.process(p.key)?.status === 'exited');
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});
