@@ -7,7 +7,7 @@
 
 import { ASYNCIO_AWAITABLES, AWAITABLE_NAMES } from './checks/neverAwaited';
 import { BLOCKING_NAMES, BLOCKING_QUALIFIED, BUILTIN_BLOCKING, FILE_METHODS } from './checks/blockingCall';
-import { CREATOR_NAMES, CREATORS, LOOP_NAME } from './checks/danglingTask';
+import { CREATOR_NAMES, CREATORS, LOOP_NAME, isLongLivedSet } from './checks/danglingTask';
 import { type ModuleContext, isImported, resolveName } from './moduleContext';
 import { lastSegment } from './syntax';
 
@@ -16,10 +16,11 @@ export const AWAITABLE = 2;
 export const BLOCKS = 4;
 export const SUPPRESS = 8;
 export const EXCEPT = 16;
+export const ADDS = 32;
 
 export interface Candidate {
   readonly offset: number;
-  /** Which checks to run: CREATES | AWAITABLE | BLOCKS | SUPPRESS, or EXCEPT for an `except` keyword. */
+  /** Which checks to run: CREATES | AWAITABLE | BLOCKS | SUPPRESS | ADDS, or EXCEPT for an `except` keyword. */
   readonly flags: number;
 }
 
@@ -57,6 +58,7 @@ function callNames(module: ModuleContext): Map<string, number> {
   module.asyncMethods.forEach((n) => add(n, AWAITABLE));
   BLOCKING_NAMES.forEach((n) => add(n, BLOCKS));
   add('suppress', SUPPRESS);
+  add('add', ADDS);
   for (const [local, target] of module.imports) {
     if (CREATORS.has(target)) add(local, CREATES);
     if (ASYNCIO_AWAITABLES.has(target)) add(local, AWAITABLE);
@@ -90,6 +92,7 @@ function narrow(module: ModuleContext, name: string, receiver: string | null | u
     else if (q !== undefined && dotted !== undefined && BLOCKING_QUALIFIED.has(q) && isImported(module, dotted)) out |= BLOCKS;
   }
   if (flags & SUPPRESS && q === 'contextlib.suppress') out |= SUPPRESS;
+  if (flags & ADDS && receiver && isLongLivedSet(module, receiver)) out |= ADDS;
   return out;
 }
 

@@ -9,11 +9,11 @@
  * context did not change, so a one-line edit re-lints in a few milliseconds.
  */
 
-import { AWAITABLE, BLOCKS, type Candidate, CREATES, EXCEPT, findCandidates, SUPPRESS } from './candidates';
+import { ADDS, AWAITABLE, BLOCKS, type Candidate, CREATES, EXCEPT, findCandidates, SUPPRESS } from './candidates';
 import { checkAwaitable } from './checks/neverAwaited';
 import { checkBlockingCall } from './checks/blockingCall';
 import { CheckContext, callSiteAt, type RawFinding, type Unit } from './checks/checkContext';
-import { checkTaskCreation, isTaskCreation } from './checks/danglingTask';
+import { checkTaskCreation, checkTaskSetAdd, isTaskCreation } from './checks/danglingTask';
 import { checkExceptClause, checkSuppress } from './checks/swallowedCancel';
 import { type Fix, fixesFor } from './fixes';
 import { type OutlineRange, type OutlineUnit, outline } from './outline';
@@ -351,6 +351,7 @@ function checkUnit(text: string, module: ModuleContext, unit: Unit, candidates: 
     if (flags & AWAITABLE) checkAwaitable(cc, call);
     if (flags & BLOCKS) checkBlockingCall(cc, call);
     if (flags & SUPPRESS) checkSuppress(cc, call);
+    if (flags & ADDS) checkTaskSetAdd(cc, call);
   }
   return cc.findings;
 }

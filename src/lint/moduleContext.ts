@@ -20,6 +20,8 @@ export interface ModuleContext {
   readonly emptiedSets: ReadonlySet<string>;
   /** Names and attribute chains assigned a `WeakSet`. */
   readonly weakSets: ReadonlySet<string>;
+  /** Names assigned at the top level of the module (a line that starts with `name =`). */
+  readonly moduleNames: ReadonlySet<string>;
   /** Changes whenever any of the above changes: cached per-statement results depend on it. */
   readonly key: string;
 }
@@ -44,6 +46,7 @@ const ANNOTATED_BEFORE = /([A-Za-z_][\w.]*)[ \t]*:[ \t]*[\w.]*$/;
 const EMPTYING = /\.[ \t]*(?:discard|remove|difference_update|clear|pop)\b|-=/g;
 const NAME_BEFORE = /([A-Za-z_][\w.]*)[ \t]*$/;
 const WEAKSET = /\bWeakSet[ \t]*\(/g;
+const MODULE_ASSIGN = /^([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=(?!=)/gm;
 
 export function buildModuleContext(text: string): ModuleContext {
   const imports = new Map<string, string>();
@@ -85,6 +88,9 @@ export function buildModuleContext(text: string): ModuleContext {
   for (const n of collect(text, LOOP_TYPE, ANNOTATED_BEFORE)) loopNames.add(n);
   const emptiedSets = collect(text, EMPTYING, NAME_BEFORE);
   const weakSets = collect(text, WEAKSET, ASSIGNED_BEFORE);
+  const moduleNames = new Set<string>();
+  MODULE_ASSIGN.lastIndex = 0;
+  for (let m = MODULE_ASSIGN.exec(text); m; m = MODULE_ASSIGN.exec(text)) moduleNames.add(m[1]);
 
   const key = JSON.stringify([
     [...imports].sort(),
@@ -94,8 +100,9 @@ export function buildModuleContext(text: string): ModuleContext {
     [...loopNames].sort(),
     [...emptiedSets].sort(),
     [...weakSets].sort(),
+    [...moduleNames].sort(),
   ]);
-  return { imports, asyncFunctions: asyncFns, asyncMethods, definedNames, loopNames, emptiedSets, weakSets, key };
+  return { imports, asyncFunctions: asyncFns, asyncMethods, definedNames, loopNames, emptiedSets, weakSets, moduleNames, key };
 }
 
 /** `aio.create_task` -> `asyncio.create_task`, through the module's imports. */

@@ -37,3 +37,14 @@ class Worker:
         task = asyncio.create_task(job())  # ok
         self._tidy.add(task)  # ok
         task.add_done_callback(self._tidy.discard)
+
+
+async def leaks_even_when_awaited():
+    task = asyncio.create_task(job())  # ok
+    LEAKY.add(task)  # expect: TSK005
+    await task
+
+
+async def local_set_named_like_the_global():
+    LEAKY = set()
+    LEAKY.add(asyncio.create_task(job()))  # expect: TSK001

@@ -8,10 +8,14 @@
  * or to names never read (or read only to call methods on it), in a local container that never
  * leaves the function, in a WeakSet, or returned from a lambda given to a callback registrar.
  * Anything the check does not understand counts as kept: no false alarms on unusual code.
+ *
+ * TSK005 looks at `.add(task)` on a long-lived set (an attribute, or a module-level name not
+ * rebound in the function) that the module never removes anything from.
  */
 
+import type { ModuleContext } from '../moduleContext';
 import { At, type Node, dottedName, escapeRegExp, lastSegment } from '../syntax';
-import { type CallSite, CheckContext } from './checkContext';
+import { type CallSite, CheckContext, callSiteAt } from './checkContext';
 
 export const CREATORS = new Set(['asyncio.create_task', 'asyncio.ensure_future', 'asyncio.Task', 'asyncio.tasks.Task', 'asyncio.tasks.create_task', 'asyncio.tasks.ensure_future']);
 /** Callee names a creation can be found by (aliases are added from the imports). */
@@ -243,15 +247,7 @@ class TaskFlow {
       }
       if (names?.isParameter(receiver)) return KEPT;
     }
-    // A long-lived container (an attribute, a global): kept, but is it ever emptied?
-    if (method === 'add' && !this.cc.module.emptiedSets.has(receiver)) {
-      this.cc.report(
-        'TSK005',
-        call.node,
-        `Background-task set \`${receiver}\` never discards: tasks are added to it but nothing removes them, so every finished task and its result stay in memory (a slow leak). Add \`task.add_done_callback(${receiver}.discard)\` next to the \`add\`.`,
-      );
-    }
-    return KEPT;
+    return KEPT; // a long-lived container: an attribute, a global, a parameter
   }
 
   /** The task is what a lambda returns: dropped when the lambda goes to a registrar that ignores it. */
@@ -316,4 +312,38 @@ function roleOf(use: At): Role {
     default:
       return 'read';
   }
+}
+
+/** TSK005: `<long-lived set>.add(<task>)` where nothing ever removes from that set. */
+export function checkTaskSetAdd(cc: CheckContext, call: CallSite): void {
+  const d = call.dotted;
+  if (!d || call.name !== 'add' || !call.receiver) return;
+  const receiver = d.slice(0, d.length - '.add'.length);
+  if (!isLongLivedSet(cc.module, receiver) || (!receiver.includes('.') && cc.shadowed(call.at, receiver))) return;
+  const args = call.at.node.lastChild;
+  const arg = args?.type === 'argument_list' && args.namedChildCount === 1 ? args.namedChild(0) : null;
+  if (!arg || !isTask(cc, call.at, arg)) return;
+  cc.report(
+    'TSK005',
+    call.at.node,
+    `Background-task set \`${receiver}\` never discards: tasks are added to it but nothing removes them, so every finished task and its result stay in memory (a slow leak). Add \`task.add_done_callback(${receiver}.discard)\` next to the \`add\`.`,
+  );
+}
+
+/** An attribute chain or a module-level name, neither a WeakSet nor ever emptied. */
+export function isLongLivedSet(module: ModuleContext, receiver: string): boolean {
+  return (receiver.includes('.') || module.moduleNames.has(receiver)) && !module.emptiedSets.has(receiver) && !module.weakSets.has(receiver);
+}
+
+/** A task creation, or a name the function binds to one. */
+function isTask(cc: CheckContext, at: At, arg: Node): boolean {
+  if (arg.type === 'call') {
+    const fn = arg.firstChild;
+    const inner = fn ? callSiteAt(cc, fn.type === 'attribute' ? fn.lastChild!.startIndex : fn.startIndex) : undefined;
+    return inner !== undefined && inner.at.node.startIndex === arg.startIndex && isTaskCreation(cc, inner);
+  }
+  if (arg.type !== 'identifier') return false;
+  const scope = cc.scope(at);
+  const text = scope.node ? cc.textOf(scope.node) : '';
+  return new RegExp(`(?<![\\w.])${escapeRegExp(arg.text)}[ \\t]*(?::[^=\\n]*)?=[ \\t]*[^\\n]*\\b(?:create_task|ensure_future|Task)[ \\t]*\\(`).test(text);
 }
