@@ -180,10 +180,10 @@ async function runE2E({ log = console.log, updateScreenshot = false, timeoutMs =
     await checks.check('the activity bar shows the TaskScope view container', async () => {
       await wb.activityBarItem(page, 'TaskScope').waitFor({ timeout: 60000 });
     });
-    await checks.check('clicking it opens the Tasks view, empty, with its welcome text', async () => {
+    await checks.check('clicking it opens the Tasks view, empty, with its welcome button to run a file', async () => {
       await wb.activityBarItem(page, 'TaskScope').click();
       await pane.waitFor({ timeout: 15000 });
-      await pane.getByText('No asyncio program is connected.').waitFor({ timeout: 15000 });
+      await pane.getByRole('button', { name: RUN_COMMAND.replace(/^TaskScope: /, '') }).waitFor({ timeout: 15000 });
       await checks.screenshot('tasks-view-empty');
     });
     await checks.check(`Quick Open opens demo/${PROGRAM} in the editor`, async () => {
