@@ -84,6 +84,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
 
   const tasksView = new TaskTreeProvider(model, findings);
   const treeView = vscode.window.createTreeView(Views.tasks, { treeDataProvider: tasksView, showCollapseAll: true });
+  const treeVisibility = treeView.onDidChangeVisibility((e) => (tasksView.visible = e.visible));
+  tasksView.visible = treeView.visible;
   const findingsView = new FindingsTreeProvider(findings);
   const findingsTree = vscode.window.createTreeView(Views.findings, { treeDataProvider: findingsView });
   const viewOptions = new TasksViewOptions(context.workspaceState, tasksView, treeView, model);
@@ -125,6 +127,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
     findings,
     tasksView,
     treeView,
+    treeVisibility,
     findingsView,
     findingsTree,
     viewOptions,

@@ -12,6 +12,9 @@ import { Commands } from '../constants';
 import type { FindingStore } from '../model/findings';
 import type { ModelChange, ProcessInfo, TaskModel } from '../model/taskModel';
 import type { Frame, TaskRecord, TaskState } from '../protocol/messages';
+import { coarseDuration, describeFrame, formatDuration, taskDescription } from './taskText';
+
+export { coarseDuration, describeFrame, formatDuration, taskDescription };
 import { ArrangeOptions, FoldNode, JoinNode, TaskArrangement, TaskNode, ViewNode } from './arrangement';
 
 export type { ViewNode as TasksViewNode } from './arrangement';
@@ -20,6 +23,9 @@ export type { ViewNode as TasksViewNode } from './arrangement';
 const REFRESH_DELAY_MS = 100;
 /** Past this many changed rows in one window, one full refresh is cheaper than many small ones. */
 const MAX_TARGETED_REFRESHES = 200;
+/** Wait durations in rows are redrawn this often (only while the view is shown and small enough). */
+const DURATION_REDRAW_MS = 5_000;
+const DURATION_REDRAW_MAX_TASKS = 5_000;
 
 const FLAGGED_ICON = new vscode.ThemeIcon('warning', new vscode.ThemeColor('editorWarning.foreground'));
 
@@ -31,37 +37,10 @@ const STATE_ICONS: Record<TaskState, vscode.ThemeIcon> = {
   failed: new vscode.ThemeIcon('error', new vscode.ThemeColor('testing.iconFailed')),
 };
 
-export function describeFrame(frame: Frame): string {
-  return `${path.basename(frame.file)}:${frame.line}`;
-}
-
-/** "1.2 s", "3 min 4 s", "2 h 5 min": how long something has lasted. */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(1)} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${Math.floor(s % 60)} s`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
-}
-
-/** The short text after a task's name: its coroutine, and where it waits or how it ended. */
-export function taskDescription(task: TaskRecord): string {
-  const where = task.awaiting?.[task.awaiting.length - 1];
-  switch (task.state) {
-    case 'pending': {
-      if (!where) return task.coro;
-      const on = task.waitingOn?.label ?? where.function;
-      return `${task.coro} · awaiting ${on} · ${describeFrame(where)}`;
-    }
-    case 'running':
-      return `${task.coro} · running`;
-    case 'failed':
-      return `${task.coro} · failed${task.exception ? `: ${task.exception.type}` : ''}`;
-    default:
-      return `${task.coro} · ${task.state}`;
-  }
-}
+/** A process that exited is history: its tasks are drawn greyed. */
+const EXITED_ICONS = Object.fromEntries(
+  Object.entries(STATE_ICONS).map(([state, icon]) => [state, new vscode.ThemeIcon(icon.id, new vscode.ThemeColor('disabledForeground'))]),
+) as Record<TaskState, vscode.ThemeIcon>;
 
 function frameLink(frame: Frame): string {
   const uri = vscode.Uri.file(frame.file).with({ fragment: `L${Math.max(frame.line, 1)}` });
@@ -116,7 +95,8 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     private readonly findings?: FindingStore,
   ) {
     this.arrangement = new TaskArrangement(model);
-    this.subscriptions = [model.onDidChange((change) => this.onModelChange(change))];
+    const redraw = setInterval(() => this.redrawDurations(), DURATION_REDRAW_MS);
+    this.subscriptions = [model.onDidChange((change) => this.onModelChange(change)), { dispose: () => clearInterval(redraw) }];
     if (findings) {
       this.subscriptions.push(
         findings.onDidChange((change) => {
@@ -148,6 +128,27 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
   refreshAll(): void {
     this.pendingAll = true;
     this.schedule();
+  }
+
+  /** Set by the view's owner: whether the Tasks view is on screen. */
+  visible = true;
+
+  /** Redraws the rows of tasks that wait, so "· 15 s" moves on; skipped for huge or hidden trees. */
+  private redrawDurations(): void {
+    if (!this.visible) return;
+    let waiting = 0;
+    let total = 0;
+    for (const p of this.model.processes()) {
+      if (p.status !== 'connected') continue;
+      for (const t of this.model.allTasks(p.key)) {
+        if (++total > DURATION_REDRAW_MAX_TASKS) return;
+        if (t.state === 'pending' && t.waitingSince !== undefined) {
+          waiting++;
+          this.pending.add(this.taskNode(p.key, t.id));
+        }
+      }
+    }
+    if (waiting) this.schedule();
   }
 
   getChildren(element?: ViewNode): ViewNode[] {
@@ -236,7 +237,8 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     item.id = node.id;
     item.description = taskDescription(task);
     const flagged = this.findings?.isFlagged(node.processKey, task.id) ?? false;
-    item.iconPath = flagged ? FLAGGED_ICON : STATE_ICONS[task.state];
+    const exited = this.model.process(node.processKey)?.status === 'exited';
+    item.iconPath = flagged ? FLAGGED_ICON : exited ? EXITED_ICONS[task.state] : STATE_ICONS[task.state];
     item.contextValue = [
       flagged ? 'flagged' : '',
       'task',

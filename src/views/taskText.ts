@@ -1,0 +1,48 @@
+/**
+ * The words of a task row: where it waits, for how long, how it ended. Pure: no `vscode`
+ * import, so the unit tests read exactly what the view shows.
+ */
+
+import * as path from 'path';
+import type { Frame, TaskRecord } from '../protocol/messages';
+
+export function describeFrame(frame: Frame): string {
+  return `${path.basename(frame.file)}:${frame.line}`;
+}
+
+/** "1.2 s", "3 min 4 s", "2 h 5 min": how long something has lasted. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.floor(s % 60)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** How long a wait is shown in a row: coarse, so rows need redrawing only now and then. */
+export function coarseDuration(ms: number): string | undefined {
+  if (ms < 5_000) return undefined;
+  if (ms < 60_000) return `${Math.floor(ms / 5_000) * 5} s`;
+  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min`;
+  return `${Math.floor(ms / 3_600_000)} h`;
+}
+
+/** The short text after a task's name: its coroutine, and where it waits (and for how long) or how it ended. */
+export function taskDescription(task: TaskRecord, now = Date.now()): string {
+  const where = task.awaiting?.[task.awaiting.length - 1];
+  switch (task.state) {
+    case 'pending': {
+      if (!where) return task.coro;
+      const on = task.waitingOn?.label ?? where.function;
+      const waited = task.waitingSince !== undefined ? coarseDuration(now - task.waitingSince) : undefined;
+      return `${task.coro} · awaiting ${on} · ${describeFrame(where)}${waited ? ` · ${waited}` : ''}`;
+    }
+    case 'running':
+      return `${task.coro} · running`;
+    case 'failed':
+      return `${task.coro} · failed${task.exception ? `: ${task.exception.type}` : ''}`;
+    default:
+      return `${task.coro} · ${task.state}`;
+  }
+}

@@ -1,0 +1,36 @@
+import * as assert from 'assert';
+import type { TaskRecord } from '../../src/protocol/messages';
+import { coarseDuration, formatDuration, taskDescription } from '../../src/views/taskText';
+
+const base: TaskRecord = { id: 't1', name: 'worker-1', coro: 'Crawler.worker', state: 'pending', parent: null, loop: 'l1', created: 0, site: null };
+const awaiting = [
+  { file: '/app/crawler.py', line: 50, function: 'Crawler.worker' },
+  { file: '/usr/lib/python3.11/asyncio/queues.py', line: 158, function: 'Queue.get' },
+];
+
+describe('task row text', () => {
+  it('says where a pending task waits, on what, and for how long once it is long', () => {
+    assert.strictEqual(taskDescription({ ...base, awaiting }, 0), 'Crawler.worker · awaiting Queue.get · queues.py:158');
+    const queue = { ...base, awaiting, waitingOn: { kind: 'queue' as const, label: 'Queue.get' }, waitingSince: 1_000 };
+    assert.strictEqual(taskDescription(queue, 4_000), 'Crawler.worker · awaiting Queue.get · queues.py:158');
+    assert.strictEqual(taskDescription(queue, 18_000), 'Crawler.worker · awaiting Queue.get · queues.py:158 · 15 s');
+    assert.strictEqual(taskDescription(queue, 1_000 + 3 * 60_000 + 5), 'Crawler.worker · awaiting Queue.get · queues.py:158 · 3 min');
+  });
+
+  it('says how a finished task ended', () => {
+    assert.strictEqual(taskDescription({ ...base, state: 'failed', exception: { type: 'KeyError', message: "'x'" } }), 'Crawler.worker · failed: KeyError');
+    assert.strictEqual(taskDescription({ ...base, state: 'cancelled' }), 'Crawler.worker · cancelled');
+    assert.strictEqual(taskDescription({ ...base, state: 'running' }), 'Crawler.worker · running');
+    assert.strictEqual(taskDescription(base), 'Crawler.worker');
+  });
+
+  it('formats durations for people', () => {
+    assert.strictEqual(formatDuration(250), '250 ms');
+    assert.strictEqual(formatDuration(1_234), '1.2 s');
+    assert.strictEqual(formatDuration(185_000), '3 min 5 s');
+    assert.strictEqual(formatDuration(7_500_000), '2 h 5 min');
+    assert.strictEqual(coarseDuration(4_999), undefined);
+    assert.strictEqual(coarseDuration(59_999), '55 s');
+    assert.strictEqual(coarseDuration(2 * 3_600_000), '2 h');
+  });
+});
