@@ -15,6 +15,7 @@ import { checkBlockingCall } from './checks/blockingCall';
 import { CheckContext, callSiteAt, type RawFinding, type Unit } from './checks/checkContext';
 import { checkTaskCreation, checkTaskSetAdd, isTaskCreation } from './checks/danglingTask';
 import { checkExceptClause, checkSuppress } from './checks/swallowedCancel';
+import { isProvablyKept } from './fastPath';
 import { type Fix, fixesFor } from './fixes';
 import { type OutlineRange, type OutlineUnit, outline } from './outline';
 import { buildModuleContext, type ModuleContext } from './moduleContext';
@@ -135,6 +136,13 @@ export class LintDocument {
       while (c < candidates.length && candidates[c].offset < unit.start) c++;
       if (c >= candidates.length) break;
       if (candidates[c].offset >= unit.end) continue;
+      // Nothing to look at once the tasks that the text alone shows are kept are set aside.
+      let open = false;
+      for (let i = c; i < candidates.length && candidates[i].offset < unit.end && !open; i++) {
+        const { offset, flags } = candidates[i];
+        open = flags !== CREATES || !isProvablyKept(text, unit, offset, module);
+      }
+      if (!open) continue;
       const key = `${unit.headers.length ? 'class' : 'module'}\u0000${text.slice(unit.start, unit.end)}`;
       const cached = this.cache.get(key) ?? fresh.get(key);
       if (cached && cached.contextKey === module.key) {

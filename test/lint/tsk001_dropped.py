@@ -135,3 +135,22 @@ async def conditional_creation(flag):
         t = asyncio.create_task(fetch(1))  # expect: TSK001
     else:
         t = None
+
+
+async def awaited_only_in_a_comment():
+    task = asyncio.create_task(fetch(1))  # expect: TSK001
+    # later on: await task
+    print("started", "await task")
+
+
+async def returned_only_in_a_docstring():
+    """Starts the fetch.
+
+    return task
+    """
+    task = asyncio.create_task(fetch(1))  # expect: TSK001
+
+
+async def bound_then_put_in_a_weakset():
+    task = asyncio.create_task(fetch(1))  # expect: TSK001
+    WATCHED.add(task)

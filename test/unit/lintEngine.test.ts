@@ -2,6 +2,7 @@
 // re-lint against a full lint, suppression, severities, syntax errors, runtime evidence.
 import * as assert from 'assert';
 import * as path from 'path';
+import { generateModule } from '../../bench/lint/generate';
 import { applyEdits } from '../../src/lint/fixes';
 import { outline } from '../../src/lint/outline';
 import { RuntimeEvidence } from '../../src/lint/evidence';
@@ -193,10 +194,14 @@ describe('lint engine', () => {
       assert.strictEqual(outline('    indented = 1\n'), undefined);
     });
 
-    it('finds the same as a whole parse, on every corpus file', () => {
+    it('finds the same as a whole parse, on every corpus file and on the benchmark module', () => {
       for (const file of corpus) {
         assert.deepStrictEqual(brief(linter.lint(file.text)), brief(linter.lint(file.text, { checkSyntax: true })), file.name);
       }
+      const big = generateModule(3000).text;
+      const sparse = linter.lint(big);
+      assert.ok(sparse.findings.length > 10);
+      assert.deepStrictEqual(brief(sparse), brief(linter.lint(big, { checkSyntax: true })));
     });
   });
 
