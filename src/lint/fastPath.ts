@@ -1,8 +1,10 @@
 /**
- * What the text alone proves, so that a statement need not be parsed at all: in a function with
- * no nested function, lambda or class, a task bound by a plain `name = asyncio.create_task(...)`
- * line is kept when the function also awaits, returns or yields `name`, or adds it to an
- * attribute's set or a module-level set. That is the common, correct way to write it.
+ * What the text alone proves, so that a statement need not be parsed at all: a task created by a
+ * whole line that stores it on an attribute, returns, yields or awaits it is kept; and in a
+ * function with no nested function, lambda or class, a task bound by a plain
+ * `name = asyncio.create_task(...)` line is kept when the function also awaits, returns or yields
+ * `name`, or adds it to an attribute's set or a module-level set. That is the common, correct way
+ * to write it.
  *
  * Each condition is one the syntax-tree check would reach the same way (a keeping use of the
  * name anywhere in the function keeps the task), so skipping such a candidate never changes the
@@ -17,12 +19,17 @@ const SINGLE_FUNCTION = /^[ \t]*(?:@[^\n]*\n[ \t]*)*(?:async[ \t]+)?def[ \t]/;
 const NESTED_SCOPE = /\b(?:def|lambda|class)\b/g;
 /** `name = ` or `name: T = ` then a plain dotted prefix of the callee, up to the candidate's name. */
 const BINDING = /^[ \t]*([A-Za-z_]\w*)[ \t]*(?::[^=\n]*)?=[ \t]*(?:[A-Za-z_]\w*[ \t]*\.[ \t]*)*$/;
+/** An attribute as the target, or `return` / `await` / `yield`, then a plain dotted prefix of the callee. */
+const STORED_OR_HANDED_ON = /^[ \t]*(?:[A-Za-z_]\w*(?:[ \t]*\.[ \t]*[A-Za-z_]\w*)+[ \t]*(?::[^=\n]*)?=|(?:return|await|yield)\b)[ \t]*(?:[A-Za-z_]\w*[ \t]*\.[ \t]*)*$/;
 
 export function isProvablyKept(text: string, unit: OutlineRange, offset: number, module: ModuleContext): boolean {
+  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+  const prefix = text.slice(lineStart, offset);
+  // `self.task = create_task(...)`, `return create_task(...)`, `await ...`, `yield ...`: the whole line.
+  if (STORED_OR_HANDED_ON.test(prefix)) return callEndsLine(text, offset);
   const body = text.slice(unit.start, unit.end);
   if (!SINGLE_FUNCTION.test(body) || (body.match(NESTED_SCOPE)?.length ?? 0) !== 1) return false;
-  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
-  const binding = BINDING.exec(text.slice(lineStart, offset));
+  const binding = BINDING.exec(prefix);
   if (!binding || binding[1] === '_' || !callEndsLine(text, offset)) return false;
   const name = escapeRegExp(binding[1]);
   // Blank out triple-quoted strings (docstrings); `inCode` rules out the rest of strings and comments.

@@ -154,3 +154,9 @@ async def returned_only_in_a_docstring():
 async def bound_then_put_in_a_weakset():
     task = asyncio.create_task(fetch(1))  # expect: TSK001
     WATCHED.add(task)
+
+
+class Holder:
+    def start(self, callback):
+        # What is stored is add_done_callback's None, not the task.
+        self.task = asyncio.create_task(fetch(1)).add_done_callback(callback)  # expect: TSK001
