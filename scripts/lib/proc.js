@@ -180,8 +180,8 @@ function cleanup() {
 }
 
 /**
- * Makes SIGINT, SIGTERM and SIGHUP end the program after cleanup (exit 130/143/129), and kills
- * the tracked children synchronously if the program exits any other way.
+ * Makes SIGINT, SIGTERM and SIGHUP (and the end of the parent process) end the program after
+ * cleanup (exit 130/143/129), and kills the tracked children if the program exits any other way.
  */
 function exitOnSignals() {
   const codes = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
@@ -192,6 +192,14 @@ function exitOnSignals() {
       cleanup().finally(() => process.exit(code));
     });
   }
+  // Whoever started us (npm, a shell) went away without a signal reaching us: stop too.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent && !cleaning) {
+      console.error('\nthe parent process ended: stopping everything started here...');
+      cleanup().finally(() => process.exit(129));
+    }
+  }, 1000).unref();
   process.on('exit', () => {
     for (const c of tracked) {
       for (const p of descendants(c.pid)) signal(p, 'SIGKILL');
