@@ -47,6 +47,8 @@ export interface TaskScopeApi {
   readonly agentRoot: string;
   /** Tasks that cancelling a task cancels too (what the confirmation names). */
   cancelledWith(processKey: string, taskId: string): string[];
+  /** Shows a row in the Tasks view and selects it, as a click would. */
+  reveal(node: TasksViewNode): Promise<void>;
 }
 
 function tuning(): AgentTuning {
@@ -177,6 +179,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
     statusText: () => statusBar.text,
     agentRoot,
     cancelledWith: (processKey, taskId) => cancelledWith(model, processKey, taskId).map((t) => t.id),
+    reveal: async (node) => {
+      await treeView.reveal(node, { select: true, focus: true });
+      // The selection comes back from the workbench a moment later; resolve once it has.
+      for (let i = 0; i < 40 && !treeView.selection.includes(node); i++) await new Promise((r) => setTimeout(r, 50));
+    },
   };
 }
 

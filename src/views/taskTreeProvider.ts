@@ -19,13 +19,18 @@ import { ArrangeOptions, FoldNode, JoinNode, TaskArrangement, TaskNode, ViewNode
 
 export type { ViewNode as TasksViewNode } from './arrangement';
 
-/** How long changes are gathered before the view is told (one refresh per window). */
-const REFRESH_DELAY_MS = 100;
+/**
+ * How long changes are gathered before the view is told. A row whose own text changed is
+ * redrawn soon; a row whose children changed redraws its whole subtree (that is how VS Code
+ * refreshes), which disturbs hovers and clicks, so those wait longer.
+ */
+const ROW_REFRESH_DELAY_MS = 250;
+const STRUCTURE_REFRESH_DELAY_MS = 1000;
 /** Past this many changed rows in one window, one full refresh is cheaper than many small ones. */
 const MAX_TARGETED_REFRESHES = 200;
 /** Wait durations in rows are redrawn this often (only while the view is shown and small enough). */
 const DURATION_REDRAW_MS = 5_000;
-const DURATION_REDRAW_MAX_TASKS = 5_000;
+const DURATION_REDRAW_MAX_ROWS = 200;
 
 const FLAGGED_ICON = new vscode.ThemeIcon('warning', new vscode.ThemeColor('editorWarning.foreground'));
 
@@ -47,29 +52,36 @@ function frameLink(frame: Frame): string {
   return `[${describeFrame(frame)}](${uri.toString()})`;
 }
 
+/** A Markdown code span that shows `text` exactly (no escaping inside code). */
+function code(text: string): string {
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(longest + 1);
+  return `${fence}${longest ? ' ' : ''}${text}${longest ? ' ' : ''}${fence}`;
+}
+
 function escape(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!|<>]/g, '\\$&');
 }
 
 export function taskTooltip(task: TaskRecord, now = Date.now()): vscode.MarkdownString {
   const md = new vscode.MarkdownString(undefined, true);
-  md.appendMarkdown(`**${escape(task.name)}** · \`${escape(task.coro)}\` · ${task.state}\n\n`);
+  md.appendMarkdown(`**${escape(task.name)}** · ${code(task.coro)} · ${task.state}\n\n`);
   if (task.exception) md.appendMarkdown(`${escape(task.exception.type)}: ${escape(task.exception.message)}\n\n`);
   if (task.cancelMessage) md.appendMarkdown(`Cancelled: ${escape(task.cancelMessage)}\n\n`);
   if (task.site) {
-    md.appendMarkdown(`Created in \`${escape(task.site.function)}\` at ${frameLink(task.site)}\n\n`);
+    md.appendMarkdown(`Created in ${code(task.site.function)} at ${frameLink(task.site)}\n\n`);
   } else {
     md.appendMarkdown('Creation site unknown\n\n');
   }
   if (task.awaiting?.length) {
     const since = task.waitingSince !== undefined ? ` for ${formatDuration(now - task.waitingSince)}` : '';
     md.appendMarkdown(`Waiting${since} at:\n`);
-    for (const f of task.awaiting) md.appendMarkdown(`- \`${escape(f.function)}\` ${frameLink(f)}\n`);
+    for (const f of task.awaiting) md.appendMarkdown(`- ${code(f.function)} ${frameLink(f)}\n`);
     md.appendMarkdown('\n');
   }
   if (task.stack && task.stack.length > 1) {
     md.appendMarkdown('Creation stack:\n');
-    for (const f of task.stack) md.appendMarkdown(`- \`${escape(f.function)}\` ${frameLink(f)}\n`);
+    for (const f of task.stack) md.appendMarkdown(`- ${code(f.function)} ${frameLink(f)}\n`);
   }
   return md;
 }
@@ -85,9 +97,13 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
   readonly onDidChangeTreeData = this.changeEmitter.event;
 
   readonly arrangement: TaskArrangement;
-  private pending = new Set<ViewNode>();
+  /** Rows whose own text changed. */
+  private pendingRows = new Set<ViewNode>();
+  /** Rows whose children changed (their subtree is redrawn). */
+  private pendingStructure = new Set<ViewNode>();
   private pendingAll = false;
-  private timer: NodeJS.Timeout | undefined;
+  private rowTimer: NodeJS.Timeout | undefined;
+  private structureTimer: NodeJS.Timeout | undefined;
   private readonly subscriptions: { dispose(): void }[];
 
   constructor(
@@ -102,7 +118,7 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
         findings.onDidChange((change) => {
           // A task that a finding concerns gets the warning mark.
           for (const f of [...change.added, ...change.updated]) {
-            if (f.taskId && this.model.task(f.processKey, f.taskId)) this.pending.add(this.taskNode(f.processKey, f.taskId));
+            if (f.taskId && this.model.task(f.processKey, f.taskId)) this.pendingRows.add(this.taskNode(f.processKey, f.taskId));
           }
           if (change.cleared) this.pendingAll = true;
           this.schedule();
@@ -136,19 +152,19 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
   /** Redraws the rows of tasks that wait, so "· 15 s" moves on; skipped for huge or hidden trees. */
   private redrawDurations(): void {
     if (!this.visible) return;
-    let waiting = 0;
-    let total = 0;
+    const rows: ViewNode[] = [];
+    const now = Date.now();
     for (const p of this.model.processes()) {
       if (p.status !== 'connected') continue;
       for (const t of this.model.allTasks(p.key)) {
-        if (++total > DURATION_REDRAW_MAX_TASKS) return;
-        if (t.state === 'pending' && t.waitingSince !== undefined) {
-          waiting++;
-          this.pending.add(this.taskNode(p.key, t.id));
-        }
+        // Only rows whose shown duration moved on (the text is coarse: 5 s steps, then minutes).
+        if (t.state !== 'pending' || t.waitingSince === undefined || now - t.waitingSince < 5_000) continue;
+        if (rows.length >= DURATION_REDRAW_MAX_ROWS) return;
+        rows.push(this.taskNode(p.key, t.id));
       }
     }
-    if (waiting) this.schedule();
+    for (const row of rows) this.pendingRows.add(row);
+    if (rows.length) this.schedule();
   }
 
   getChildren(element?: ViewNode): ViewNode[] {
@@ -191,7 +207,8 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
   }
 
   dispose(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.rowTimer) clearTimeout(this.rowTimer);
+    if (this.structureTimer) clearTimeout(this.structureTimer);
     for (const s of this.subscriptions) s.dispose();
     this.changeEmitter.dispose();
   }
@@ -207,8 +224,8 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     item.tooltip = new vscode.MarkdownString(
       `**${escape(info.title)}** · pid ${info.pid}\n\n` +
         `${escape(info.implementation ?? 'Python')} ${escape(info.python)}` +
-        (info.executable ? ` (\`${escape(info.executable)}\`)` : '') +
-        `\n\n\`${escape(info.argv.join(' '))}\`\n\n${this.model.taskCount(processKey)} tasks · agent ${escape(info.agentVersion)}`,
+        (info.executable ? ` (${code(info.executable)})` : '') +
+        `\n\n${code(info.argv.join(' '))}\n\n${this.model.taskCount(processKey)} tasks · agent ${escape(info.agentVersion)}`,
     );
     return item;
   }
@@ -252,7 +269,10 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
       .join(' ');
     item.accessibilityInformation = { label: `${task.name}, ${task.coro}, ${task.state}` };
     if (task.site) {
-      item.command = { command: Commands.openCreationSite, title: 'Open Creation Site', arguments: [node] };
+      // No arguments: the command reads the view's selection (the clicked row). Arguments would
+      // be held by a handle that a redraw of the row replaces, so a click landing on a row drawn
+      // a moment earlier would miss ("command not found").
+      item.command = { command: Commands.openCreationSite, title: 'Open Creation Site' };
     }
     return item;
   }
@@ -288,39 +308,63 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     this.arrangement.invalidate(processKey);
     if (change.reset) this.arrangement.forget(processKey);
     for (const id of change.removed) this.arrangement.forgetTask(processKey, id);
-    const simple = this.arrangement.current.arrangement === 'creator' && !this.arrangement.current.filter && !this.arrangement.current.hideFinished;
+    const current = this.arrangement.current;
+    const simple = current.arrangement === 'creator' && !current.filter && !current.hideFinished;
     if (change.processChanged && change.reset) {
       this.pendingAll = true; // a process came or went: the top level changed
-    } else if (change.reset || change.processChanged || !simple) {
-      this.pending.add(this.processNode(processKey));
+    } else if (change.processChanged) {
+      this.pendingRows.add(this.processNode(processKey)); // its own row: status, exit code
+      if (change.reset) this.pendingStructure.add(this.processNode(processKey));
+    } else if (change.reset || !simple) {
+      this.pendingStructure.add(this.processNode(processKey));
     } else {
       for (const parent of change.parents) {
-        this.pending.add(parent === null ? this.processNode(processKey) : this.taskNode(processKey, parent));
+        this.pendingStructure.add(parent === null ? this.processNode(processKey) : this.taskNode(processKey, parent));
       }
-      for (const id of change.updated) this.pending.add(this.taskNode(processKey, id));
+      for (const id of change.updated) this.pendingRows.add(this.taskNode(processKey, id));
     }
     this.schedule();
   }
 
   private schedule(): void {
-    if (this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      const all = this.pendingAll || this.pending.size > MAX_TARGETED_REFRESHES;
-      const nodes = this.pending;
-      this.pending = new Set();
-      this.pendingAll = false;
-      if (all) {
-        this.changeEmitter.fire(undefined);
-        return;
-      }
-      for (const node of nodes) {
-        // A row that went away in the meantime is refreshed through its process instead.
-        const gone = node.kind === 'task' ? !this.model.task(node.processKey, node.taskId) : !this.model.process(node.processKey);
-        if (!gone) this.changeEmitter.fire(node);
-        else if (this.model.process(node.processKey)) this.changeEmitter.fire(this.processNode(node.processKey));
-      }
-    }, REFRESH_DELAY_MS);
+    if (!this.rowTimer && (this.pendingRows.size || this.pendingAll)) {
+      this.rowTimer = setTimeout(() => {
+        this.rowTimer = undefined;
+        if (this.pendingAll) return this.flushAll();
+        const rows = this.pendingRows;
+        this.pendingRows = new Set();
+        this.fire(rows);
+      }, ROW_REFRESH_DELAY_MS);
+    }
+    if (!this.structureTimer && this.pendingStructure.size) {
+      this.structureTimer = setTimeout(() => {
+        this.structureTimer = undefined;
+        if (this.pendingAll) return this.flushAll();
+        const parents = this.pendingStructure;
+        this.pendingStructure = new Set();
+        this.fire(parents);
+      }, STRUCTURE_REFRESH_DELAY_MS);
+    }
+  }
+
+  private flushAll(): void {
+    this.pendingAll = false;
+    this.pendingRows = new Set();
+    this.pendingStructure = new Set();
+    this.changeEmitter.fire(undefined);
+  }
+
+  private fire(nodes: Set<ViewNode>): void {
+    if (nodes.size > MAX_TARGETED_REFRESHES) {
+      this.changeEmitter.fire(undefined);
+      return;
+    }
+    for (const node of nodes) {
+      // A row that went away in the meantime is refreshed through its process instead.
+      const gone = node.kind === 'task' ? !this.model.task(node.processKey, node.taskId) : !this.model.process(node.processKey);
+      if (!gone) this.changeEmitter.fire(node);
+      else if (this.model.process(node.processKey)) this.changeEmitter.fire(this.processNode(node.processKey));
+    }
   }
 }
 

@@ -97,7 +97,10 @@ describe('Tasks view, live', function () {
     const leaf = api.tasksView.getChildren(branch)[1];
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     const click = api.tasksView.getTreeItem(leaf).command!;
-    await vscode.commands.executeCommand(click.command, ...(click.arguments ?? []));
+    assert.strictEqual(click.command, 'taskscope.openCreationSite');
+    assert.strictEqual(click.arguments, undefined, 'the row command reads the selection, so a redrawn row still works');
+    await api.reveal(leaf); // a click selects the row, then runs its command
+    await vscode.commands.executeCommand(click.command);
     const editor = await until('an editor', () => vscode.window.activeTextEditor);
     assert.strictEqual(path.basename(editor.document.uri.fsPath), 'nested_tasks.py');
     assert.strictEqual(editor.selection.active.line + 1, lineOf(program(), '# creates the leaves'));
