@@ -121,9 +121,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
   };
 
   const lint = new LintFeature(context, log);
+  // What the agents see at run time shows up on the lint diagnostics of the same line.
+  const runtimeEvidence = findings.onDidChange((change) => {
+    for (const f of [...change.added, ...change.updated]) if (f.site) lint.recordRuntimeEvidence(f.site.file, f.site.line, f.kind, 1);
+  });
   context.subscriptions.push(
     log,
     lint,
+    runtimeEvidence,
     ...wireServer(server),
     model,
     findings,

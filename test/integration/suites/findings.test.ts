@@ -98,6 +98,28 @@ describe('Findings', function () {
     assert.strictEqual(editor.selection.active.line, 14);
   });
 
+  it('adds what was seen at run time to the lint diagnostic of the same line', async () => {
+    const dangling = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'dangling.py');
+    await vscode.window.showTextDocument(dangling);
+    const lintAt13 = () => vscode.languages.getDiagnostics(dangling).find((d) => d.code !== undefined && String(typeof d.code === 'object' ? d.code.value : d.code) === 'TSK001' && d.range.start.line === 12);
+    await until('the TSK001 lint diagnostic', lintAt13);
+    const site = { file: dangling.fsPath, line: 13, function: 'main', user: true };
+    const lines = [
+      { type: 'hello', protocol: 1, agent: '0.1.0', pid: 999998, python: '3.11.7', argv: [dangling.fsPath] },
+      { type: 'snapshot', seq: 1, time: 1, loops: [], tasks: [] },
+      { type: 'event', seq: 2, time: 2, kind: 'destroyed-pending', task: 't2', site, message: "Task 'Task-2' (heartbeat) was destroyed while pending" },
+      { type: 'event', seq: 3, time: 3, kind: 'destroyed-pending', task: 't3', site, message: "Task 'Task-3' (heartbeat) was destroyed while pending" },
+    ];
+    const file = path.join(path.dirname(recording), 'dangling.taskscope');
+    fs.writeFileSync(file, lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+    await vscode.commands.executeCommand('taskscope.openRecording', vscode.Uri.file(file));
+    const annotated = await until('the runtime evidence on the lint diagnostic', () => {
+      const d = lintAt13();
+      return d && /seen at runtime: 2 tasks destroyed while pending/.test(d.message) ? d : undefined;
+    });
+    assert.strictEqual(annotated.source, 'TaskScope');
+  });
+
   it('keeps findings until cleared', async () => {
     await vscode.commands.executeCommand('taskscope.clearFindings');
     await until('the diagnostics to go', () => vscode.languages.getDiagnostics(program).every((d) => d.source !== 'TaskScope'));
