@@ -178,7 +178,10 @@ def main(argv=None):
 
 def _fresh_main():
     module = types.ModuleType("__main__")
-    module.__annotations__ = {}
+    if sys.version_info < (3, 14):
+        # Before PEP 649 a module starts with an empty __annotations__; since 3.14 the
+        # compiler makes __annotate__ instead, and __main__'s globals have neither.
+        module.__annotations__ = {}
     module.__builtins__ = builtins
     return module
 

@@ -74,7 +74,12 @@ def _noop(_task):
 
 
 def _weak_all_tasks():
-    """asyncio's weak set of (scheduled) tasks, where this Python has one."""
+    """asyncio's weak set of (scheduled) tasks, where it holds every task.
+
+    Python 3.14 keeps its own (C) tasks in per-thread lists instead, and the weak set
+    holds only tasks of other classes: there the tasks are read per loop."""
+    if sys.version_info >= (3, 14):
+        return None
     tasks_module = asyncio.tasks
     for name in ("_all_tasks", "_scheduled_tasks"):
         ws = getattr(tasks_module, name, None)
