@@ -2,8 +2,7 @@
 // surface (exported API and commands) is what the rest of the tests rely on.
 import * as assert from 'assert';
 import * as vscode from 'vscode';
-
-const EXTENSION_ID = 'taskscope.taskscope';
+import { EXTENSION_ID } from '../support';
 
 describe('TaskScope activation', () => {
   it('runs in VS Code 1.100', () => {

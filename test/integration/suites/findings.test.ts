@@ -7,18 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { TaskScopeApi } from '../../../src/extension';
-
-const EXTENSION_ID = 'taskscope.taskscope';
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { EXTENSION_ID, until } from '../support';
 
 describe('Findings', function () {
   this.timeout(30000);

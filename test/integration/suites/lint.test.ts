@@ -4,24 +4,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as vscode from 'vscode';
-
-const EXTENSION_ID = 'taskscope.taskscope';
-
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 20000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function workspaceFile(name: string): vscode.Uri {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'the tests need a workspace folder');
-  return vscode.Uri.joinPath(folder.uri, name);
-}
+import { EXTENSION_ID, until, workspaceFile } from '../support';
 
 /** TaskScope's diagnostics for a document. */
 function lintDiagnostics(uri: vscode.Uri, code?: string): vscode.Diagnostic[] {

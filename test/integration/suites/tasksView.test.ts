@@ -7,28 +7,11 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { TaskScopeApi } from '../../../src/extension';
 import type { TasksViewNode } from '../../../src/views/taskTreeProvider';
-
-const EXTENSION_ID = 'taskscope.taskscope';
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20000): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+import { EXTENSION_ID, until, workspaceFile } from '../support';
 
 function label(api: TaskScopeApi, node: TasksViewNode): string {
   const l = api.tasksView.getTreeItem(node).label;
   return typeof l === 'string' ? l : (l?.label ?? '');
-}
-
-function workspaceFile(name: string): vscode.Uri {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'the tests need a workspace folder');
-  return vscode.Uri.joinPath(folder.uri, name);
 }
 
 /** The 1-based line of the file that contains `text`. */
