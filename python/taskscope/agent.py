@@ -13,21 +13,33 @@ Environment (read by `settings_from_env`):
 - ``TASKSCOPE_TOKEN``: the token sent in ``hello`` (needed on ``tcp:``);
 - ``TASKSCOPE_INTERVAL``: seconds between samples (default 0.1);
 - ``TASKSCOPE_RETRY``: seconds between connection attempts (default 3);
+- ``TASKSCOPE_STUCK_AFTER``: seconds at one await point before a task is reported stuck
+  (default 10);
+- ``TASKSCOPE_BLOCKED_AFTER``: seconds without the loop getting control back before it is
+  reported blocked (default 0.25);
+- ``TASKSCOPE_RECORD``: a file to record the stream into (see `recorder`);
 - ``TASKSCOPE_LOG`` / ``TASKSCOPE_DEBUG``: the agent's own log (see `log`).
+
+With a recording and no address, the agent runs without a connection.
 """
 
 import atexit
 import os
 import sys
 import threading
+from collections import namedtuple
 
 from . import hooks, protocol
 from .log import log
+from .recorder import Fanout, Recorder
 from .registry import Registry
-from .sampler import Sampler
+from .sampler import BLOCKED_AFTER, STUCK_AFTER, Sampler
 from .transport import RETRY_SECONDS, Transport
 
 DEFAULT_INTERVAL = 0.1
+
+#: What the environment says (`settings_from_env`).
+Settings = namedtuple("Settings", "address token interval retry stuck_after blocked_after record")
 
 _agent = None
 _agent_lock = threading.Lock()
@@ -48,19 +60,24 @@ def _float_env(environ, name, default):
 
 
 def settings_from_env(environ=None):
-    """``(address text or None, token, interval, retry)`` from the environment."""
+    """The agent's `Settings` from the environment (address text or None, ...)."""
     env = os.environ if environ is None else environ
-    return (env.get("TASKSCOPE_CONNECT") or None,
-            env.get("TASKSCOPE_TOKEN") or None,
-            _float_env(env, "TASKSCOPE_INTERVAL", DEFAULT_INTERVAL),
-            _float_env(env, "TASKSCOPE_RETRY", RETRY_SECONDS))
+    return Settings(env.get("TASKSCOPE_CONNECT") or None,
+                    env.get("TASKSCOPE_TOKEN") or None,
+                    _float_env(env, "TASKSCOPE_INTERVAL", DEFAULT_INTERVAL),
+                    _float_env(env, "TASKSCOPE_RETRY", RETRY_SECONDS),
+                    _float_env(env, "TASKSCOPE_STUCK_AFTER", STUCK_AFTER),
+                    _float_env(env, "TASKSCOPE_BLOCKED_AFTER", BLOCKED_AFTER),
+                    env.get("TASKSCOPE_RECORD") or None)
 
 
 class Agent:
-    """One process's agent. Use `install` rather than making one directly."""
+    """One process's agent. Use `install` rather than making one directly.
+
+    `address` (an `Address`) or `record` (a path, or a `Recorder`) or both."""
 
     def __init__(self, address, token=None, interval=DEFAULT_INTERVAL, retry=RETRY_SECONDS,
-                 argv=None, title=None):
+                 argv=None, title=None, stuck_after=STUCK_AFTER, blocked_after=BLOCKED_AFTER, record=None):
         self.address = address
         self.token = token
         self.title = title
@@ -69,10 +86,15 @@ class Agent:
         self.exit_code = None
         self.exit_code_known = False
         self.registry = Registry()
-        self.transport = Transport(address, self._hello, retry=retry)
-        self.sampler = Sampler(self.registry, self.transport, interval=interval)
-        self.transport.on_session_start = self.sampler.request_tick
-        self.transport.on_command = self.sampler.submit
+        self.recorder = Recorder(record) if isinstance(record, str) else record
+        self.transport = Transport(address, self._hello, retry=retry) if address is not None else None
+        sinks = [s for s in (self.transport, self.recorder) if s is not None]
+        sink = sinks[0] if len(sinks) == 1 else Fanout(sinks)
+        self.sampler = Sampler(self.registry, sink, interval=interval, stuck_after=stuck_after,
+                               blocked_after=blocked_after)
+        if self.transport is not None:
+            self.transport.on_session_start = self.sampler.request_tick
+            self.transport.on_command = self.sampler.submit
         self._stopped = False
         self._pid = os.getpid()
 
@@ -84,14 +106,18 @@ class Agent:
         return protocol.hello(argv, self.started, token=self.token, title=title)
 
     def start(self):
+        if self.recorder is not None:
+            self.recorder.start(self._hello())
         hooks.install(self.registry)
         self.sampler.start()
-        self.transport.start()
+        if self.transport is not None:
+            self.transport.start()
         atexit.register(self._at_exit)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._after_fork_in_child)
-        log.info("agent %s started in pid %d, connecting to %s", protocol.AGENT_VERSION, self._pid,
-                 self.address.text)
+        log.info("agent %s started in pid %d, %s%s", protocol.AGENT_VERSION, self._pid,
+                 "connecting to %s" % self.address.text if self.address is not None else "not connecting",
+                 ", recording to %s" % self.recorder.path if self.recorder is not None else "")
         return self
 
     def set_exit_code(self, code):
@@ -107,11 +133,15 @@ class Agent:
         try:
             # A program that ends right away should still be seen: let a connection that
             # is being set up finish, so that the last sample and `bye` reach it.
-            self.transport.wait_handshake(min(0.5, timeout / 2))
+            if self.transport is not None:
+                self.transport.wait_handshake(min(0.5, timeout / 2))
             self.sampler.stop(timeout / 2)
             hooks.deactivate()
             bye = protocol.bye(self.exit_code if self.exit_code_known else None)
-            self.transport.close(bye, timeout / 2)
+            if self.recorder is not None:
+                self.recorder.close(bye)
+            if self.transport is not None:
+                self.transport.close(bye, timeout / 2)
         except Exception:
             log.exception("shutting the agent down failed")
 
@@ -125,7 +155,9 @@ class Agent:
         # The child has none of the agent's threads; it must not send or wait for them.
         self._stopped = True
         hooks.deactivate()
-        conn = self.transport._conn
+        if self.recorder is not None:
+            self.recorder.abandon()
+        conn = self.transport._conn if self.transport is not None else None
         if conn is not None:
             try:
                 conn.close()
@@ -138,36 +170,55 @@ def current():
     return _agent
 
 
-def install(address, token=None, interval=DEFAULT_INTERVAL, retry=RETRY_SECONDS, argv=None, title=None):
-    """Starts the agent for `address` (an `Address` or its text); returns it.
+def install(address, token=None, interval=DEFAULT_INTERVAL, retry=RETRY_SECONDS, argv=None, title=None,
+            stuck_after=STUCK_AFTER, blocked_after=BLOCKED_AFTER, record=None):
+    """Starts the agent for `address` (an `Address`, its text, or None with `record`);
+    returns it.
 
-    Raises `protocol.AddressError` for a malformed address. A second call returns the
-    agent already running.
+    Raises `protocol.AddressError` for a malformed address, `OSError` for a recording
+    that cannot be opened. A second call returns the agent already running.
     """
     global _agent
-    if not isinstance(address, protocol.Address):
+    if address is not None and not isinstance(address, protocol.Address):
         address = protocol.parse_address(address)
+    if address is None and record is None:
+        raise ValueError("the agent needs an address or a recording")
     with _agent_lock:
         if _agent is not None:
-            if _agent.address.text != address.text:
-                log.warning("agent already connected to %s; ignoring %s", _agent.address.text, address.text)
+            running = _agent.address.text if _agent.address is not None else None
+            wanted = address.text if address is not None else None
+            if running != wanted:
+                log.warning("agent already running (address %s); ignoring %s", running, wanted)
             return _agent
-        _agent = Agent(address, token=token, interval=interval, retry=retry, argv=argv, title=title).start()
+        _agent = Agent(address, token=token, interval=interval, retry=retry, argv=argv, title=title,
+                       stuck_after=stuck_after, blocked_after=blocked_after, record=record).start()
         return _agent
 
 
 def install_from_env(environ=None):
-    """Starts the agent when ``TASKSCOPE_CONNECT`` is set; never raises. Returns it or None."""
+    """Starts the agent when ``TASKSCOPE_CONNECT`` (or ``TASKSCOPE_RECORD``) is set; never
+    raises. Returns it or None."""
     try:
-        text, token, interval, retry = settings_from_env(environ)
-        if not text:
+        settings = settings_from_env(environ)
+        if not settings.address and not settings.record:
             return None
-        try:
-            address = protocol.parse_address(text)
-        except protocol.AddressError as e:
-            log.error("TASKSCOPE_CONNECT: %s; the agent is not started", e)
-            return None
-        return install(address, token=token, interval=interval, retry=retry)
+        address = None
+        if settings.address:
+            try:
+                address = protocol.parse_address(settings.address)
+            except protocol.AddressError as e:
+                log.error("TASKSCOPE_CONNECT: %s; the agent is not started", e)
+                return None
+        record = None
+        if settings.record:
+            try:
+                record = Recorder(settings.record)
+            except OSError as e:
+                log.error("TASKSCOPE_RECORD: cannot open %s: %s", settings.record, e)
+                if address is None:
+                    return None
+        return install(address, token=settings.token, interval=settings.interval, retry=settings.retry,
+                       stuck_after=settings.stuck_after, blocked_after=settings.blocked_after, record=record)
     except Exception:
         log.exception("starting the agent failed")
         return None

@@ -9,8 +9,10 @@ is 1; ``SystemExit`` propagates unchanged; an uncaught ``KeyboardInterrupt`` end
 process by SIGINT, as Python does.
 
 The address comes from ``--connect`` or ``TASKSCOPE_CONNECT``, the token from ``--token``
-or ``TASKSCOPE_TOKEN``. A malformed address is reported on stderr, naming it, with exit
-status 2, before the program starts. Without an address the program runs without agent.
+or ``TASKSCOPE_TOKEN``. ``--record FILE`` (or ``TASKSCOPE_RECORD``) also writes the stream
+to a file (`recorder`), with or without an address. A malformed address, or a recording
+that cannot be opened, is reported on stderr, naming it, with exit status 2, before the
+program starts. Without an address or a recording the program runs without agent.
 """
 
 import argparse
@@ -29,12 +31,13 @@ import types
 from . import __version__, protocol
 from . import agent as agent_module
 from .log import log
+from .recorder import Recorder
 
 PROG = "python -m taskscope"
 
 RUN_USAGE = (
-    "%(prog)s [--connect ADDRESS] [--token TOKEN] script.py [args ...]\n"
-    "       %(prog)s [--connect ADDRESS] [--token TOKEN] -m module [args ...]"
+    "%(prog)s [--connect ADDRESS] [--token TOKEN] [--record FILE] script.py [args ...]\n"
+    "       %(prog)s [--connect ADDRESS] [--token TOKEN] [--record FILE] -m module [args ...]"
 )
 
 RUN_DESCRIPTION = """\
@@ -42,7 +45,9 @@ Run a Python program with the TaskScope agent, which shows its asyncio tasks liv
 the TaskScope extension of VS Code. The program runs as with `python script.py` (or
 `python -m module`): the same sys.argv, sys.path[0], __main__ module, output and exit
 status. Everything after the script (or -m module) goes to the program. If no address
-is given, or nobody listens there, the program runs as if the agent were absent."""
+is given, or nobody listens there, the program runs as if the agent were absent.
+With --record FILE the agent writes what it would send to the extension into FILE,
+which the extension can open later (TaskScope: Open Recording)."""
 
 RUN_EPILOG = """\
 addresses:
@@ -53,14 +58,18 @@ addresses:
 environment:
   TASKSCOPE_CONNECT      the address when --connect is not given
   TASKSCOPE_TOKEN        the token when --token is not given
+  TASKSCOPE_RECORD       the recording when --record is not given
   TASKSCOPE_INTERVAL     seconds between samples of the tasks (default 0.1)
+  TASKSCOPE_STUCK_AFTER  seconds at one await before a task is reported stuck (default 10)
+  TASKSCOPE_BLOCKED_AFTER  seconds without the loop getting control back before it is
+                         reported blocked (default 0.25)
   TASKSCOPE_RETRY        seconds between connection attempts (default 3)
   TASKSCOPE_LOG          a file for the agent's own log (default: no log)
   TASKSCOPE_DEBUG=1      also log to stderr, debug messages included
 
 examples:
   python -m taskscope run --connect unix:/tmp/ts/ipc.sock app.py --port 8080
-  python -m taskscope run -m mypackage.server"""
+  python -m taskscope run --record run.ndjson -m mypackage.server"""
 
 _OWN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _RUNPY_FILES = {os.path.abspath(runpy.__file__), "<frozen runpy>"}
@@ -95,6 +104,9 @@ def _run_parser():
                         help="where the extension listens (default: $TASKSCOPE_CONNECT)")
     parser.add_argument("--token", metavar="TOKEN",
                         help="the token to present to the extension (default: $TASKSCOPE_TOKEN)")
+    parser.add_argument("--record", metavar="FILE",
+                        help="also write the stream to FILE, to open in the extension later "
+                             "(default: $TASKSCOPE_RECORD)")
     parser.add_argument("-m", dest="module", metavar="MODULE", help="run a library module as a script, like python -m")
     parser.add_argument("-h", "--help", action="store_true", help="show this help and exit")
     parser.add_argument("script", nargs="?", help="the program to run, followed by its arguments")
@@ -107,7 +119,7 @@ def parse_run_args(args):
     Options are read up to the script (or ``-m MODULE``); everything after belongs to the
     program, even words that look like options.
     """
-    options = {"connect": None, "token": None, "help": False}
+    options = {"connect": None, "token": None, "record": None, "help": False}
     i = 0
     while i < len(args):
         arg = args[i]
@@ -119,7 +131,7 @@ def parse_run_args(args):
                 raise UsageError("nothing to run after --: give a script")
             return options, args[i + 1], False, args[i + 2:]
         matched = False
-        for name in ("connect", "token"):
+        for name in ("connect", "token", "record"):
             flag = "--" + name
             if arg == flag:
                 if i + 1 >= len(args):
@@ -171,7 +183,8 @@ def main(argv=None):
     if options["help"]:
         run_parser.print_help(sys.stdout)
         return 0
-    return run(target, is_module, program_args, connect=options["connect"], token=options["token"])
+    return run(target, is_module, program_args, connect=options["connect"], token=options["token"],
+               record=options["record"])
 
 
 # --- running the program ------------------------------------------------------------
@@ -245,24 +258,37 @@ def _print_uncaught(exc):
         pass
 
 
-def _install_agent(connect, token, argv, title):
-    text = connect if connect is not None else os.environ.get("TASKSCOPE_CONNECT") or None
-    if text is None:
-        log.info("no address (--connect or TASKSCOPE_CONNECT): running without the agent")
+class _Launch:
+    """What the agent is to do: the address text (or None), the token, the Recorder (or None)."""
+
+    def __init__(self, connect, token, recorder):
+        self.connect = connect
+        self.token = token
+        self.recorder = recorder
+
+
+def _install_agent(launch, argv, title):
+    text = launch.connect if launch.connect is not None else os.environ.get("TASKSCOPE_CONNECT") or None
+    if text is None and launch.recorder is None:
+        log.info("no address (--connect or TASKSCOPE_CONNECT) and no recording: running without the agent")
         return None
-    _, env_token, interval, retry = agent_module.settings_from_env()
-    address = protocol.parse_address(text)  # AddressError is handled by the caller
-    if address.kind == "tcp" and not (token or env_token):
+    settings = agent_module.settings_from_env()
+    token = launch.token or settings.token
+    address = protocol.parse_address(text) if text is not None else None  # checked before
+    if address is not None and address.kind == "tcp" and not token:
         log.warning("%s: a tcp: address needs a token (--token or TASKSCOPE_TOKEN)", text)
     try:
-        return agent_module.install(address, token=token or env_token, interval=interval, retry=retry,
-                                    argv=argv, title=title)
+        return agent_module.install(address, token=token, interval=settings.interval, retry=settings.retry,
+                                    argv=argv, title=title, stuck_after=settings.stuck_after,
+                                    blocked_after=settings.blocked_after, record=launch.recorder)
     except Exception:
         log.exception("starting the agent failed; running without it")
+        if launch.recorder is not None:
+            launch.recorder.close()
         return None
 
 
-def run(target, is_module, program_args, connect=None, token=None):
+def run(target, is_module, program_args, connect=None, token=None, record=None):
     """Runs the program with the agent; returns its exit status (or raises SystemExit)."""
     text = connect if connect is not None else os.environ.get("TASKSCOPE_CONNECT") or None
     if text is not None:
@@ -272,15 +298,25 @@ def run(target, is_module, program_args, connect=None, token=None):
             where = "--connect" if connect is not None else "TASKSCOPE_CONNECT"
             sys.stderr.write("%s run: error: %s: %s\n" % (PROG, where, e))
             return 2
+    path = record if record is not None else os.environ.get("TASKSCOPE_RECORD") or None
+    recorder = None
+    if path is not None:
+        try:
+            recorder = Recorder(path)
+        except OSError as e:
+            where = "--record" if record is not None else "TASKSCOPE_RECORD"
+            sys.stderr.write("%s run: error: %s: cannot write %r: %s\n" % (PROG, where, path, e.strerror or e))
+            return 2
+    launch = _Launch(connect, token, recorder)
     atexit.register(_die_by_sigint)
     if is_module:
-        return _run_module(target, program_args, connect, token)
-    return _run_script(target, program_args, connect, token)
+        return _run_module(target, program_args, launch)
+    return _run_script(target, program_args, launch)
 
 
-def _run_script(path, program_args, connect, token):
+def _run_script(path, program_args, launch):
     if os.path.isdir(path) or (os.path.isfile(path) and _is_zip(path)):
-        return _run_path(path, program_args, connect, token)
+        return _run_path(path, program_args, launch)
     filename = path if os.path.isabs(path) else os.path.join(os.getcwd(), path)
     try:
         code = _read_script(filename)
@@ -297,7 +333,7 @@ def _run_script(path, program_args, connect, token):
     main_module.__file__ = filename
     main_module.__cached__ = None
     main_module.__loader__ = importlib.machinery.SourceFileLoader("__main__", filename)
-    agent = _install_agent(connect, token, sys.argv, os.path.basename(path))
+    agent = _install_agent(launch, sys.argv, os.path.basename(path))
     sys.modules["__main__"] = main_module
     return _execute(agent, lambda: exec(code, main_module.__dict__))
 
@@ -310,19 +346,19 @@ def _is_zip(path):
         return False
 
 
-def _run_path(path, program_args, connect, token):
+def _run_path(path, program_args, launch):
     sys.argv[:] = [path] + list(program_args)
-    agent = _install_agent(connect, token, sys.argv, os.path.basename(os.path.abspath(path)))
+    agent = _install_agent(launch, sys.argv, os.path.basename(os.path.abspath(path)))
     return _execute(agent, lambda: runpy.run_path(path, run_name="__main__"))
 
 
-def _run_module(name, program_args, connect, token):
+def _run_module(name, program_args, launch):
     sys.argv[:] = ["-m"] + list(program_args)
     get_details = getattr(runpy, "_get_module_details", None)
     run_code = getattr(runpy, "_run_code", None)
     error = getattr(runpy, "_Error", ImportError)
     if get_details is None or run_code is None:
-        agent = _install_agent(connect, token, sys.argv, name)
+        agent = _install_agent(launch, sys.argv, name)
         return _execute(agent, lambda: runpy.run_module(name, run_name="__main__", alter_sys=True))
     try:
         mod_name, spec, code = get_details(name, error)
@@ -337,7 +373,7 @@ def _run_module(name, program_args, connect, token):
     if spec.origin:
         sys.argv[0] = spec.origin
     main_module = _fresh_main()
-    agent = _install_agent(connect, token, sys.argv, name)
+    agent = _install_agent(launch, sys.argv, name)
     sys.modules["__main__"] = main_module
     return _execute(agent, lambda: run_code(code, main_module.__dict__, None, "__main__", spec))
 

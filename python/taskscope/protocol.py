@@ -428,6 +428,18 @@ def delta(time_ms, upsert, remove, loops=None):
     return message
 
 
+def event(time_ms, kind, message, task=None, site=None, evidence=None):
+    """A finding (`seq` is filled in when it is sent); `site` is a Frame or None."""
+    out = {"type": "event", "time": time_ms, "kind": kind, "message": message}
+    if task is not None:
+        out["task"] = task
+    if site is not None:
+        out["site"] = site
+    if evidence is not None:
+        out["evidence"] = evidence
+    return out
+
+
 def result_ok(command_id, value):
     return {"type": "result", "id": command_id, "ok": True, "value": value}
 

@@ -38,12 +38,16 @@ import asyncio
 import sys
 import threading
 import time
+import weakref
 from collections import deque
 
-from . import protocol
+from . import findings, hooks, protocol
+from .findings import CallSites, loop_only_holds
 from .frames import FrameResolver, await_chain, capture_traceback, chain_matches
 from .log import log
 from .registry import TaskRef
+from .waits import WaitClassifier
+from .watchdog import Watchdog
 
 HISTORY_SECONDS = 30.0
 HISTORY_MAX = 1000
@@ -55,6 +59,16 @@ QUIET_SECONDS = 0.5
 MIN_INTERVAL = 0.005
 MAX_INTERVAL = 60.0
 MESSAGE_LIMIT = 1000  # characters of an exception message or cancel message
+STUCK_AFTER = 10.0
+BLOCKED_AFTER = 0.25
+#: Seconds a collected task's record stays findable by address (see `registry`).
+STALE_SECONDS = 2.0
+#: A task that waits at the same place again and again (a consumer at ``queue.get()``)
+#: has its new ``waitingSince`` sent at most this often.
+REPUBLISH_SECONDS = 1.0
+#: A candidate fire-and-forget task is reported after this many looks in a row at which
+#: only the loop held it.
+SUSPECT_LOOKS = 2
 
 _current_task = asyncio.current_task
 _refcount = sys.getrefcount
@@ -101,7 +115,8 @@ class Sampler:
     """Owns every task record once adopted; see the module docstring."""
 
     def __init__(self, registry, sink, interval=0.1, history_seconds=HISTORY_SECONDS,
-                 history_max=HISTORY_MAX, rescan_every=RESCAN_EVERY):
+                 history_max=HISTORY_MAX, rescan_every=RESCAN_EVERY, stuck_after=STUCK_AFTER,
+                 blocked_after=BLOCKED_AFTER):
         self.registry = registry
         self.sink = sink
         self.interval = self._clamp(interval)
@@ -109,7 +124,18 @@ class Sampler:
         self.history_seconds = history_seconds
         self.history_max = history_max
         self.rescan_every = max(1, int(rescan_every))
+        self.stuck_after = stuck_after
+        self.blocked_after = blocked_after
         self.resolver = FrameResolver(registry.user_codes)
+        self.calls = CallSites(self.resolver)
+        self.waits = WaitClassifier(registry.lookup)
+        self.watchdog = Watchdog(blocked_after)
+        self.watch_period = self._watch_period()
+        self.orphan_grace = max(1.0, 3 * self.interval)
+        self._children = {}  # parent num -> [child TaskRef] (for orphans)
+        self._orphan_watch = deque()  # (due, child, parent)
+        self._stale = deque()  # (time, TaskRef) of collected tasks still in by_addr
+        self._events = []  # findings of this sample, sent after its snapshot or delta
         self.by_id = {}
         self._live = {}
         self._history = deque()
@@ -127,6 +153,9 @@ class Sampler:
         self._thread = None
 
     # --- thread -----------------------------------------------------------------------
+
+    def _watch_period(self):
+        return max(MIN_INTERVAL, min(self.interval, self.blocked_after / 4.0))
 
     @staticmethod
     def _skips(interval):
@@ -176,9 +205,9 @@ class Sampler:
                 pass
 
     def _loop(self):
-        next_tick = time.monotonic()
+        next_tick = next_watch = time.monotonic()
         while True:
-            delay = next_tick - time.monotonic()
+            delay = min(next_tick, next_watch) - time.monotonic()
             if delay > 0:
                 self._wake.wait(delay)
             self._wake.clear()
@@ -190,7 +219,11 @@ class Sampler:
                 self.safe_tick()
                 self._run_commands()
                 return
-            if self._tick_requested or time.monotonic() >= next_tick:
+            now = time.monotonic()
+            if now >= next_watch:
+                self.safe_watch()
+                next_watch = time.monotonic() + self.watch_period
+            if self._tick_requested or now >= next_tick:
                 self._tick_requested = False
                 self.safe_tick()
                 next_tick = time.monotonic() + self.interval
@@ -200,6 +233,16 @@ class Sampler:
             self.tick()
         except Exception:
             log.exception("sampling failed")
+
+    def safe_watch(self):
+        """Looks for blocked loops (see `watchdog`), while a session is on."""
+        try:
+            if self.sink.session_active() and self._loops:
+                for blocked in self.watchdog.check(list(self._loops.values()), time.monotonic()):
+                    self._report_blocked(blocked)
+                    self._tick_requested = True  # sent by the next sample, after its state
+        except Exception:
+            log.exception("watching the loops failed")
 
     # --- one sample -------------------------------------------------------------------
 
@@ -213,8 +256,13 @@ class Sampler:
             # starts with a snapshot, so what changed meanwhile need not be tracked.
             self._park_new()
             self._handle_collected(now)
+            self._forget_stale(now)
             if self.registry.orphans:
                 self._forget_stale_orphans()
+            self.registry.regroup.clear()
+            self.registry.reports.clear()
+            self._orphan_watch.clear()
+            self._events = []
             self._prune(now)
             self._changed.clear()
             self._removed = []
@@ -222,7 +270,12 @@ class Sampler:
             return
         snapshot = self.sink.take_snapshot_request()
         self._adopt_new(now)
+        if self.registry.reports:
+            self._handle_reports(now)  # before collections: a destroyed task's last await is still known
         self._handle_collected(now)
+        self._forget_stale(now)
+        if self.registry.regroup:
+            self._regroup()
         if snapshot or self._ticks % self.rescan_every == 1 or self.rescan_every == 1:
             self._discover(now)
         if self._orphans:
@@ -243,6 +296,10 @@ class Sampler:
         if finished:
             for ref in finished:
                 self._finished(ref, ref.finished)
+        if self.registry.reports:
+            self._handle_reports(now)
+        if self._orphan_watch:
+            self._check_orphans(now)
         self._observe_loops()
         self._prune(now)
         if snapshot:
@@ -252,6 +309,10 @@ class Sampler:
         self._changed.clear()
         self._removed = []
         self._loops_changed.clear()
+        # Findings after the state that names their tasks.
+        events, self._events = self._events, []
+        for event in events:
+            self.sink.send_state(event)
 
     def _running_tasks(self):
         """``id()`` of each loop's current task, now (usually empty: the loops wait)."""
@@ -305,11 +366,15 @@ class Sampler:
         ref.record = None
         ref.tries = 0
         ref.skip = ref.quiet = 0
+        ref.waiter = ref.waiting_on = ref.flagged = None
+        ref.suspect = 0
+        ref.binding = self.calls.binding(ref.stack) if ref.stack else None
         ref.site = ref.creation = None  # resolved from ref.stack when first needed
         parent = ref.parent
         ref.parent_id = None
         if isinstance(parent, TaskRef):
             ref.parent_id = "t%d" % parent.num  # ids follow from numbers: no need to wait
+            self._child_of(parent, ref, now)
         elif parent is not None:
             self._orphans.append(ref)  # the parent was not recorded (yet)
         lr = ref.loop
@@ -395,11 +460,13 @@ class Sampler:
 
     def _handle_collected(self, now):
         collected = self.registry.collected
+        stale = self._stale
         while collected:
             try:
                 ref = collected.popleft()
             except IndexError:
                 break
+            stale.append((now, ref))
             if getattr(ref, "id", None) is None:
                 # Not adopted yet: parked ones are forgotten (nobody saw them), others
                 # are still in the registry's queue, whose adoption sees the dead reference.
@@ -415,15 +482,190 @@ class Sampler:
             ref.state = "done"
         self._finished(ref, when)
 
+    def _forget_stale(self, now):
+        """Takes collected tasks' records out of ``by_addr`` a while after collection."""
+        stale = self._stale
+        by_addr = self.registry.by_addr
+        horizon = now - STALE_SECONDS
+        while stale and stale[0][0] <= horizon:
+            _, ref = stale.popleft()
+            if by_addr.get(ref.addr) is ref:
+                by_addr.pop(ref.addr, None)
+
     def _finished(self, ref, when):
         ref.finished = when
         ref.awaiting = None
         ref.await_sig = None
         ref.waiting_since = None
+        ref.waiter = ref.waiting_on = None
+        ref.binding = None
         self._live.pop(ref.num, None)
         self._history.append(ref)
         ref.record = None
         self._changed[ref.id] = ref
+        children = self._children.pop(ref.num, None)
+        if children:
+            due = time.time() + self.orphan_grace
+            for child in children:
+                if child.num in self._live and child.group is None:
+                    self._orphan_watch.append((due, child, ref))
+
+    # --- findings ---------------------------------------------------------------------
+
+    def _emit(self, event):
+        self._events.append(event)
+
+    def _flag(self, ref, key):
+        """True the first time `key` is flagged on `ref` (each finding is told once)."""
+        flagged = ref.flagged
+        if flagged is None:
+            ref.flagged = {key}
+            return True
+        if key in flagged:
+            return False
+        flagged.add(key)
+        return True
+
+    def _site(self, ref):
+        if ref.stack:
+            self._creation(ref)
+        return ref.site
+
+    def _child_of(self, parent, child, now):
+        """Indexes a child under its parent, for the orphan check when the parent ends."""
+        if getattr(parent, "id", None) is not None and parent.finished is not None:
+            if child.group is None:
+                self._orphan_watch.append((now + self.orphan_grace, child, parent))
+            return
+        children = self._children.get(parent.num)
+        if children is None:
+            self._children[parent.num] = [child]
+            return
+        children.append(child)
+        n = len(children)
+        if n >= 64 and n & (n - 1) == 0:  # now and then, drop the children that have ended
+            live = self._live
+            children[:] = [c for c in children if c.num in live]
+
+    def _check_orphans(self, now):
+        watch = self._orphan_watch
+        while watch and watch[0][0] <= now:
+            _, child, parent = watch.popleft()
+            if child.num not in self._live or child.group is not None or child.state not in ("pending", "running"):
+                continue
+            if not self._flag(child, findings.ORPHAN):
+                continue
+            self._emit(findings.orphan(_ms(now), child.id, child.name, child.coro, self._site(child),
+                                       parent.id, parent.name, parent.coro, parent.state))
+
+    def _regroup(self):
+        regroup = self.registry.regroup
+        while regroup:
+            try:
+                ref = regroup.popleft()
+            except IndexError:
+                break
+            if getattr(ref, "id", None) is not None and self.by_id.get(ref.id) is ref:
+                ref.record = None
+                self._changed[ref.id] = ref
+
+    def _handle_reports(self, now):
+        """asyncio's reports about dying tasks, noted by the hook (see `hooks`)."""
+        self._adopt_new(now)  # a task may have been made and collected since the sample began
+        reports = self.registry.reports
+        while reports:
+            try:
+                kind, ref, when, name, coro, details = reports.popleft()
+            except IndexError:
+                break
+            task_id = site = None
+            if ref is not None and getattr(ref, "id", None) is not None:
+                if not self._flag(ref, kind):
+                    continue
+                task_id = ref.id
+                name = ref.name or name
+                coro = ref.coro or coro
+                site = self._site(ref)
+            if kind == hooks.DESTROYED_PENDING:
+                # In a reference cycle the coroutine may be finalized first: then the
+                # last await point the sampler saw stands in.
+                if details:
+                    pairs, awaiting = details, self.resolver.frames_of(details)
+                else:
+                    pairs, awaiting = getattr(ref, "await_sig", None) or [], list(getattr(ref, "awaiting", None) or ())
+                where = self._innermost_user(pairs, awaiting)
+                event = findings.destroyed_pending(_ms(when), task_id, name, coro, site, awaiting, where)
+            else:
+                exc_type, message, tb = details
+                message = _short(message)
+                traceback = self.resolver.frames_of(tb) if tb else []
+                event = findings.never_retrieved(_ms(when), task_id, name, coro, site, exc_type, message, traceback)
+                if task_id is not None and ref.exception is None:
+                    # Collected before a sample saw it fail: now its outcome is known.
+                    ref.state = "failed"
+                    ref.exception = {"type": exc_type, "message": message}
+                    if traceback:
+                        ref.exception["traceback"] = traceback
+                    ref.record = None
+                    if self.by_id.get(task_id) is ref:
+                        self._changed[task_id] = ref
+            self._emit(event)
+
+    def _innermost_user(self, pairs, frames):
+        """The frame of `frames` (resolved from `pairs`, in that order) that is the
+        innermost of the program's own, or None."""
+        for i in range(len(frames) - 1, -1, -1):
+            if 2 * i < len(pairs) and self.resolver.is_user(pairs[2 * i]):
+                return frames[i]
+        return None
+
+    def _check_stuck(self, ref, now):
+        key = tuple(ref.await_sig)
+        if not self._flag(ref, key):
+            return
+        where = self._innermost_user(ref.await_sig, ref.awaiting or [])
+        self._emit(findings.stuck(_ms(now), ref.id, ref.name, ref.coro, self._site(ref), now - ref.waiting_since,
+                                  ref.awaiting, ref.waiting_on, where))
+
+    def _report_fire_and_forget(self, ref, now):
+        binding, variable = ref.binding
+        ref.binding = None
+        if not self._flag(ref, findings.FIRE_AND_FORGET):
+            return
+        site = self._site(ref)
+        function = site["function"] if site else None
+        self._emit(findings.fire_and_forget(_ms(now), ref.id, ref.name, ref.coro, site, binding, variable, function))
+
+    def _report_blocked(self, blocked):
+        now = time.time()
+        task = blocked.task
+        blocked.task = None
+        ref = name = coro = None
+        if task is not None:
+            ref = self.registry.lookup(task)
+            if ref is not None and getattr(ref, "id", None) is None:
+                self._adopt_new(now)
+            if ref is None or getattr(ref, "id", None) is None:
+                ref = None
+                try:
+                    name = str(task.get_name())
+                except Exception:
+                    name = None
+                coro = self._coro_name(task)
+            else:
+                name, coro = ref.name, ref.coro
+        task = None
+        pairs = blocked.stack
+        frames = self.resolver.frames_of(pairs)  # innermost first
+        blocking = None
+        for i in range(0, len(pairs) - 1, 2):
+            if self.resolver.is_user(pairs[i]):
+                blocking = frames[i // 2] = self.resolver.frame(pairs[i], pairs[i + 1], user=True)
+                break
+        frames.reverse()
+        lr = blocked.loop
+        self._emit(findings.loop_blocked(_ms(now), ref.id if ref is not None else None, name, coro, blocked.seconds,
+                                         lr.id, lr.thread_name, frames, blocking))
 
     def _discover(self, now):
         ws = _weak_all_tasks()
@@ -440,6 +682,7 @@ class Sampler:
                 try:
                     if lookup(task) is None and not task.done():
                         self._adopt(self.registry.track_discovered(task, task.get_loop(), now), now)
+                        self._hook_loop_of(task)
                 finally:
                     if _refcount(task) <= _SOLE:
                         self._hand_back(task)
@@ -458,9 +701,21 @@ class Sampler:
                 task = tasks.pop()
                 if lookup(task) is None:
                     self._adopt(self.registry.track_discovered(task, task.get_loop(), now), now)
+                    self._hook_loop_of(task)
                 if _refcount(task) <= _SOLE:
                     self._hand_back(task)
                 task = None
+
+    @staticmethod
+    def _hook_loop_of(task):
+        """A task the hook did not see may come from a loop class it does not know yet
+        (one that is not a BaseEventLoop): record that class's tasks from now on."""
+        try:
+            cls = type(task.get_loop())
+            if not hooks.is_hooked(cls):
+                hooks.hook_loop_class(cls)
+        except Exception:
+            log.exception("hooking a loop class failed")
 
     def _forget_stale_orphans(self):
         orphans = self.registry.orphans
@@ -515,13 +770,53 @@ class Sampler:
             if raw == "PENDING":
                 state = "running" if id(task) in running else "pending"
                 coro = task.get_coro()
-                if not chain_matches(coro, ref.await_sig):
-                    sig = await_chain(coro) if coro is not None else []
-                    ref.await_sig = sig
-                    ref.awaiting = self.resolver.frames_of(sig) if sig else None
+                # The await point: the chain of code objects and offsets, and the very
+                # future the task is suspended on (a task that awaits queue.get() at the
+                # same line again and again has a new future each time).
+                fut = getattr(task, "_fut_waiter", None)
+                waiter = ref.waiter
+                if waiter is None:
+                    same = fut is None
+                elif waiter is False:
+                    same = True  # a future without weak references: the chain decides
+                else:
+                    same = waiter() is fut
+                waiter = None
+                moved = not chain_matches(coro, ref.await_sig)
+                if moved or not same:
+                    if moved:
+                        sig = await_chain(coro) if coro is not None else []
+                        ref.await_sig = sig
+                        ref.awaiting = self.resolver.frames_of(sig) if sig else None
                     ref.waiting_since = now
-                    changed = True
+                    if fut is None:
+                        ref.waiter = None
+                    else:
+                        try:
+                            ref.waiter = weakref.ref(fut)
+                        except TypeError:
+                            ref.waiter = False
+                    waiting_on = self.waits.classify(task, coro) if state == "pending" else None
+                    if moved or waiting_on != ref.waiting_on:
+                        changed = True
+                    elif ref.record is not None and now - ref.record.get("waitingSince", 0) / 1000.0 >= REPUBLISH_SECONDS:
+                        # The same place again, on a new future: its new waitingSince is
+                        # sent, at most every REPUBLISH_SECONDS (the view shows seconds).
+                        changed = True
+                    ref.waiting_on = waiting_on
+                    waiting_on = None
+                fut = None
                 coro = None
+                if state == "pending":
+                    if ref.binding is not None:
+                        if loop_only_holds(task):
+                            ref.suspect += 1
+                            if ref.suspect >= SUSPECT_LOOKS:
+                                self._report_fire_and_forget(ref, now)
+                        else:
+                            ref.suspect = 0
+                    if ref.await_sig and now - ref.waiting_since >= self.stuck_after:
+                        self._check_stuck(ref, now)
                 if names:
                     name = task.get_name()
                     if name != ref.name:
@@ -616,6 +911,10 @@ class Sampler:
                 record["awaiting"] = ref.awaiting
             if ref.waiting_since is not None and ref.state == "pending":
                 record["waitingSince"] = _ms(ref.waiting_since)
+                if ref.waiting_on is not None:
+                    record["waitingOn"] = ref.waiting_on
+            if ref.group is not None:
+                record["group"] = ref.group.id
             if ref.finished is not None:
                 record["finished"] = _ms(ref.finished)
             if ref.exception is not None:
@@ -691,6 +990,8 @@ class Sampler:
         if name == "setInterval":
             self.interval = self._clamp(command["interval"])
             self._max_skip = self._skips(self.interval)
+            self.watch_period = self._watch_period()
+            self.orphan_grace = max(1.0, 3 * self.interval)
             return protocol.result_ok(cid, {"interval": self.interval})
         return protocol.result_error(cid, "unknown command %r" % name)
 

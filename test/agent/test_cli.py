@@ -77,9 +77,12 @@ class CommandLine(unittest.TestCase):
 class Splitting(unittest.TestCase):
     def test_forms(self):
         self.assertEqual(parse_run_args(["app.py", "-v"]),
-                         ({"connect": None, "token": None, "help": False}, "app.py", False, ["-v"]))
+                         ({"connect": None, "token": None, "record": None, "help": False}, "app.py", False, ["-v"]))
         self.assertEqual(parse_run_args(["--connect", "unix:/s", "--token=abc", "-m", "pkg.mod", "--x"]),
-                         ({"connect": "unix:/s", "token": "abc", "help": False}, "pkg.mod", True, ["--x"]))
+                         ({"connect": "unix:/s", "token": "abc", "record": None, "help": False}, "pkg.mod", True,
+                          ["--x"]))
+        self.assertEqual(parse_run_args(["--record", "out.ndjson", "app.py"])[0]["record"], "out.ndjson")
+        self.assertEqual(parse_run_args(["--record=x", "app.py", "--record", "y"])[0]["record"], "x")
         self.assertEqual(parse_run_args(["-mpkg", "a"])[1:], ("pkg", True, ["a"]))
         self.assertEqual(parse_run_args(["--connect=tcp:127.0.0.1:1", "--", "-weird.py", "a"])[1:],
                          ("-weird.py", False, ["a"]))

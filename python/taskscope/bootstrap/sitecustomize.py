@@ -5,8 +5,8 @@ imports this file at startup (as ``sitecustomize``); it then
 
 1. takes its own folder off ``sys.path`` and appends the folder that holds the
    ``taskscope`` package (appended, so it never shadows the program's modules);
-2. starts the agent if ``TASKSCOPE_CONNECT`` is set (``bye`` will carry a null exit
-   code: only the command line knows the exit status);
+2. starts the agent if ``TASKSCOPE_CONNECT`` (or ``TASKSCOPE_RECORD``) is set (``bye``
+   will carry a null exit code: only the command line knows the exit status);
 3. chains to the ``sitecustomize`` that Python would have found without this one (the
    next one on ``sys.path``), which then replaces this module in ``sys.modules``; an error
    in it is reported exactly as Python's ``site`` reports it.
@@ -36,7 +36,7 @@ def _taskscope_bootstrap():
     except Exception:
         pass
 
-    if os.environ.get("TASKSCOPE_CONNECT"):
+    if os.environ.get("TASKSCOPE_CONNECT") or os.environ.get("TASKSCOPE_RECORD"):
         try:
             from taskscope import agent
 

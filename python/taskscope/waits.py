@@ -1,0 +1,203 @@
+"""What a waiting task waits for: the ``waitingOn`` of the protocol.
+
+Worked out on the sampler thread, only when a task's await point changed, from two things
+the task shows without being disturbed:
+
+- its await chain (``cr_await`` from coroutine to coroutine): the outermost frame that is
+  asyncio's own code names the primitive (``Queue.get``, ``Lock.acquire``, ``Event.wait``,
+  ``Condition.wait``, ``Semaphore.acquire``, ``sleep``, ``wait``, ``wait_for``,
+  ``TaskGroup.__aexit__``, stream reads, ...), recognised by qualified name within the
+  asyncio package (cached per code object);
+- the future it is suspended on (``task._fut_waiter``): another task (``await task``), a
+  gather's future (its children), or a plain future.
+
+The tasks behind ``asyncio.wait``, ``wait_for`` (3.11, where it waits on a helper future)
+and a TaskGroup are read from the waiting coroutine's own locals with
+``gc.get_referents(coroutine)``, which lists the values a suspended coroutine holds
+without creating anything (``frame.f_locals`` would, on 3.11 and 3.12, attach a snapshot
+of the locals to the frame and so keep them alive). Nothing here keeps a reference to a
+task or a future once it returns.
+"""
+
+import asyncio
+import gc
+import os
+
+_ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__)) + os.sep
+
+#: Qualified names of asyncio's coroutines -> (kind, label).
+PRIMITIVES = {
+    "Queue.get": ("queue", "Queue.get"),
+    "Queue.put": ("queue", "Queue.put"),
+    "Queue.join": ("queue", "Queue.join"),
+    "Lock.acquire": ("lock", "Lock.acquire"),
+    "Semaphore.acquire": ("semaphore", "Semaphore.acquire"),
+    "Event.wait": ("event", "Event.wait"),
+    "Condition.wait": ("condition", "Condition.wait"),
+    "Condition.wait_for": ("condition", "Condition.wait_for"),
+    "Barrier.wait": ("other", "Barrier.wait"),
+    "sleep": ("sleep", "sleep"),
+    "wait": ("wait", "wait"),
+    "_wait": ("wait", "wait"),
+    "wait_for": ("wait", "wait_for"),
+    "as_completed.<locals>._wait_for_one": ("wait", "as_completed"),
+    "_AsCompletedIterator._wait_for_one": ("wait", "as_completed"),
+    "TaskGroup.__aexit__": ("taskgroup", "TaskGroup"),
+    "TaskGroup._aexit": ("taskgroup", "TaskGroup"),
+    "StreamReader.read": ("other", "StreamReader.read"),
+    "StreamReader.readline": ("other", "StreamReader.readline"),
+    "StreamReader.readexactly": ("other", "StreamReader.readexactly"),
+    "StreamReader.readuntil": ("other", "StreamReader.readuntil"),
+    "StreamReader._wait_for_data": ("other", "StreamReader.read"),
+    "StreamWriter.drain": ("other", "StreamWriter.drain"),
+    "StreamWriter.wait_closed": ("other", "StreamWriter.wait_closed"),
+    "Server.serve_forever": ("other", "Server.serve_forever"),
+    "Server.wait_closed": ("other", "Server.wait_closed"),
+}
+
+_Future = asyncio.Future
+_isfuture = asyncio.isfuture
+_TaskGroup = getattr(asyncio, "TaskGroup", None)
+
+
+def _is_task(obj):
+    return _isfuture(obj) and hasattr(obj, "get_coro")
+
+
+class WaitClassifier:
+    """One per sampler; `lookup` maps a task to its record (or None)."""
+
+    MAX_CACHE = 20000
+
+    def __init__(self, lookup):
+        self.lookup = lookup
+        self._codes = {}  # id(code) -> (code, (kind, label) | None, is asyncio's)
+
+    def _primitive(self, code):
+        entry = self._codes.get(id(code))
+        if entry is None or entry[0] is not code:
+            if len(self._codes) >= self.MAX_CACHE:
+                self._codes.clear()
+            ours = code.co_filename.startswith(_ASYNCIO_DIR)
+            name = getattr(code, "co_qualname", None) or code.co_name
+            known = PRIMITIVES.get(name) if ours else None
+            if ours and known is None:
+                known = (None, name)  # asyncio's, but not a primitive with a meaning
+            entry = self._codes[id(code)] = (code, known, ours)
+        return entry[1]
+
+    def classify(self, task, coro):
+        """The WaitTarget dict for `task` (suspended in `coro`), or None."""
+        outermost = None
+        outer_coro = None
+        depth = 64
+        while coro is not None and depth:
+            frame = getattr(coro, "cr_frame", None)
+            if frame is None:
+                frame = getattr(coro, "gi_frame", None)
+                if frame is None:
+                    break
+                nxt = getattr(coro, "gi_yieldfrom", None)
+            else:
+                nxt = coro.cr_await
+            known = self._primitive(frame.f_code)
+            if known is not None and outermost is None:
+                outermost = known
+                outer_coro = coro
+            frame = None
+            coro = nxt
+            depth -= 1
+        coro = None
+        fut = getattr(task, "_fut_waiter", None)
+        try:
+            return self._target(task, fut, outermost, outer_coro)
+        finally:
+            fut = outer_coro = None
+
+    def _target(self, task, fut, known, outer_coro):
+        ids = []
+        kind = label = None
+        if known is not None:
+            kind, label = known
+        if kind == "taskgroup":
+            group = self._referent(outer_coro, _TaskGroup) if _TaskGroup is not None else None
+            if group is not None:
+                self._add(ids, list(getattr(group, "_tasks", ()) or ()), task)
+            group = None
+        elif kind == "wait":
+            if fut is not None and _is_task(fut):
+                self._add(ids, [fut], task)
+                kind = "task"
+            elif fut is not None and hasattr(fut, "_children"):
+                self._add(ids, list(fut._children), task)
+                kind = "gather"
+            else:
+                self._add(ids, self._referenced_futures(outer_coro), task)
+                if label == "wait_for" and len(ids) == 1:
+                    kind = "task"  # 3.11: wait_for waits on a helper future for one task
+        elif kind is None:
+            if fut is None:
+                if label is None:
+                    return None
+                kind = "other"
+            elif _is_task(fut):
+                self._add(ids, [fut], task)
+                kind = "task"
+                if label is None:
+                    label = self._task_label(fut)
+            elif hasattr(fut, "_children") and type(fut).__name__ == "_GatheringFuture":
+                self._add(ids, list(fut._children), task)
+                kind, label = "gather", "gather"
+            else:
+                kind = "future" if isinstance(fut, _Future) else "other"
+                if label is None:
+                    label = type(fut).__name__
+        target = {"kind": kind}
+        if ids:
+            target["tasks"] = ids
+        if label:
+            target["label"] = label
+        return target
+
+    @staticmethod
+    def _task_label(fut):
+        try:
+            return "Task %r" % (fut.get_name(),)
+        except Exception:
+            return "Task"
+
+    def _add(self, ids, futures, waiter):
+        lookup = self.lookup
+        for fut in futures:
+            if fut is waiter or not _is_task(fut):
+                continue
+            ref = lookup(fut)
+            task_id = getattr(ref, "id", None) if ref is not None else None
+            if task_id is not None and task_id not in ids:
+                ids.append(task_id)
+        del futures[:]
+
+    @staticmethod
+    def _referent(coro, cls):
+        if coro is None:
+            return None
+        for value in gc.get_referents(coro):
+            if isinstance(value, cls):
+                return value
+        return None
+
+    @staticmethod
+    def _referenced_futures(coro):
+        """The futures a suspended asyncio coroutine holds in its locals (directly, or in
+        a set, list or tuple): the tasks given to ``wait``/``wait_for``/``as_completed``."""
+        out = []
+        if coro is None:
+            return out
+        for value in gc.get_referents(coro):
+            if _isfuture(value):
+                out.append(value)
+            elif isinstance(value, (set, frozenset, list, tuple)) and len(value) < 100000:
+                for item in list(value):
+                    if _isfuture(item):
+                        out.append(item)
+        return out
