@@ -301,6 +301,60 @@ class FakeExtension:
         return self.wait(lambda: conn.results.get(cid), timeout, "result of %s" % name)
 
 
+def uvloop_available():
+    """True when this interpreter has uvloop (Debian's python3-uvloop for /usr/bin/python3.11)."""
+    import importlib.util
+
+    return importlib.util.find_spec("uvloop") is not None
+
+
+class TracedRun:
+    """What one traced run of a fixture produced: its outcome and the connection."""
+
+    def __init__(self, returncode, stdout, stderr, conn):
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.conn = conn
+
+    @property
+    def outcome(self):
+        return self.returncode, self.stdout, self.stderr
+
+    def events(self, kind=None):
+        return [m for m in self.conn.messages if m["type"] == "event" and (kind is None or m["kind"] == kind)]
+
+    def task_named(self, name):
+        return self.conn.task_named(name)
+
+
+def traced(args, until=None, seconds=0.0, timeout=30, **env):
+    """Runs ``python -m taskscope run args`` against a fake extension, with RELEASE_FILE:
+    waits for ``until(conn)`` (under the extension's lock) and/or `seconds`, releases the
+    program, and waits for it to end and its connection to close. Returns a `TracedRun`."""
+    release_path = release_file()
+    try:
+        with FakeExtension() as ext:
+            proc = start_agent(args if isinstance(args, list) else [args], connect=ext.address,
+                               env=clean_env(RELEASE_FILE=release_path, **env))
+            try:
+                conn = ext.wait_connection(timeout=timeout)
+                if until is not None:
+                    ext.wait(lambda: until(conn), timeout=timeout, what="the program's state")
+                if seconds:
+                    time.sleep(seconds)
+                release(release_path)
+                out, err = proc.communicate(timeout=timeout)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
+            ext.wait(lambda: conn.closed.is_set(), timeout=timeout, what="the connection closed")
+            return TracedRun(proc.returncode, out, err, conn)
+    finally:
+        shutil.rmtree(os.path.dirname(release_path), ignore_errors=True)
+
+
 def parallel(function, items, workers=3):
     """``[function(item) for item in items]``, a few at a time (the runs mostly wait)."""
     from concurrent.futures import ThreadPoolExecutor

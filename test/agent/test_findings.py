@@ -1,0 +1,266 @@
+"""Findings on real programs: each kind on a small program that shows it, and none on
+programs without these bugs; on asyncio's own loop, and on uvloop where it is installed.
+
+Each class runs its programs once, a few at a time, in setUpClass; the tests read what the
+fake extension received.
+"""
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+import unittest
+from concurrent.futures import ThreadPoolExecutor
+
+from test.agent import support
+
+FIRE_AND_FORGET = "fire-and-forget"
+
+
+def events_of(conn, kind):
+    return [m for m in conn.messages if m["type"] == "event" and m["kind"] == kind]
+
+
+def site(program, marker, function):
+    return {"file": support.program(program), "line": support.site_line(program, marker), "function": function,
+            "user": True}
+
+
+def first_seq_finished(run, task_id):
+    """The seq of the first state message in which the task is no longer pending."""
+    for m in run.conn.messages:
+        for t in m.get("tasks", m.get("upsert", ())) if m["type"] in ("snapshot", "delta") else ():
+            if t["id"] == task_id and t["state"] not in ("pending", "running"):
+                return m["seq"]
+    return None
+
+
+class FindingsOnPrograms(unittest.TestCase):
+    """Each finding kind on the program that shows it (asyncio's loop; a subclass: uvloop)."""
+
+    ENV = {}
+    #: Plain callbacks (not task steps) are only seen blocking on BaseEventLoop loops.
+    CALLBACKS_SEEN = True
+
+    @classmethod
+    def setUpClass(cls):
+        env = dict(cls.ENV)
+
+        def count(kind, n):
+            return lambda conn: len(events_of(conn, kind)) >= n
+
+        jobs = {
+            "forgets": lambda: support.traced("forgets_tasks.py", until=count(FIRE_AND_FORGET, 2), **env),
+            "destroys": lambda: support.traced("destroys_pending_task.py", **env),
+            "never_retrieved": lambda: support.traced("exception_handler.py", **env),
+            "orphan": lambda: support.traced("orphan_task.py", until=count("orphan", 1), seconds=0.3, **env),
+            "stuck": lambda: support.traced("stuck_task.py", until=count("stuck", 1), seconds=0.6,
+                                            TASKSCOPE_STUCK_AFTER="0.4", **env),
+            "blocks": lambda: support.traced("blocks_loop.py", BLOCK_SECONDS="1.0", **env),
+        }
+        with ThreadPoolExecutor(3) as pool:
+            futures = {name: pool.submit(job) for name, job in jobs.items()}
+        cls.runs = {name: f.result() for name, f in futures.items()}
+
+    def test_every_program_ran_as_usual_and_sent_valid_lines(self):
+        expected = {
+            "forgets": "helper started helper-job\ndone\n",
+            "destroys": "collected\n",
+            "orphan": "done\n",
+            "stuck": "done\n",
+            "blocks": "done\n",
+        }
+        for name, run in self.runs.items():
+            with self.subTest(name):
+                self.assertEqual(run.returncode, 0, run.stderr)
+                if name in expected:
+                    self.assertEqual(run.stdout, expected[name])
+                self.assertEqual(run.conn.invalid, [])
+
+    def test_fire_and_forget_discarded_and_local(self):
+        run = self.runs["forgets"]
+        found = {e["task"]: e for e in run.events(FIRE_AND_FORGET)}
+        self.assertEqual(len(found), 2, run.events())
+        poller, helper = run.task_named("poller"), run.task_named("helper-job")
+        discarded, local = found[poller["id"]], found[helper["id"]]
+        self.assertEqual(discarded["site"], site("forgets_tasks.py", "discarded", "main"))
+        self.assertEqual(discarded["evidence"], {"binding": "discarded"})
+        self.assertTrue(discarded["message"].startswith(
+            "Task 'poller' (poll) was created at forgets_tasks.py:%d and its only reference was dropped"
+            % support.site_line("forgets_tasks.py", "discarded")), discarded["message"])
+        self.assertEqual(local["site"], site("forgets_tasks.py", "local", "start_helper"))
+        self.assertEqual(local["evidence"], {"binding": "local", "variable": "job"})
+        self.assertIn("local variable 'job' of start_helper", local["message"])
+        for event, task in ((discarded, poller), (local, helper)):
+            finished = first_seq_finished(run, task["id"])
+            self.assertIsNotNone(finished)
+            self.assertLess(event["seq"], finished, "reported after the task had finished")
+        self.assertEqual({e["kind"] for e in run.events()}, {FIRE_AND_FORGET})
+
+    def test_destroyed_pending_with_where_it_waited(self):
+        run = self.runs["destroys"]
+        (event,) = run.events("destroyed-pending")
+        self.assertEqual(event["task"], run.task_named("doomed")["id"])
+        self.assertEqual(event["site"], site("destroys_pending_task.py", "doomed", "main"))
+        awaiting = event["evidence"]["awaiting"]
+        self.assertEqual((awaiting[-1]["function"], awaiting[-1]["line"]),
+                         ("wait_forever", support.site_line("destroys_pending_task.py", "waits")))
+        self.assertIn("destroyed by the garbage collector while still pending", event["message"])
+        self.assertIn("Task was destroyed but it is pending!", run.stderr)  # asyncio's own report
+
+    def test_exception_never_retrieved_with_traceback_and_site(self):
+        run = self.runs["never_retrieved"]
+        events = run.events("exception-never-retrieved")
+        self.assertEqual(sorted(run.conn.tasks[e["task"]]["name"] for e in events), ["default-handler", "with-handler"])
+        for event in events:
+            self.assertEqual(event["site"], site("exception_handler.py", "fails", "hold_then_drop"))
+            evidence = event["evidence"]
+            self.assertEqual((evidence["type"], evidence["message"]), ("RuntimeError", "nobody retrieves this"))
+            self.assertEqual(evidence["traceback"][-1]["function"], "fails")
+            self.assertIn("failed with RuntimeError: nobody retrieves this", event["message"])
+        # The program's handler ran for the first, asyncio's log for the second.
+        self.assertIn("handler: Task exception was never retrieved", run.stdout)
+        self.assertIn("Task exception was never retrieved", run.stderr)
+        self.assertEqual({e["kind"] for e in run.events()}, {"exception-never-retrieved"})
+
+    def test_orphan_but_not_a_taskgroup_task_or_an_awaited_child(self):
+        run = self.runs["orphan"]
+        (event,) = run.events("orphan")
+        orphan, spawner = run.task_named("orphan"), run.task_named("spawner")
+        self.assertEqual(event["task"], orphan["id"])
+        self.assertEqual(event["site"], site("orphan_task.py", "orphan", "spawner"))
+        self.assertEqual(event["evidence"], {"parent": spawner["id"], "parentState": "done"})
+        member = run.task_named("group-member")
+        # (The adder ends between two samples: on 3.11 its name is not known then.)
+        (adder,) = [t for t in run.conn.tasks.values() if t["coro"] == "adder"]
+        self.assertEqual(member["parent"], adder["id"])
+        self.assertTrue(member["group"].startswith("g"))
+        self.assertEqual({e["kind"] for e in run.events()}, {"orphan"})
+
+    def test_stuck_once_per_await_point_and_not_a_busy_consumer(self):
+        run = self.runs["stuck"]
+        (event,) = run.events("stuck")
+        self.assertEqual(event["task"], run.task_named("stuck")["id"])
+        evidence = event["evidence"]
+        self.assertGreaterEqual(evidence["waitedMs"], 400)
+        user = [f for f in evidence["awaiting"] if f["file"] == support.program("stuck_task.py")]
+        self.assertEqual(user[-1]["line"], support.site_line("stuck_task.py", "stuck"))
+        self.assertEqual(evidence["waitingOn"], {"kind": "event", "label": "Event.wait"})
+        self.assertIn("has waited on Event.wait at stuck_task.py:%d" % support.site_line("stuck_task.py", "stuck"),
+                      event["message"])
+        self.assertEqual({e["kind"] for e in run.events()}, {"stuck"})
+
+    def test_loop_blocked_names_the_task_and_the_blocking_line_while_blocked(self):
+        run = self.runs["blocks"]
+        events = run.events("loop-blocked")
+        expected = [("sleeper", "sleeps", "parse"), ("spinner", "spins", "spin")]
+        if self.CALLBACKS_SEEN:
+            expected.append((None, "callback", "callback"))
+        self.assertEqual(len(events), len(expected), [e["message"] for e in events])
+        loop = [t for t in run.conn.tasks.values() if t["coro"] == "main"][0]["loop"]
+        for event, (task, marker, function) in zip(events, expected):
+            with self.subTest(marker):
+                blocking = site("blocks_loop.py", marker, function)
+                self.assertEqual(event.get("task"), run.task_named(task)["id"] if task else None)
+                self.assertEqual(event["site"], blocking)
+                evidence = event["evidence"]
+                self.assertEqual(evidence["blocking"], blocking)
+                self.assertEqual(evidence["stack"][-1], blocking)  # innermost last
+                self.assertEqual(evidence["loop"], loop)
+                # Told while still blocked: less than the whole 1 s block had passed.
+                self.assertGreaterEqual(evidence["blockedMs"], 250)
+                self.assertLess(evidence["blockedMs"], 1000)
+                self.assertIn("in %s (blocks_loop.py:%d)" % (function, blocking["line"]), event["message"])
+        self.assertEqual({e["kind"] for e in run.events()}, {"loop-blocked"})
+        # The task step's stack starts at the task's coroutine.
+        self.assertEqual([f["function"] for f in events[0]["evidence"]["stack"]], ["sleeper", "parse"])
+
+
+@unittest.skipUnless(support.uvloop_available(), "uvloop is not installed for this Python")
+class FindingsOnUvloop(FindingsOnPrograms):
+    ENV = {"FIXTURE_LOOP": "uvloop"}
+    CALLBACKS_SEEN = False
+
+
+def crawler_without_fire_and_forget(folder):
+    """demo/crawler.py with its fire-and-forget line removed, written into `folder`."""
+    source = os.path.join(support.REPO, "demo", "crawler.py")
+    with open(source, encoding="utf-8") as f:
+        lines = f.read().splitlines(True)
+    kept = [line for line in lines if "# fire-and-forget" not in line]
+    assert len(kept) == len(lines) - 1, "the demo's fire-and-forget line moved"
+    path = os.path.join(folder, "crawler.py")
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(kept)
+    return path
+
+
+class NoFindingsOnCleanPrograms(unittest.TestCase):
+    """Programs without these bugs: not a single event (default thresholds)."""
+
+    PROGRAMS = ["keeps_tasks.py", "nested_tasks.py", "creation_routes.py", "waits_on_things.py", "task_factory.py",
+                "echo_environment.py"]
+
+    @classmethod
+    def setUpClass(cls):
+        with ThreadPoolExecutor(3) as pool:
+            futures = {p: pool.submit(support.traced, p, seconds=1.5) for p in cls.PROGRAMS}
+            futures["cancel_me.py"] = pool.submit(cls._cancel_me)
+            futures["demo crawler"] = pool.submit(cls._crawler)
+        cls.runs = {p: f.result() for p, f in futures.items()}
+
+    @staticmethod
+    def _cancel_me():
+        # Without RELEASE_FILE: a timer cancels the sleeper, as in the transparency tests.
+        with support.FakeExtension() as ext:
+            done = support.run_agent(["cancel_me.py"], connect=ext.address)
+            conn = ext.wait_connection()
+            ext.wait(lambda: conn.closed.is_set(), what="the connection closed")
+        return support.TracedRun(done.returncode, done.stdout, done.stderr, conn)
+
+    @staticmethod
+    def _crawler():
+        folder = tempfile.mkdtemp(prefix="ts-crawler-")
+        try:
+            path = crawler_without_fire_and_forget(folder)
+            with support.FakeExtension() as ext:
+                proc = support.start_agent([path], connect=ext.address, cwd=folder)
+                conn = ext.wait_connection()
+                time.sleep(4.0)  # a few hundred pages fetched, in tasks of their own
+                proc.send_signal(signal.SIGINT)  # the demo ends on Ctrl-C
+                out, err = proc.communicate(timeout=30)
+                ext.wait(lambda: conn.closed.is_set(), what="the connection closed")
+            return support.TracedRun(proc.returncode, out, err, conn)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def test_no_events(self):
+        for name, run in self.runs.items():
+            with self.subTest(name):
+                self.assertEqual(run.conn.invalid, [])
+                self.assertEqual([e["message"] for e in run.events()], [])
+                self.assertEqual(run.returncode, 0, run.stderr)
+
+    def test_the_crawler_did_crawl(self):
+        run = self.runs["demo crawler"]
+        self.assertIn("serving the demo site", run.stdout)
+        fetched = [t for t in run.conn.tasks.values() if t["name"].startswith("fetch /page/")]
+        self.assertGreater(len(fetched), 5)
+        self.assertTrue(any(t.get("group") for t in run.conn.tasks.values() if t["name"].startswith("worker-")))
+
+
+@unittest.skipUnless(support.uvloop_available(), "uvloop is not installed for this Python")
+class NoFindingsOnCleanUvloopPrograms(unittest.TestCase):
+    def test_no_events(self):
+        programs = ["keeps_tasks.py", "waits_on_things.py", "uvloop_routes.py"]
+        with ThreadPoolExecutor(3) as pool:
+            runs = list(pool.map(lambda p: support.traced(p, seconds=1.5, FIXTURE_LOOP="uvloop"), programs))
+        for name, run in zip(programs, runs):
+            with self.subTest(name):
+                self.assertEqual((run.returncode, run.conn.invalid), (0, []), run.stderr)
+                self.assertEqual([e["message"] for e in run.events()], [])
+
+
+if __name__ == "__main__":
+    unittest.main()
