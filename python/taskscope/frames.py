@@ -20,6 +20,7 @@ import sys
 import sysconfig
 
 _AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
+_AGENT_PREFIX = os.path.normcase(os.path.join(_AGENT_DIR, ""))
 _SEGMENTS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
 
 
@@ -63,10 +64,17 @@ class FrameResolver:
         self._roots = _library_roots() if roots is None else roots
         self._codes = {}  # id(code) -> [file, function, is_user, line table or None, code]
         self._files = {}  # co_filename -> is_user
+        self._agent_files = {}  # co_filename -> the agent's own
         self._frames = {}  # (id(code), lasti, user) -> Frame dict, shared: never mutate one
         self._creations = {}  # tuple of (id(code), lasti) pairs -> (site, stack)
         #: Shared with the hot path: id(code) -> bool, for codes held in ``_codes``.
         self.user_codes = {} if user_codes is None else user_codes
+
+    def is_agent_file(self, filename):
+        known = self._agent_files.get(filename)
+        if known is None:
+            known = self._agent_files[filename] = _norm(filename).startswith(_AGENT_PREFIX)
+        return known
 
     def is_user_file(self, filename):
         known = self._files.get(filename)
@@ -165,6 +173,8 @@ class FrameResolver:
         site_frame = None
         for i in range(0, len(captured) - 1, 2):
             code = captured[i]
+            if self.is_agent_file(code.co_filename):
+                continue  # the agent's own wrappers (TaskGroup.create_task's)
             if self.is_user(code):
                 site_frame = self.frame(code, captured[i + 1], user=True)
                 stack.append(site_frame)

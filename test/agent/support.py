@@ -311,11 +311,13 @@ def uvloop_available():
 class TracedRun:
     """What one traced run of a fixture produced: its outcome and the connection."""
 
-    def __init__(self, returncode, stdout, stderr, conn):
+    def __init__(self, returncode, stdout, stderr, conn, picture=None):
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr
         self.conn = conn
+        #: The tasks as the extension saw them when `until` held (before the release).
+        self.picture = picture if picture is not None else {}
 
     @property
     def outcome(self):
@@ -343,6 +345,8 @@ def traced(args, until=None, seconds=0.0, timeout=30, **env):
                     ext.wait(lambda: until(conn), timeout=timeout, what="the program's state")
                 if seconds:
                     time.sleep(seconds)
+                with ext.cond:
+                    picture = {tid: dict(t) for tid, t in conn.tasks.items()}
                 release(release_path)
                 out, err = proc.communicate(timeout=timeout)
             finally:
@@ -350,7 +354,7 @@ def traced(args, until=None, seconds=0.0, timeout=30, **env):
                     proc.kill()
                     proc.communicate()
             ext.wait(lambda: conn.closed.is_set(), timeout=timeout, what="the connection closed")
-            return TracedRun(proc.returncode, out, err, conn)
+            return TracedRun(proc.returncode, out, err, conn, picture)
     finally:
         shutil.rmtree(os.path.dirname(release_path), ignore_errors=True)
 

@@ -14,11 +14,14 @@ if sys.version_info >= (3, 11):
 
 
 class CreationRoutes(unittest.TestCase):
+    PROGRAM = PROGRAM
+    OUTPUT = "all routes done\n"
+
     @classmethod
     def setUpClass(cls):
         cls.ext = support.FakeExtension()
         cls.release = support.release_file()
-        cls.proc = support.start_agent([PROGRAM], connect=cls.ext.address,
+        cls.proc = support.start_agent([cls.PROGRAM], connect=cls.ext.address,
                                        env=support.clean_env(RELEASE_FILE=cls.release))
         try:
             cls.conn = cls.ext.wait_connection()
@@ -58,11 +61,12 @@ class CreationRoutes(unittest.TestCase):
         return main
 
     def assert_site(self, task, marker, function="main"):
-        self.assertEqual(task["site"], {"file": support.program(PROGRAM), "line": support.site_line(PROGRAM, marker),
+        self.assertEqual(task["site"], {"file": support.program(self.PROGRAM),
+                                        "line": support.site_line(self.PROGRAM, marker),
                                         "function": function, "user": True})
 
     def test_program_ran_normally(self):
-        self.assertEqual((self.proc.returncode, self.out, self.err), (0, "all routes done\n", ""))
+        self.assertEqual((self.proc.returncode, self.out, self.err), (0, self.OUTPUT, ""))
         self.assertEqual(self.conn.invalid, [])
 
     def test_create_task_routes(self):
@@ -91,7 +95,9 @@ class CreationRoutes(unittest.TestCase):
         self.assertEqual(task["coro"], "in_group")
         self.assertEqual(task["parent"], self.main()["id"])
         self.assert_site(task, "TaskGroup")
-        self.assertEqual(task["stack"][0]["function"], "TaskGroup.create_task")
+        self.assertEqual([f["function"] for f in task["stack"]], ["TaskGroup.create_task", "main"])  # no agent frame
+        self.assertRegex(task["group"], r"^g\d+$")
+        self.assertNotIn("group", self.named("via-create_task"))
 
     def test_task_made_directly_is_found_without_parent_or_site(self):
         task = self.named("via-Task")
@@ -124,6 +130,47 @@ class CreationRoutes(unittest.TestCase):
         self.assertTrue(ids)
         for tid, seen in by_id.items():
             self.assertEqual(len({c for _, c in seen}), 1, "id %s names two tasks: %s" % (tid, seen))
+
+
+@unittest.skipIf(sys.version_info < (3, 12), "eager tasks are new in 3.12")
+class EagerTasks(unittest.TestCase):
+    PROGRAM = "eager_tasks.py"
+
+    @classmethod
+    def setUpClass(cls):
+        names = ("eager-done", "eager-waiting", "eager-child")
+        cls.result = support.traced(cls.PROGRAM, until=lambda conn: all(conn.task_named(n) for n in names))
+        cls.plain = support.run_plain([cls.PROGRAM])
+
+    def task(self, name):
+        return self.result.conn.task_named(name)
+
+    def test_the_program_and_its_factory_are_unchanged(self):
+        self.assertEqual(self.result.outcome, (0, "finished in its first step: True 42\nfactory kept: True\n", ""))
+        self.assertEqual(self.result.outcome[:2], (self.plain.returncode, self.plain.stdout))
+        self.assertEqual(self.result.conn.invalid, [])
+
+    def test_sites_and_parents(self):
+        main = [t for t in self.result.conn.tasks.values() if t["coro"] == "main"][0]
+        for name, marker, function, parent in (("eager-done", "eager-done", "main", main),
+                                               ("eager-waiting", "eager-waiting", "main", main),
+                                               ("eager-child", "eager-child", "waiting", self.task("eager-waiting"))):
+            with self.subTest(name):
+                task = self.task(name)
+                self.assertEqual(task["site"], {"file": support.program(self.PROGRAM),
+                                                "line": support.site_line(self.PROGRAM, marker),
+                                                "function": function, "user": True})
+                self.assertEqual(task["parent"], parent["id"])
+        self.assertEqual(self.task("eager-done")["state"], "done")
+        self.assertEqual([e["message"] for e in self.result.events()], [])
+
+
+@unittest.skipUnless(support.uvloop_available(), "uvloop is not installed for this Python")
+class UvloopCreationRoutes(CreationRoutes):
+    """The same routes on uvloop loops, one of them with the program's own task factory."""
+
+    PROGRAM = "uvloop_routes.py"
+    OUTPUT = "loop: uvloop factory is ours: True tasks made by it: 6\nall routes done\n"
 
 
 if __name__ == "__main__":

@@ -1,0 +1,75 @@
+"""What each waiting task waits on (``waitingOn``), on a program with one task waiting on
+each kind of thing; on asyncio's loop and on uvloop where it is installed."""
+
+import unittest
+
+from test.agent import support
+
+#: task name -> (kind, label, names of the tasks it waits on, or None)
+EXPECTED = {
+    "on-lock": ("lock", "Lock.acquire", None),
+    "on-semaphore": ("semaphore", "Semaphore.acquire", None),
+    "on-event": ("event", "Event.wait", None),
+    "on-condition": ("condition", "Condition.wait", None),
+    "on-queue-get": ("queue", "Queue.get", None),
+    "on-queue-put": ("queue", "Queue.put", None),
+    "on-queue-join": ("queue", "Queue.join", None),
+    "on-sleep": ("sleep", "sleep", None),
+    "on-future": ("future", "Future", None),
+    "on-task": ("task", "Task 'target'", ["target"]),
+    "on-gather": ("gather", "gather", ["gathered-1", "gathered-2"]),
+    "on-wait": ("wait", "wait", ["waited-1", "waited-2"]),
+    "on-wait_for": ("task", "wait_for", ["timed"]),
+    "on-taskgroup": ("taskgroup", "TaskGroup", ["member-1", "member-2"]),
+    "target": ("event", "Event.wait", None),
+}
+
+
+def all_waiting(conn):
+    names = {t["name"]: t for t in conn.tasks.values()}
+    return all(name in names and "waitingOn" in names[name] for name in EXPECTED)
+
+
+class WaitingOn(unittest.TestCase):
+    ENV = {}
+
+    @classmethod
+    def setUpClass(cls):
+        cls.result = support.traced("waits_on_things.py", until=all_waiting, **cls.ENV)
+
+    def test_the_program_ran_as_usual(self):
+        self.assertEqual((self.result.returncode, self.result.stdout), (0, "released\n"), self.result.stderr)
+        self.assertEqual(self.result.conn.invalid, [])
+
+    def test_each_kind_of_wait(self):
+        tasks = self.result.picture
+        by_name = {t["name"]: t for t in tasks.values()}
+        for name, (kind, label, awaited) in EXPECTED.items():
+            with self.subTest(name):
+                target = by_name[name]["waitingOn"]
+                self.assertEqual((target["kind"], target.get("label")), (kind, label))
+                if awaited is None:
+                    self.assertNotIn("tasks", target)
+                else:
+                    self.assertEqual(sorted(tasks[i]["name"] for i in target["tasks"]), awaited)
+
+    def test_taskgroup_members_carry_their_group(self):
+        by_name = {t["name"]: t for t in self.result.picture.values()}
+        groups = {by_name["member-1"].get("group"), by_name["member-2"].get("group")}
+        self.assertEqual(len(groups), 1)
+        self.assertRegex(groups.pop(), r"^g\d+$")
+        self.assertNotIn("group", by_name["gathered-1"])
+
+    def test_waiting_since_is_when_the_wait_began(self):
+        for task in self.result.picture.values():
+            if "waitingOn" in task:
+                self.assertGreaterEqual(task["waitingSince"], task["created"])
+
+
+@unittest.skipUnless(support.uvloop_available(), "uvloop is not installed for this Python")
+class WaitingOnUvloop(WaitingOn):
+    ENV = {"FIXTURE_LOOP": "uvloop"}
+
+
+if __name__ == "__main__":
+    unittest.main()
