@@ -1,8 +1,11 @@
 """Start and stop: the agent leaves no thread or socket behind, and a forked child does
 not speak on its parent's connection."""
 
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import unittest
 
@@ -33,6 +36,26 @@ SHUTDOWN = textwrap.dedent("""
     print("after:", threads(), sockets())
     running.shutdown()  # twice is harmless
     print("again:", threads(), sockets())
+""")
+
+RECORDING = textwrap.dedent("""
+    import asyncio, os, sys, threading
+    from taskscope import agent
+
+    def open_files():
+        names = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                names.append(os.readlink("/proc/self/fd/" + fd))
+            except OSError:
+                pass
+        return names
+
+    running = agent.install(None, interval=0.01, record=sys.argv[1])
+    asyncio.run(asyncio.sleep(0.05))
+    print("during:", sorted(t.name for t in threading.enumerate()), sys.argv[1] in open_files())
+    running.shutdown()
+    print("after:", sorted(t.name for t in threading.enumerate()), sys.argv[1] in open_files())
 """)
 
 FORK = textwrap.dedent("""
@@ -68,6 +91,18 @@ class Lifecycle(unittest.TestCase):
         self.assertEqual(lines[2], "again: ['MainThread'] 0")
         self.assertEqual(conn.messages[-1], {"type": "bye", "exitCode": None})
         self.assertEqual(conn.invalid, [])
+
+    def test_a_recording_alone_leaves_no_thread_or_open_file(self):
+        folder = tempfile.mkdtemp(prefix="ts-lifecycle-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        path = os.path.join(folder, "run.ndjson")
+        done = subprocess.run([sys.executable, "-c", RECORDING, path], capture_output=True, text=True,
+                              env=support.clean_env(), timeout=30)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(done.stdout.splitlines(), ["during: ['MainThread', 'taskscope-sampler'] True",
+                                                    "after: ['MainThread'] False"])
+        with open(path, encoding="utf-8") as f:
+            self.assertEqual(f.read().splitlines()[-1], '{"type":"bye","exitCode":null}')
 
     @unittest.skipUnless(hasattr(__import__("os"), "fork"), "needs os.fork")
     def test_a_forked_child_stays_off_the_parents_connection(self):
