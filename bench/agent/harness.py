@@ -22,8 +22,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-PYTHON_DIR = os.path.join(REPO, "python")
-AGENT_DIR = os.path.join(PYTHON_DIR, "taskscope")
+#: Where the agent is imported from: the work tree, or a committed version that
+#: ``run_all.py --agent REV`` exported (``BENCH_AGENT_PYTHON``, ``BENCH_AGENT_REV``).
+PYTHON_DIR = os.environ.get("BENCH_AGENT_PYTHON") or os.path.join(REPO, "python")
 
 # --- environment ------------------------------------------------------------------------
 
@@ -43,14 +44,17 @@ def environment(python=None):
     except OSError:
         load = "unknown"
     agent_dirty = bool(_git("status", "--porcelain", "--", "python/taskscope"))
+    exported = os.environ.get("BENCH_AGENT_REV")
     facts = {
         "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M"),
         "python": "%s (%s)" % (platform.python_version(), sys.executable),
         "cpus": os.cpu_count(),
         "load average (1, 5, 15 min)": load,
         "machine": "%s %s" % (platform.system(), platform.machine()),
-        "agent": "%s%s" % (_git("rev-parse", "--short", "HEAD") or "?",
-                           " + uncommitted changes in python/taskscope" if agent_dirty else ""),
+        # The last commit that changed the agent (the repository's head moves with others' work).
+        "agent": ("%s (committed version, exported)" % exported) if exported else "%s%s" % (
+            _git("log", "-1", "--format=%h %cs", "--", "python/taskscope") or "?",
+            " + uncommitted changes in python/taskscope" if agent_dirty else ""),
     }
     if python:
         facts["child python"] = python
@@ -199,7 +203,23 @@ def agent_stats():
         "dropped": getattr(transport, "_dropped", None),
         "samples": getattr(agent.sampler, "_ticks", None),
         "tasks_recorded": next(agent.registry._task_numbers) - 1,
+        "thread_cpu": thread_cpu(),
     }
+
+
+def thread_cpu():
+    """In a child: CPU seconds (user + system) of each live thread, by thread name (Linux)."""
+    import threading
+
+    out = {}
+    for thread in threading.enumerate():
+        try:
+            with open("/proc/self/task/%d/stat" % thread.native_id) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, TypeError):
+            continue
+        out[thread.name] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
 
 
 def wait_for_agent_session(timeout=10.0):

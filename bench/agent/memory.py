@@ -124,7 +124,7 @@ async def _hold_tasks(variant, measure, n):
         for stat in diff[:BREAKDOWN_LINES]:
             if stat.size_diff > 0:
                 frame = stat.traceback[0]
-                top.append([os.path.relpath(frame.filename, harness.REPO), frame.lineno,
+                top.append([os.path.relpath(frame.filename, os.path.dirname(harness.PYTHON_DIR)), frame.lineno,
                             stat.size_diff / n, stat.count_diff / n])
         del after_snapshot, before_snapshot
     if measure != "rss":

@@ -1,10 +1,12 @@
 """Runs every agent benchmark, one after the other, and prints one summary table.
 
-``npm run bench:agent`` (or ``python3 bench/agent/run_all.py``; ``--only spawn,memory``
-for a subset). Each benchmark runs as its own process, as it would alone, and hands its
-goal rows back through a JSON file; the summary lists each goal as met or NOT MET, and
-the figures without a goal for reference. Exits 0 whatever the results: it measures, it
-does not gate. All together take about 6 minutes on 2 shared cores.
+``npm run bench:agent`` (or ``python3 bench/agent/run_all.py``). Options: ``--only
+spawn,memory`` for a subset; ``--agent REV`` to measure the agent as committed at REV,
+exported to a temporary folder, instead of the work tree (which others may be changing
+meanwhile). Each benchmark runs as its own process, as it would alone, and hands its goal
+rows back through a JSON file; the summary lists each goal as met or NOT MET, and the
+figures without a goal for reference. Exits 0 whatever the results: it measures, it does
+not gate. All together take about 6 minutes on 2 shared cores.
 """
 
 import json
@@ -16,7 +18,7 @@ import time
 
 import harness
 
-BENCHMARKS = ("spawn", "sampling", "server", "memory")
+BENCHMARKS = ("spawn", "sampling", "server", "memory", "hook_cost")
 TIMEOUT = 600
 
 
@@ -27,6 +29,27 @@ def main(argv):
         unknown = set(only) - set(BENCHMARKS)
         if unknown:
             sys.exit("unknown benchmark(s): %s (known: %s)" % (", ".join(sorted(unknown)), ", ".join(BENCHMARKS)))
+    with tempfile.TemporaryDirectory(prefix="ts-bench-agent-") as export:
+        if "--agent" in argv:
+            _export_agent(argv[argv.index("--agent") + 1], export)
+        _run(only)
+
+
+def _export_agent(rev, folder):
+    """Puts python/ as committed at `rev` into `folder`; the benchmarks import it from there."""
+    archive = subprocess.run(["git", "archive", rev, "python"], cwd=harness.REPO, capture_output=True)
+    if archive.returncode != 0:
+        sys.exit("git archive %s failed: %s" % (rev, archive.stderr.decode(errors="replace").strip()))
+    subprocess.run(["tar", "-x", "-C", folder], input=archive.stdout, check=True)
+    # The last commit, up to `rev`, that changed the agent.
+    described = subprocess.run(["git", "log", "-1", "--format=%h %cs", rev, "--", "python/taskscope"],
+                               cwd=harness.REPO, capture_output=True, text=True).stdout.strip()
+    # Read by harness in every benchmark process started from here (children inherit it).
+    os.environ["BENCH_AGENT_PYTHON"] = harness.PYTHON_DIR = os.path.join(folder, "python")
+    os.environ["BENCH_AGENT_REV"] = described or rev
+
+
+def _run(only):
     harness.print_environment("TaskScope agent benchmarks")
     rows = []
     started = time.monotonic()

@@ -168,6 +168,10 @@ def measure():
           % (sessions, len(agent_runs), sent, dropped))
     print("           tasks recorded per process %s; the listener received %d bytes in %d lines."
           % (recorded, received[0], received[1]))
+    cpu = [r["agent"]["thread_cpu"] for r in agent_runs if r["agent"]]
+    if cpu:
+        print("(b) CPU seconds by thread over a whole process (median): %s" % ", ".join(
+            "%s %.2f" % (name, harness.median([c.get(name, 0.0) for c in cpu])) for name in sorted(cpu[0])))
     print("Took %.0f s; load average now %.2f." % (elapsed, harness.load_average()))
 
     goals = harness.Goals("spawn")

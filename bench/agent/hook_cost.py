@@ -1,0 +1,177 @@
+"""Where the hot path's time goes: the cost of one task with each piece of recording added.
+
+A breakdown for whoever works on `python/taskscope/hooks.py`, not a goal of its own. Each
+variant replaces ``BaseEventLoop.create_task`` the way the agent does, in a fresh child
+process (three per variant, interleaved; the median of each process's best round):
+
+- ``plain``: no wrapper;
+- ``wrapper``: a pass-through Python wrapper (the floor of any class-level hook);
+- ``weakref``: the wrapper plus a plain ``weakref.ref(task)`` queued on a deque;
+- ``taskref``: the wrapper plus the agent's ``TaskRef`` with its collection callback;
+- ``hook``: the agent's real hook (`hooks.install`), user code already known to it (the
+  steady state once the sampler has taught it where the program's code is);
+- ``hook-cold``: the same before the sampler has taught it (it walks up to `MAX_DEPTH`
+  frames per task).
+
+Two figures per variant, in CPU time per task: ``create`` (``loop.create_task`` alone,
+garbage collector paused) and ``lifecycle`` (create 20,000 tasks, await each, let them be
+collected, collector on: what the spawn benchmark's workload does per task).
+
+Run alone: ``python3 bench/agent/hook_cost.py`` (under a minute).
+"""
+
+import asyncio
+import functools
+import gc
+import sys
+import time
+import types
+import weakref
+
+import harness
+
+TASKS = 20_000
+ROUNDS = 7
+PROCESSES = 3
+VARIANTS = ("plain", "wrapper", "weakref", "taskref", "hook", "hook-cold")
+
+
+# --- the child ---------------------------------------------------------------------------
+
+
+async def _noop():
+    pass
+
+
+def _install(variant):
+    """Puts `variant`'s wrapper on BaseEventLoop; returns the registry if there is one."""
+    if variant == "plain":
+        return None
+    sys.path.insert(0, harness.PYTHON_DIR)
+    from taskscope import hooks
+    from taskscope.registry import Registry, TaskRef
+
+    registry = Registry()
+    if variant.startswith("hook"):
+        hooks.install(registry)
+        if variant == "hook":
+            # What the sampler learns at its first sample: this file's code is the program's.
+            for fn in (_create_only, _lifecycle):
+                registry.user_codes[id(fn.__code__)] = True
+                for const in fn.__code__.co_consts:
+                    if isinstance(const, types.CodeType):
+                        registry.user_codes[id(const)] = True
+        return registry
+    base = asyncio.BaseEventLoop
+    original = base.create_task
+    append = registry.new.append
+    collected = registry.task_collected
+    make_weak = weakref.ref
+
+    if variant == "wrapper":
+        @functools.wraps(original)
+        def create_task(self, coro, *args, **kwargs):
+            return original(self, coro, *args, **kwargs)
+    elif variant == "weakref":
+        @functools.wraps(original)
+        def create_task(self, coro, *args, **kwargs):
+            task = original(self, coro, *args, **kwargs)
+            append(make_weak(task))
+            return task
+    else:
+        @functools.wraps(original)
+        def create_task(self, coro, *args, **kwargs):
+            task = original(self, coro, *args, **kwargs)
+            ref = TaskRef(task, collected)
+            ref.addr = id(task)
+            append(ref)
+            return task
+    base.create_task = create_task
+    return registry
+
+
+def _drain(registry):
+    if registry is not None:
+        registry.new.clear()
+        registry.collected.clear()
+
+
+async def _create_only(registry):
+    loop = asyncio.get_running_loop()
+    best = float("inf")
+    for _ in range(ROUNDS):
+        coros = [_noop() for _ in range(TASKS)]
+        gc.collect()
+        gc.disable()
+        t0 = time.process_time()
+        tasks = [loop.create_task(c) for c in coros]
+        best = min(best, time.process_time() - t0)
+        gc.enable()
+        for task in tasks:
+            task.cancel()
+        await asyncio.sleep(0)
+        del tasks, coros
+        _drain(registry)
+    return best / TASKS * 1e6
+
+
+async def _lifecycle(registry):
+    best = float("inf")
+    for _ in range(ROUNDS):
+        t0 = time.process_time()
+        tasks = [asyncio.create_task(_noop()) for _ in range(TASKS)]
+        for task in tasks:
+            await task
+        del tasks, task
+        best = min(best, time.process_time() - t0)
+        _drain(registry)
+    return best / TASKS * 1e6
+
+
+async def _child_main(registry):
+    return {"create": await _create_only(registry), "lifecycle": await _lifecycle(registry)}
+
+
+def child(variant):
+    # Installed before the loop runs, as `taskscope run` does: the main task is recorded too,
+    # so that its children do not wait in the registry for a parent record (no sampler here).
+    registry = _install(variant)
+    harness.report(asyncio.run(_child_main(registry)))
+
+
+# --- the parent --------------------------------------------------------------------------
+
+
+def measure():
+    harness.print_environment("Agent: cost of the task-creation hook, piece by piece")
+    print("CPU time per task (us); median over %d processes of each one's best of %d rounds of %d tasks.\n"
+          % (PROCESSES, ROUNDS, TASKS))
+    results = {v: [] for v in VARIANTS}
+    for _ in range(PROCESSES):
+        for v in VARIANTS:
+            results[v].append(harness.run_child([sys.executable, "hook_cost.py", "--child", v], 120))
+    med = {v: {k: harness.median([r[k] for r in results[v]]) for k in ("create", "lifecycle")} for v in VARIANTS}
+    rows = []
+    for v in VARIANTS:
+        rows.append([v, "%.2f" % med[v]["create"], "%+.2f" % (med[v]["create"] - med["plain"]["create"]),
+                     "%.2f" % med[v]["lifecycle"], "%+.2f" % (med[v]["lifecycle"] - med["plain"]["lifecycle"]),
+                     "%.2f" % (med[v]["lifecycle"] / med["plain"]["lifecycle"])])
+    harness.table(["variant", "create us", "added", "lifecycle us", "added", "lifecycle /plain"], rows)
+    goals = harness.Goals("hook_cost")
+    for v in ("wrapper", "hook", "hook-cold"):
+        goals.add("hot path, %s: task lifecycle / plain" % v, "%.2f (+%.2f us)" % (
+            med[v]["lifecycle"] / med["plain"]["lifecycle"], med[v]["lifecycle"] - med["plain"]["lifecycle"]), "info")
+    return goals
+
+
+def main(argv):
+    if "--child" in argv:
+        child(argv[argv.index("--child") + 1])
+        return
+    goals = measure()
+    goals.print()
+    goals.write(argv)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
