@@ -3,6 +3,7 @@ collection of tasks, same task factory, same exception reports, with a listening
 extension, with nobody listening, and with an extension that sends garbage."""
 
 import os
+import re
 import runpy
 import shutil
 import sys
@@ -25,6 +26,10 @@ PROGRAMS = [
     (["exception_handler.py"], "exception handler and asyncio's log of a never-retrieved exception"),
     (["cancel_me.py"], "cancellation inside the program"),
     (["interrupted.py"], "an uncaught KeyboardInterrupt"),
+    (["destroys_pending_task.py"], "asyncio's log of a task destroyed while pending"),
+    (["forgets_tasks.py"], "fire-and-forget tasks, reported while they run"),
+    (["orphan_task.py"], "an orphan task"),
+    (["blocks_loop.py"], "a loop blocked three times (the watchdog's markers)"),
 ]
 
 
@@ -32,8 +37,16 @@ PROGRAMS = [
 SHORT = [entry for entry in PROGRAMS if entry[0][0] in ("echo_environment.py", "raises.py", "exits_3.py")]
 
 
+_CORO_STATE = re.compile(r"coro=<(\S+)\(\) (?:running at|done, defined at) [^>]+>")
+
+
 def outcome(done):
-    return done.returncode, done.stdout, done.stderr
+    """Exit status, stdout, stderr; in asyncio's report of a task destroyed while pending,
+    the coroutine's state is left out: it says whether the collector finalized the task's
+    coroutine before the task, an order set by when each object last moved between the
+    collector's generations, which any allocation anywhere in the process shifts (a gen-0
+    collection between making the coroutine and making the task flips it, agent or not)."""
+    return done.returncode, done.stdout, _CORO_STATE.sub(r"coro=<\1()>", done.stderr)
 
 
 class SameWithAndWithoutAgent(unittest.TestCase):
@@ -61,6 +74,7 @@ class SameWithAndWithoutAgent(unittest.TestCase):
         self.assertIn("step 3 fire-and-forget alive: False", self.plain[("fire_and_forget.py",)][1])
         self.assertIn("step 2 fire-and-forget alive: True", self.plain[("fire_and_forget.py",)][1])
         self.assertIn("factory before: None", self.plain[("task_factory.py",)][1])
+        self.assertIn("Task was destroyed but it is pending!", self.plain[("destroys_pending_task.py",)][2])
         self.assertIn("task type: LabelledTask", self.plain[("task_factory.py",)][1])
 
     def test_with_a_listening_extension(self):
@@ -70,6 +84,15 @@ class SameWithAndWithoutAgent(unittest.TestCase):
             for conn in ext.connections:
                 self.assertEqual(conn.invalid, [])
                 self.assertTrue(conn.of_type("snapshot"), "no snapshot on a connection")
+
+    def test_with_a_listening_extension_and_findings_at_every_turn(self):
+        # Thresholds so low that nearly every wait is "stuck" and every step "blocks".
+        env = support.clean_env(TASKSCOPE_STUCK_AFTER="0.001", TASKSCOPE_BLOCKED_AFTER="0.001")
+        with support.FakeExtension() as ext:
+            self.check(ext.address, env=env)
+            self.assertTrue(any(m["type"] == "event" for c in ext.connections for m in c.messages))
+            for conn in ext.connections:
+                self.assertEqual(conn.invalid, [])
 
     def test_with_nobody_listening(self):
         folder = tempfile.mkdtemp(prefix="ts-none-")
@@ -102,6 +125,25 @@ class SameWithAndWithoutAgent(unittest.TestCase):
     def test_with_an_extension_that_never_answers(self):
         with support.FakeExtension(mode="silent", before_welcome=[b"garbage\n"]) as ext:
             self.check(ext.address, programs=SHORT)
+
+
+@unittest.skipUnless(support.uvloop_available(), "uvloop is not installed for this Python")
+class SameOnUvloop(unittest.TestCase):
+    PROGRAMS = ["exception_handler.py", "destroys_pending_task.py", "forgets_tasks.py", "uvloop_routes.py",
+                "blocks_loop.py"]
+
+    def test_with_a_listening_extension(self):
+        env = support.clean_env(FIXTURE_LOOP="uvloop")
+        with ThreadPoolExecutor(WORKERS) as pool:
+            plain = [pool.submit(support.run_plain, [p], env=env) for p in self.PROGRAMS]
+            with support.FakeExtension() as ext:
+                traced = [pool.submit(support.run_agent, [p], connect=ext.address, env=env) for p in self.PROGRAMS]
+                traced = [t.result() for t in traced]
+        for name, p, t in zip(self.PROGRAMS, plain, traced):
+            with self.subTest(name):
+                self.assertEqual(outcome(t), outcome(p.result()))
+        self.assertIn("handler: Task exception was never retrieved", plain[0].result().stdout)
+        self.assertIn("factory is ours: True", plain[3].result().stdout)
 
 
 LAUNCHER = ('"<frozen runpy>"', '"%s"' % runpy.__file__, support.PYTHON_DIR + os.sep)
