@@ -3,13 +3,16 @@
 import asyncio
 import gc
 import inspect
+import subprocess
 import sys
 import time
+import types
 import unittest
 import weakref
 
 from test.agent import support
 from taskscope import frames, hooks, protocol, sampler
+from taskscope.findings import CallSites, loop_only_holds
 from taskscope.registry import Registry
 from taskscope.sampler import Sampler
 
@@ -82,6 +85,184 @@ class Frames(unittest.TestCase):
             self.assertEqual(frames.await_chain(task.get_coro()), [])
 
         asyncio.run(main())
+
+
+class CallerRecorder:
+    """Stands in for asyncio in compiled snippets: ``create_task`` notes its caller's
+    (code, f_lasti), as the hook captures them, and returns an awaitable."""
+
+    def __init__(self):
+        self.calls = []
+
+    def create_task(self, *args):
+        frame = sys._getframe(1)
+        self.calls.append((frame.f_code, frame.f_lasti))
+        return self
+
+    def add(self, _item):
+        pass
+
+    def add_done_callback(self, _callback):
+        pass
+
+    def __await__(self):
+        return iter(())
+
+
+SNIPPETS = {
+    "discarded": ("def f(asyncio, s, o):\n    asyncio.create_task(1)\n", ("discarded", None)),
+    "discarded last statement in a loop": (
+        "def f(asyncio, s, o):\n    for _ in range(1):\n        asyncio.create_task(1)\n", ("discarded", None)),
+    "local": ("def f(asyncio, s, o):\n    t = asyncio.create_task(1)\n", ("local", "t")),
+    "local then used": ("def f(asyncio, s, o):\n    job = asyncio.create_task(1)\n    job.add_done_callback(print)\n",
+                        ("local", "job")),
+    "attribute": ("def f(asyncio, s, o):\n    o.task = asyncio.create_task(1)\n", None),
+    "into a set": ("def f(asyncio, s, o):\n    s.add(asyncio.create_task(1))\n", None),
+    "returned": ("def f(asyncio, s, o):\n    return asyncio.create_task(1)\n", None),
+    "global": ("def f(asyncio, s, o):\n    global G\n    G = asyncio.create_task(1)\n", None),
+    "closure cell": ("def f(asyncio, s, o):\n    t = asyncio.create_task(1)\n    return lambda: t\n", None),
+    "awaited": ("async def f(asyncio, s, o):\n    await asyncio.create_task(1)\n", None),
+    "discarded in a coroutine": ("async def f(asyncio, s, o):\n    asyncio.create_task(1)\n    await asyncio\n",
+                                 ("discarded", None)),
+}
+
+
+class CallSitesOnThisPython(unittest.TestCase):
+    """The instruction after the call, read with dis on this interpreter's bytecode."""
+
+    def test_statements(self):
+        sites = CallSites(frames.FrameResolver())
+        for label, (source, expected) in SNIPPETS.items():
+            with self.subTest(label):
+                namespace = {}
+                exec(compile(source, "<snippet %s>" % label, "exec"), namespace)
+                recorder = CallerRecorder()
+                result = namespace["f"](recorder, recorder, types.SimpleNamespace())
+                if inspect.iscoroutine(result):
+                    try:
+                        result.send(None)
+                    except StopIteration:
+                        pass
+                (call,) = recorder.calls
+                self.assertEqual(sites.after_call(*call), expected)
+
+    def test_module_level_names_are_not_locals(self):
+        sites = CallSites(frames.FrameResolver())
+        recorder = CallerRecorder()
+        exec(compile("task = asyncio.create_task(1)\n", "<module snippet>", "exec"), {"asyncio": recorder})
+        self.assertIsNone(sites.after_call(*recorder.calls[0]))
+
+    def test_only_through_asyncios_own_pass_through_functions(self):
+        async def job():
+            await asyncio.sleep(0)
+
+        captured = []
+
+        async def main():
+            original = asyncio.BaseEventLoop.create_task
+
+            def capture(loop, coro, **kwargs):
+                captured.append(frames.capture_stack(sys._getframe(1), limit=3))
+                return original(loop, coro, **kwargs)
+
+            asyncio.BaseEventLoop.create_task = capture
+            try:
+                asyncio.create_task(job())  # through asyncio.create_task: discarded here
+                asyncio.gather(job())  # through gather: gather keeps it
+            finally:
+                asyncio.BaseEventLoop.create_task = original
+            await asyncio.sleep(0.01)
+
+        asyncio.run(main())
+        sites = CallSites(frames.FrameResolver())
+        self.assertEqual(sites.binding(captured[0]), ("discarded", None))
+        self.assertIsNone(sites.binding(captured[1]))
+
+
+class LoopOnlyHolds(unittest.TestCase):
+    def test_a_task_the_program_keeps_or_drops(self):
+        def held_by_loop_only(ref):
+            task = ref()
+            try:
+                return loop_only_holds(task)
+            finally:
+                task = None
+
+        async def wait_on(future):
+            await future
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            future = loop.create_future()
+            kept = [asyncio.create_task(wait_on(future))]
+            dropped = weakref.ref(asyncio.create_task(wait_on(future)))
+            await asyncio.sleep(0)
+            kept_ref = weakref.ref(kept[0])
+            self.assertFalse(held_by_loop_only(kept_ref))
+            self.assertTrue(held_by_loop_only(dropped))
+            kept.clear()
+            self.assertTrue(held_by_loop_only(kept_ref))
+            future.set_result(None)
+            await asyncio.sleep(0)
+
+        asyncio.run(main())
+
+
+UVLOOP_FINDER = """
+import asyncio, sys
+from taskscope import hooks
+from taskscope.registry import Registry
+registry = Registry()
+hooks.install(registry)
+print("finder waiting:", any(type(f).__name__ == "_UvloopFinder" for f in sys.meta_path))
+import uvloop
+print("hooked:", hooks.is_hooked(uvloop.Loop))
+print("finder gone:", not any(type(f).__name__ == "_UvloopFinder" for f in sys.meta_path))
+print("loaders restored:", type(uvloop.__loader__).__name__, type(uvloop.__spec__.loader).__name__)
+
+async def main():
+    await asyncio.create_task(asyncio.sleep(0), name="on-uvloop")
+
+with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+    runner.run(main())
+print("recorded:", [ref.coro for ref in registry.new][:2])
+hooks.uninstall()
+print("unhooked:", not hooks.is_hooked(uvloop.Loop), "create_task" not in uvloop.Loop.__dict__)
+"""
+
+
+@unittest.skipUnless(support.uvloop_available(), "uvloop is not installed for this Python")
+class Uvloop(unittest.TestCase):
+    def test_imported_after_the_agent(self):
+        done = subprocess.run([sys.executable, "-c", UVLOOP_FINDER], capture_output=True, text=True,
+                              env=support.clean_env(), timeout=30)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(done.stdout.splitlines(), [
+            "finder waiting: True", "hooked: True", "finder gone: True",
+            "loaders restored: SourceFileLoader SourceFileLoader", "recorded: ['main', 'sleep']",
+            "unhooked: True True"])
+
+    def test_imported_before_the_agent(self):
+        import uvloop
+
+        registry = Registry()
+        hooks.install(registry)
+        self.addCleanup(hooks.uninstall)
+        self.assertTrue(hooks.is_hooked(uvloop.Loop))
+        self.assertFalse(any(type(f).__name__ == "_UvloopFinder" for f in sys.meta_path))
+
+
+class Uninstall(unittest.TestCase):
+    def test_every_wrapped_method_is_put_back(self):
+        names = [(asyncio.BaseEventLoop, "create_task"), (asyncio.BaseEventLoop, "call_exception_handler")]
+        if hasattr(asyncio, "TaskGroup"):
+            names.append((asyncio.TaskGroup, "create_task"))
+        before = {(cls, name): cls.__dict__[name] for cls, name in names}
+        hooks.install(Registry())
+        for cls, name in names:
+            self.assertTrue(getattr(cls.__dict__[name], "__taskscope__", False), (cls, name))
+        hooks.uninstall()
+        self.assertEqual({(cls, name): cls.__dict__[name] for cls, name in names}, before)
 
 
 class FakeSink:
