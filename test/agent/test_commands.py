@@ -11,13 +11,16 @@ PROGRAM = "cancel_me.py"
 
 
 class Commands(unittest.TestCase):
+    ENV = {}
+
     def setUp(self):
         self.ext = support.FakeExtension()
         self.addCleanup(self.ext.close)
         self.release = support.release_file()  # never released: it only turns the timer off
         self.addCleanup(shutil.rmtree, os.path.dirname(self.release), True)
         self.proc = support.start_agent([PROGRAM], connect=self.ext.address,
-                                        env=support.clean_env(RELEASE_FILE=self.release, BYSTANDER_SECONDS="20"))
+                                        env=support.clean_env(RELEASE_FILE=self.release, BYSTANDER_SECONDS="20",
+                                                              **self.ENV))
         self.addCleanup(self._stop_program)
         self.conn = self.ext.wait_connection()
         self.sleeper = self.ext.wait_task(self.conn, lambda t: t["name"] == "sleeper" and t.get("awaiting"),
@@ -88,6 +91,13 @@ class Commands(unittest.TestCase):
         self.assertEqual(self.proc.returncode, 1)
         bye = self.ext.wait_message(self.conn, lambda m: m["type"] == "bye", what="bye")
         self.assertEqual(bye["exitCode"], 1)
+
+
+@unittest.skipUnless(support.uvloop_available(), "uvloop is not installed for this Python")
+class CommandsOnUvloop(Commands):
+    """The same commands on a uvloop loop (cancel goes through its call_soon_threadsafe)."""
+
+    ENV = {"FIXTURE_LOOP": "uvloop"}
 
 
 if __name__ == "__main__":
