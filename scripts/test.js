@@ -53,21 +53,45 @@ const tiers = {
     return counts;
   },
 
-  /** The Python agent's unittest suites, from the repository root. */
+  /**
+   * The Python agent's unittest suites, from the repository root, under each interpreter the
+   * agent is tested on (docs/agent.md): the machine's python3 (or $PYTHON), Debian's
+   * /usr/bin/python3.11 with python3-uvloop, and CPython 3.14 built by scripts/build-python.sh.
+   * Counts are summed; an interpreter that could not be had counts as one failure.
+   */
   async agent() {
     await ensureDebPackages(['python3-pytest'], log);
     const dir = path.join(paths.root, 'test', 'agent');
     const files = listFiles(dir, '.py').filter((f) => /^test.*\.py$/.test(path.basename(f)));
     if (!files.length) throw new Error('no tests: test/agent has no test*.py file');
-    const python = process.env.PYTHON || 'python3';
     const pythonPath = [path.join(paths.root, 'python'), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
-    log(`$ ${python} -m unittest discover -s test/agent -t .   (PYTHONPATH=python)`);
-    const result = await proc.run(python, ['-m', 'unittest', 'discover', '-s', 'test/agent', '-t', '.'], {
-      cwd: paths.root,
-      echo: true,
-      env: { ...process.env, PYTHONPATH: pythonPath, PYTHONDONTWRITEBYTECODE: '1' },
-    });
-    return parseUnittest(result.output, result.code);
+    const totals = { passed: 0, failed: 0, skipped: 0 };
+    const notes = [];
+    for (const interpreter of await agentInterpreters()) {
+      log(`\n--- agent tests on ${interpreter.label} ---`);
+      if (interpreter.error) {
+        log(`${interpreter.label}: could not be had:\n${indent(interpreter.error, 2)}`);
+        totals.failed += 1;
+        notes.push(`${interpreter.label}: NOT RUN (${interpreter.error.split('\n')[0]})`);
+        continue;
+      }
+      log(`$ ${interpreter.python} -m unittest discover -s test/agent -t .   (PYTHONPATH=python)`);
+      const result = await proc.run(interpreter.python, ['-m', 'unittest', 'discover', '-s', 'test/agent', '-t', '.'], {
+        cwd: paths.root,
+        echo: true,
+        env: { ...process.env, PYTHONPATH: pythonPath, PYTHONDONTWRITEBYTECODE: '1' },
+      });
+      let counts;
+      try {
+        counts = parseUnittest(result.output, result.code);
+      } catch (err) {
+        counts = { passed: 0, failed: 1, skipped: 0, note: err.message };
+      }
+      for (const k of ['passed', 'failed', 'skipped']) totals[k] += counts[k];
+      notes.push(`${interpreter.label}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+      log(`${interpreter.label}: ${notes[notes.length - 1].slice(interpreter.label.length + 2)}${counts.note ? ` (${counts.note})` : ''}`);
+    }
+    return { ...totals, note: notes.join('; ') };
   },
 
   /** Extension tests in the extension host of a real VS Code 1.100 (code-server + Chromium). */
@@ -116,6 +140,45 @@ async function runElectron() {
   });
   if (!fs.existsSync(resultsFile)) throw new Error(`the Electron runner ended (exit code ${result.code}) without results`);
   return JSON.parse(fs.readFileSync(resultsFile, 'utf8'));
+}
+
+/**
+ * The interpreters of the agent tier, each {label, python} or {label, error}: the machine's
+ * python3, Debian's python3.11 with uvloop (and aiohttp) installed with apt-get when missing,
+ * and CPython 3.14 from scripts/build-python.sh (which returns at once when it is built).
+ */
+async function agentInterpreters() {
+  const out = [];
+  const machine = process.env.PYTHON || 'python3';
+  out.push(await describePython('python3', machine));
+  const debian = '/usr/bin/python3.11';
+  try {
+    if (!fs.existsSync(debian)) throw new Error(`${debian} does not exist (Debian's python3.11 package)`);
+    await ensureDebPackages(['python3-uvloop', 'python3-aiohttp'], log);
+    const probe = await proc.run(debian, ['-c', 'import uvloop, aiohttp']);
+    if (probe.code !== 0) throw new Error(`uvloop or aiohttp does not import in ${debian}:\n${tail(probe.output, 5)}`);
+    out.push(await describePython('Debian python3.11 + uvloop', debian));
+  } catch (err) {
+    out.push({ label: 'Debian python3.11 + uvloop', error: err.message });
+  }
+  try {
+    const built = await proc.run('bash', [path.join(__dirname, 'build-python.sh'), '3.14'], { cwd: paths.root });
+    const python = built.output.trim().split('\n').pop();
+    if (built.code !== 0 || !python || !fs.existsSync(python)) {
+      throw new Error(`scripts/build-python.sh 3.14 failed (exit code ${built.code}):\n${tail(built.output, 10)}`);
+    }
+    out.push(await describePython('CPython 3.14', python));
+  } catch (err) {
+    out.push({ label: 'CPython 3.14', error: err.message });
+  }
+  return out;
+}
+
+/** {label (with the version), python}, or {label, error} when it does not run. */
+async function describePython(label, python) {
+  const version = await proc.run(python, ['-c', 'import platform; print(platform.python_version())']);
+  if (version.code !== 0) return { label, error: `${python} does not run:\n${tail(version.output, 5)}` };
+  return { label: `${label} ${version.output.trim()}`, python };
 }
 
 /** Counts from unittest's closing lines ("Ran N tests", "OK (skipped=1)", "FAILED (...)"). */
