@@ -268,6 +268,29 @@ async function runE2E({ log = console.log, updateScreenshot = false, timeoutMs =
         throw new Error(`line ${site.line} is: ${text.trim()}`);
       }
     });
+    await checks.check(`the agent's finding shows: "${STEADY_TASK}" is fire-and-forget, in the Findings view, its row and the Problems panel`, async () => {
+      const findings = wb.viewPane(page, 'Findings');
+      await until('a "Fire-and-forget task" group in the Findings view', async () => {
+        const rows = await treeRows(findings);
+        if (!rows.some((r) => r.label === 'Fire-and-forget task')) throw new Error(rows.map((r) => r.label).join(', ') || 'no rows');
+        return true;
+      }, 30000);
+      await until(`a warning mark on the "${STEADY_TASK}" row`, async () => {
+        const marked = await pane.locator('.monaco-list-row').evaluateAll((rows, wanted) =>
+          rows.some((r) => (r.querySelector('.label-name')?.textContent || '').trim() === wanted && !!r.querySelector('.codicon-warning')), STEADY_TASK);
+        if (!marked) throw new Error('no warning icon on the row');
+        return true;
+      }, 15000);
+      await wb.runCommand(page, 'Problems: Focus on Problems View');
+      await until('the finding in the Problems panel', async () => {
+        const text = await page.locator('.markers-panel').innerText().catch(() => '');
+        if (!/Fire-and-forget task/.test(text)) throw new Error(text.slice(0, 200) || 'empty Problems panel');
+        return true;
+      }, 15000);
+      await page.mouse.move(700, 450);
+      await proc.sleep(500);
+      await checks.screenshot('findings');
+    });
   };
 
   try {
