@@ -72,6 +72,7 @@ class WaitClassifier:
     def __init__(self, lookup):
         self.lookup = lookup
         self._codes = {}  # id(code) -> (code, (kind, label) | None, is asyncio's)
+        self._shared = {}  # (kind, label) -> the WaitTarget dict of every task waiting so
 
     def _primitive(self, code):
         entry = self._codes.get(id(code))
@@ -152,9 +153,17 @@ class WaitClassifier:
                 kind = "future" if isinstance(fut, _Future) else "other"
                 if label is None:
                     label = type(fut).__name__
-        target = {"kind": kind}
-        if ids:
-            target["tasks"] = ids
+        if not ids:
+            # Shared (never changed once made): thousands of tasks idle on the same kind
+            # of wait cost one dict, not one each.
+            key = (kind, label)
+            target = self._shared.get(key)
+            if target is None:
+                if len(self._shared) >= self.MAX_CACHE:
+                    self._shared.clear()
+                target = self._shared[key] = {"kind": kind, "label": label} if label else {"kind": kind}
+            return target
+        target = {"kind": kind, "tasks": ids}
         if label:
             target["label"] = label
         return target
