@@ -551,9 +551,16 @@ class Sampler:
         watch = self._orphan_watch
         while watch and watch[0][0] <= now:
             _, child, parent = watch.popleft()
-            if child.num not in self._live or child.group is not None or child.state not in ("pending", "running"):
+            if child.num not in self._live or child.group is not None:
                 continue
-            if not self._flag(child, findings.ORPHAN):
+            task = child()  # now, not as last seen (a quiet task is looked at less often)
+            try:
+                pending = task is not None and not task.done()
+            finally:
+                if task is not None and _refcount(task) <= _SOLE:
+                    self._hand_back(task)
+                task = None
+            if not pending or not self._flag(child, findings.ORPHAN):
                 continue
             self._emit(findings.orphan(_ms(now), child.id, child.name, child.coro, self._site(child),
                                        parent.id, parent.name, parent.coro, parent.state))
