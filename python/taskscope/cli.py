@@ -47,7 +47,7 @@ the TaskScope extension of VS Code. The program runs as with `python script.py` 
 status. Everything after the script (or -m module) goes to the program. If no address
 is given, or nobody listens there, the program runs as if the agent were absent.
 With --record FILE the agent writes what it would send to the extension into FILE,
-which the extension can open later (TaskScope: Open Recording)."""
+which the extension can open later (TaskScope: Open a Recording...)."""
 
 RUN_EPILOG = """\
 addresses:
