@@ -24,7 +24,10 @@ Costs: per check and running loop, ``is_running()`` and ``current_task()``; one
 frame per thread); one ``call_soon_threadsafe`` per episode, that is at most one per check
 and only while a loop is found busy (an idle loop is never disturbed). Measured (2,000
 checks of one idle loop, four threads): about 2 us per check on 3.11, 1.6 us on 3.14, on
-the sampler thread.
+the sampler thread. Markers, with a check every 62.5 ms: none for a loop running 200,000
+trivial task steps (the checks find its thread in ``select``, where it lets go of the
+GIL); 0.7 to 3 per second for steps of about 1 ms of computation each, where 16,000 steps
+took 1.358 s with the checks and 1.341 s without (the noise of this machine): negligible.
 
 Limits: the duration is a lower bound (from the first check that saw the loop busy, so a
 block is always reported once it lasts `blocked_after` plus one `period`, and may be
