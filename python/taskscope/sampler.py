@@ -812,7 +812,6 @@ class Sampler:
                         changed = True
                     ref.waiting_on = waiting_on
                     waiting_on = None
-                fut = None
                 coro = None
                 if state == "pending":
                     if ref.binding is not None:
@@ -822,8 +821,12 @@ class Sampler:
                                 self._report_fire_and_forget(ref, now)
                         else:
                             ref.suspect = 0
-                    if ref.await_sig and now - ref.waiting_since >= self.stuck_after:
+                    # Stuck: still suspended on a future that is not done (one that is done
+                    # only waits for the loop to run the task: a blocked loop is its own finding).
+                    if (ref.await_sig and now - ref.waiting_since >= self.stuck_after
+                            and fut is not None and not fut.done()):
                         self._check_stuck(ref, now)
+                fut = None
                 if names:
                     name = task.get_name()
                     if name != ref.name:
