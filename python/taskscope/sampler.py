@@ -1,20 +1,28 @@
-"""The sampler: a daemon thread that reads the tasks and builds snapshots and deltas.
+"""The sampler: a daemon thread that reads the tasks and builds snapshots, deltas and findings.
 
 Every ``interval`` seconds (``TASKSCOPE_INTERVAL``, default 0.1), while an extension
-listens, it
+listens or a recording is written (the sink says), it
 
-1. adopts the records the hook queued (gives them ids; creation frames are resolved
-   later, only when a record is first sent),
-2. handles records whose task was collected,
+1. adopts the records the hook queued (gives them ids; notes whether the creating code
+   kept the task, for fire-and-forget; creation frames are resolved later, only when a
+   record is first sent),
+2. turns asyncio's reports about dying tasks (noted by the hook) into findings, then
+   handles records whose task was collected,
 3. every `RESCAN_EVERY` samples, looks through asyncio's set of all tasks for tasks the
    hook could not see (``asyncio.Task(...)`` made directly),
 4. reads each live task: ``_state``, the loop's current task (``running``), its name and
-   its await chain, which is compared with the last one by identity of the code objects
-   and instruction offsets, without allocating, and resolved into frames only when it
-   moved,
-5. forgets finished tasks after `HISTORY_SECONDS` or past `HISTORY_MAX` (``remove``),
-6. sends one ``snapshot`` when the transport asks for one (new session, or messages were
-   dropped), else a ``delta`` with only the records that changed, else nothing.
+   its await point (the await chain, compared with the last one by identity of the code
+   objects and instruction offsets without allocating, and the future it is suspended on,
+   through a weak reference), resolved into frames and ``waitingOn`` (`waits`) only when it
+   moved; a pending task is checked for stuck and, if a candidate, fire-and-forget
+   (`findings`),
+5. looks again at children still pending a moment after their parent ended (orphans),
+6. forgets finished tasks after `HISTORY_SECONDS` or past `HISTORY_MAX` (``remove``),
+7. sends one ``snapshot`` when the transport asks for one (new session, or messages were
+   dropped), else a ``delta`` with only the records that changed, else nothing; then the
+   findings of this sample, as ``event`` messages.
+
+Between samples, every `watch_period` seconds, the `watchdog` looks for blocked loops.
 
 While nobody listens it only parks new records (and teaches the hook which code is the
 program's) and forgets those whose task died: the next session starts with a snapshot.
