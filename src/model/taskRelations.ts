@@ -13,7 +13,11 @@ export function cancelledWith(model: TaskModel, processKey: string, taskId: stri
   const queue = [taskId];
   while (queue.length) {
     const id = queue.shift()!;
-    for (const next of model.task(processKey, id)?.waitingOn?.tasks ?? []) {
+    const target = model.task(processKey, id)?.waitingOn;
+    // asyncio.wait() does not cancel what it waits on when its caller is cancelled; an awaited
+    // task, a gather and a TaskGroup do.
+    if (!target || target.kind === 'wait') continue;
+    for (const next of target.tasks ?? []) {
       if (seen.has(next)) continue;
       seen.add(next);
       const t = model.task(processKey, next);

@@ -24,12 +24,14 @@ describe('task relations', () => {
       task('t5', 't2'),
       task('t6', 't5'),
       task('t7', 't6', { state: 'cancelled' }),
+      task('t8', null, { waitingOn: { kind: 'wait', tasks: ['t3'] } }),
     ],
   });
 
   it('cancelling a task cancels what it waits on, transitively, but not finished tasks', () => {
     assert.deepStrictEqual(cancelledWith(model, key, 't1').map((t) => t.id), ['t2', 't3', 't5']);
     assert.deepStrictEqual(cancelledWith(model, key, 't3'), []);
+    assert.deepStrictEqual(cancelledWith(model, key, 't8'), [], 'asyncio.wait leaves its tasks running when cancelled');
   });
 
   it('finds every live task a task created, transitively', () => {
