@@ -185,9 +185,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
     agentRoot,
     cancelledWith: (processKey, taskId) => cancelledWith(model, processKey, taskId).map((t) => t.id),
     reveal: async (node) => {
-      await treeView.reveal(node, { select: true, focus: true });
-      // The selection comes back from the workbench a moment later; resolve once it has.
-      for (let i = 0; i < 40 && !treeView.selection.includes(node); i++) await new Promise((r) => setTimeout(r, 50));
+      // The selection comes back from the workbench a moment later, and a redraw in between
+      // can drop it: ask again until the row is selected (compared by id: a redraw may hand
+      // out a new object for the same row).
+      const selected = () => treeView.selection.some((n) => n.id === node.id);
+      for (let attempt = 0; attempt < 5 && !selected(); attempt++) {
+        await treeView.reveal(node, { select: true, focus: true });
+        for (let i = 0; i < 20 && !selected(); i++) await new Promise((r) => setTimeout(r, 50));
+      }
     },
   };
 }
