@@ -214,26 +214,34 @@ def capture_traceback(tb, limit=30):
     return out
 
 
-def await_chain(coro, limit=64):
-    """``[code, lasti, ...]`` of a coroutine's await chain, outermost first.
+def iter_await_chain(coro, limit=64):
+    """Yields ``(coroutine, frame)`` down a coroutine's await chain, outermost first.
 
     Follows ``cr_await`` (``gi_yieldfrom`` for generator-based coroutines) while the
-    awaited object is itself a coroutine with a frame.
+    awaited object is itself a coroutine with a frame, at most `limit` steps.
+    `chain_matches` walks the same way without this generator, because it must not
+    allocate.
     """
-    out = []
     while coro is not None and limit:
         frame = getattr(coro, "cr_frame", None)
         if frame is None:
             frame = getattr(coro, "gi_frame", None)
             if frame is None:
-                break
+                return
             nxt = getattr(coro, "gi_yieldfrom", None)
         else:
             nxt = coro.cr_await
-        out.append(frame.f_code)
-        out.append(frame.f_lasti)
+        yield coro, frame
         coro = nxt
         limit -= 1
+
+
+def await_chain(coro, limit=64):
+    """``[code, lasti, ...]`` of a coroutine's await chain, outermost first."""
+    out = []
+    for _, frame in iter_await_chain(coro, limit):
+        out.append(frame.f_code)
+        out.append(frame.f_lasti)
     return out
 
 
@@ -241,7 +249,8 @@ def chain_matches(coro, sig, limit=64):
     """True when `coro`'s await chain is exactly `sig` (as `await_chain` would build it).
 
     Compares as it walks, by identity of the code objects, without allocating: the
-    sampler calls it for every waiting task at every sample.
+    sampler calls it for every waiting task at every sample (so it does not use
+    `iter_await_chain`).
     """
     if sig is None:
         return False

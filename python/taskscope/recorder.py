@@ -134,23 +134,19 @@ class Fanout:
                 wanted = True
         return wanted
 
-    def send_state(self, message):
+    def _each(self, method, message, copy):
+        """Hands `message` to every active sink (each its own copy when `copy`: sinks stamp it)."""
         sent = False
         for s in self.sinks:
             if s.session_active():
-                sent = s.send_state(dict(message)) or sent
+                sent = getattr(s, method)(dict(message) if copy else message) or sent
         return sent
+
+    def send_state(self, message):
+        return self._each("send_state", message, copy=True)
 
     def send_snapshot(self, message):
-        sent = False
-        for s in self.sinks:
-            if s.session_active():
-                sent = s.send_snapshot(dict(message)) or sent
-        return sent
+        return self._each("send_snapshot", message, copy=True)
 
     def send_result(self, message):
-        sent = False
-        for s in self.sinks:
-            if s.session_active():
-                sent = s.send_result(message) or sent
-        return sent
+        return self._each("send_result", message, copy=False)

@@ -23,6 +23,8 @@ import asyncio
 import gc
 import os
 
+from .frames import iter_await_chain
+
 _ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__)) + os.sep
 
 #: Qualified names of asyncio's coroutines -> (kind, label).
@@ -91,24 +93,13 @@ class WaitClassifier:
         """The WaitTarget dict for `task` (suspended in `coro`), or None."""
         outermost = None
         outer_coro = None
-        depth = 64
-        while coro is not None and depth:
-            frame = getattr(coro, "cr_frame", None)
-            if frame is None:
-                frame = getattr(coro, "gi_frame", None)
-                if frame is None:
-                    break
-                nxt = getattr(coro, "gi_yieldfrom", None)
-            else:
-                nxt = coro.cr_await
+        frame = None
+        for coro, frame in iter_await_chain(coro):
             known = self._primitive(frame.f_code)
             if known is not None and outermost is None:
                 outermost = known
                 outer_coro = coro
-            frame = None
-            coro = nxt
-            depth -= 1
-        coro = None
+        frame = coro = None  # hold no frame of the program past this point
         fut = getattr(task, "_fut_waiter", None)
         try:
             return self._target(task, fut, outermost, outer_coro)
