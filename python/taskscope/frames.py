@@ -67,6 +67,7 @@ class FrameResolver:
         self._agent_files = {}  # co_filename -> the agent's own
         self._frames = {}  # (id(code), lasti, user) -> Frame dict, shared: never mutate one
         self._creations = {}  # tuple of (id(code), lasti) pairs -> (site, stack)
+        self._construction = {}  # id(code) -> code: see mark_construction
         #: Shared with the hot path: id(code) -> bool, for codes held in ``_codes``.
         self.user_codes = {} if user_codes is None else user_codes
 
@@ -103,11 +104,20 @@ class FrameResolver:
                 self._codes.clear()
                 self._frames.clear()
                 self._creations.clear()
-            user = self.is_user_file(code.co_filename)
+            user = self.is_user_file(code.co_filename) and self._construction.get(key) is not code
             function = getattr(code, "co_qualname", None) or code.co_name
             entry = self._codes[key] = [code.co_filename, function, user, None, code]
             self.user_codes[key] = user
         return entry
+
+    def mark_construction(self, code):
+        """Makes `code` count as not the program's own, whatever its file: a task factory
+        or a Task subclass's ``__init__``, which only build the task (the hot path then
+        walks past it to where the task was asked for)."""
+        self._construction[id(code)] = code
+        entry = self._entry(code)
+        entry[2] = False
+        self.user_codes[id(code)] = False
 
     def is_user(self, code):
         return self._entry(code)[2]

@@ -1,30 +1,38 @@
 """Task-creation tracking: the agent's only code on the program's hot path.
 
-How creation is hooked
-----------------------
-``asyncio.BaseEventLoop.create_task`` is replaced, at class level, by a wrapper that calls
-the original and then records the new task. Every public route ends there:
-``asyncio.create_task``, ``loop.create_task``, ``TaskGroup.create_task``,
-``asyncio.ensure_future`` and ``asyncio.gather`` of coroutines, and the main task of
-``asyncio.run`` (``Runner.run`` calls ``loop.create_task``), on every loop of every
-thread, including loop subclasses that call ``super().create_task``, and eager tasks
-(3.12+: the task's first step runs inside the original; its parent is the task running
-once the original returns, and tasks it makes during that step are linked to it through
-``Registry.orphans``). Tasks made by calling ``asyncio.Task(...)`` directly are found
-later by the sampler through the all-tasks set (without parent or site).
+How creation is seen
+--------------------
+Every asyncio task, whatever made it, registers itself in asyncio's set of all tasks: on
+Python 3.10 to 3.13 the C ``Task.__init__`` (and the pure-Python one) calls the ``add``
+method of a ``weakref.WeakSet`` (``asyncio.tasks._all_tasks``, ``_scheduled_tasks`` from
+3.12), a Python method. `install` changes that one object's class to `_RecordingWeakSet`,
+whose ``add`` does what ``WeakSet.add`` does (the same three lines) and then queues an
+entry for the new task: ``(the weak reference it just made, id of the current task of the
+task's loop or None, [code, lasti, ...])`` (see `registry`). No extra call, no extra weak
+reference, no lock, no clock. Every route goes through it: ``asyncio.create_task``,
+``loop.create_task``, ``TaskGroup.create_task``, ``ensure_future``, ``gather`` of
+coroutines, ``asyncio.Task(...)`` made directly, the main task of ``asyncio.run``, every
+loop in every thread, uvloop's loops (their tasks are asyncio's C tasks), and eager tasks
+that do not finish in their first step (3.12+; those that do were never scheduled and are
+never seen).
 
-uvloop's ``Loop`` does not derive from ``BaseEventLoop`` (its methods are compiled), but
-``uvloop.Loop`` itself is a plain Python subclass of the compiled class, so the same
-wrapper goes on it (`hook_loop_class`): right away if uvloop is already imported, else
-from a finder on ``sys.meta_path`` that only answers for ``uvloop`` and leaves as soon as
-uvloop is imported. Any other loop class that is not a ``BaseEventLoop`` gets it too when
-the sampler first meets one of its tasks (earlier tasks then stay without parent and
-site). Measured on Debian's Python 3.11 with uvloop 0.17 (median of 7 rounds of the
-best of 7 x 20,000 ``loop.create_task`` of a trivial coroutine, a shared and busy machine,
-so +-20%): 3.0 us per call without the agent; 2.4 us with the class wrapper present but
-not recording, 2.6 us with a pass-through Python task factory instead (the two are the
-same within the noise, so the wrapper, which leaves ``get_task_factory`` alone, wins);
-5.5 us with the wrapper recording (the same recording as on ``BaseEventLoop``).
+Python 3.14 keeps its C tasks in per-thread lists with no Python code on the way, so there
+(and wherever the set is not a plain ``WeakSet``) ``create_task`` is wrapped at class
+level instead: ``asyncio.BaseEventLoop`` and ``uvloop.Loop`` (a plain Python subclass of
+its compiled class; hooked right away if uvloop is imported, else from a finder on
+``sys.meta_path`` that answers only for ``uvloop`` and leaves once it is imported). The
+wrapper calls the original and queues the same entry, with a weak reference of its own.
+Tasks made by calling ``asyncio.Task(...)`` directly are then found by the sampler in the
+loops' task lists (without parent or site). The wrapper leaves the factory machinery
+alone: ``loop.get_task_factory()`` returns what the program set, and a factory the
+program installs still builds the task, which the wrapper then records.
+
+Measured (CPython 3.11, ``bench/agent/hook_cost.py``): see `docs/benchmarks.md`. What
+costs is the walk up the stack: ``f_back`` materializes a frame object for each frame
+above, so the walk stops at the first frame the sampler has found to be the program's own
+(`Registry.user_codes`, keyed by ``id(code)`` because hashing a code object hashes its
+contents) or at `MAX_DEPTH`; lines are read later from ``f_lasti`` on the sampler thread
+(``f_lineno`` would decode the line table here).
 
 Also wrapped
 ------------
@@ -38,35 +46,15 @@ Also wrapped
   so the program's own handler and asyncio's log message run exactly as without the agent.
   It never calls ``exception()`` or ``result()``, which would mark the exception retrieved.
 
-The alternative, installing a task factory on each loop, was measured and rejected: a
-Python factory costs every ``create_task`` about 250 ns before it records anything (it
-builds the Task from Python instead of C), it has to be put on each loop as the loop
-appears, and it would have to fake ``get_task_factory``/``set_task_factory`` so that the
-program still sees and sets its own factory. Wrapping the class method leaves the
-factory machinery untouched: ``loop.get_task_factory()`` returns exactly what the program
-set (None if nothing), and a factory the program installs still builds the task, which
-the wrapper then records.
+Rejected alternatives: a task factory on each loop (a Python factory costs every task
+about 250 ns before it records anything, and ``get_task_factory`` would have to be
+faked); the ``create_task`` wrapper everywhere (its Python call costs about as much as
+the whole recording in the set's ``add``).
 
-Measured on CPython 3.11 (2 shared, busy cores, so +-20%; best of 7 x 20,000
-``loop.create_task`` calls of a trivial coroutine): 2.4-3.0 us per call without the agent;
-the class wrapper alone (hook inactive) adds about 0.3 us; a pass-through Python task
-factory adds about 0.25 us before recording anything; full recording adds 1.1-2.3 us
-once the sampler has learnt which code is the program's (the walk then stops at the first
-frame), 3.5-8 us for the first tasks made from a new place (up to `MAX_DEPTH` frames,
-each ``f_back`` materializing a frame object). Reading ``f_lineno`` instead of
-``f_lasti`` cost another 0.2 us for four frames (it decodes the line table on the
-program's thread), so lines are resolved later on the sampler thread (`frames`), and the
-code-object cache is keyed by ``id(code)`` because hashing a code object hashes its
-contents. End to end, a task that does nothing (create, two steps, gather, free) went
-from 6.3 to 9.3 us; a task that does any I/O costs tens of microseconds anyway.
-
-What the wrapper does per task: a few attribute reads (``f_code``, ``f_lasti``,
-``f_back`` for the frames up to the first one already known to be the program's own,
-at most `MAX_DEPTH`), one ``TaskRef`` (a weak reference, so a task the program forgets
-is collected exactly when it would be without the agent), ``current_task(loop)`` for
-the parent, two dict operations and a deque append. No done callbacks, no locks, no
-``traceback`` module, no name formatting. Any error in it is logged and swallowed: the
-program always gets its task back.
+Nothing on the hot path keeps a task alive (the entry holds a weak reference and the
+parent's ``id()``), so a task the program forgets is collected exactly when it would be
+without the agent. No done callbacks, no locks, no ``traceback`` module, no name
+formatting. Any error in it is logged and swallowed: the program always gets its task.
 """
 
 import asyncio
@@ -78,7 +66,6 @@ import weakref
 
 from .frames import await_chain, capture_traceback
 from .log import log
-from .registry import TaskRef
 
 #: Frames captured at most per creation (the walk stops earlier at known program code).
 MAX_DEPTH = 10
@@ -90,12 +77,11 @@ PENDING_MESSAGE = "Task was destroyed but it is pending!"
 NEVER_RETRIEVED_SUFFIX = " exception was never retrieved"
 
 _base = asyncio.BaseEventLoop
-_HERE = __file__
 _HEAPTYPE = 1 << 9
 
 
 class _State:
-    __slots__ = ("active", "errors", "registry", "wrapped", "finder")
+    __slots__ = ("active", "errors", "registry", "wrapped", "finder", "task_set")
 
     def __init__(self):
         self.active = False
@@ -103,6 +89,7 @@ class _State:
         self.registry = None
         self.wrapped = []  # (class, attribute name, what its __dict__ held before, or _ABSENT)
         self.finder = None
+        self.task_set = None  # (asyncio's all-tasks set, its class before), when hooked
 
 
 state = _State()
@@ -110,7 +97,7 @@ _ABSENT = object()
 
 
 def installed():
-    return getattr(_base.create_task, "__taskscope__", False)
+    return state.registry is not None
 
 
 def _failed(what):
@@ -119,16 +106,35 @@ def _failed(what):
         log.exception(what)
 
 
+def _all_tasks_set():
+    """asyncio's weak set of all tasks, when every task is added to it through its
+    Python ``add`` (3.10 to 3.13), else None."""
+    if sys.version_info >= (3, 14):
+        return None
+    import _weakrefset
+    for name in ("_scheduled_tasks", "_all_tasks"):
+        ws = getattr(asyncio.tasks, name, None)
+        if type(ws) is _weakrefset.WeakSet:
+            return ws
+    return None
+
+
 def install(registry):
-    """Wraps task creation (and asyncio's reports about dying tasks) so that `registry`
-    sees every new task; see the module docstring."""
+    """Records every new task into `registry` (see the module docstring), and notes
+    asyncio's reports about dying tasks."""
     if installed():
-        if getattr(_base.create_task, "__taskscope_registry__", None) is registry:
+        if state.registry is registry:
             state.active = True
             return
         uninstall()
     state.registry = registry
-    hook_loop_class(_base, registry)
+    task_set = _all_tasks_set()
+    if task_set is not None:
+        state.task_set = (task_set, type(task_set))
+        task_set.__class__ = _recording_set_class(type(task_set), registry)
+        _wrap_exception_handler(_base, registry)
+    else:
+        hook_loop_class(_base, registry)
     group_class = getattr(asyncio, "TaskGroup", None)
     if group_class is not None:
         _wrap(group_class, "create_task", _taskgroup_wrapper(group_class.create_task, registry))
@@ -147,6 +153,12 @@ def uninstall():
     finder, state.finder = state.finder, None
     if finder is not None:
         finder.leave()
+    task_set, state.task_set = state.task_set, None
+    if task_set is not None:
+        try:
+            task_set[0].__class__ = task_set[1]
+        except Exception:
+            pass
     while state.wrapped:
         cls, name, before = state.wrapped.pop()
         try:
@@ -175,69 +187,112 @@ def _wrap(cls, name, wrapper):
 
 def is_hooked(cls):
     """True when tasks made on loops of class `cls` are recorded at creation."""
+    if state.task_set is not None:
+        return state.registry is not None
     return bool(getattr(getattr(cls, "create_task", None), "__taskscope__", False))
 
 
 def hook_loop_class(cls, registry=None):
-    """Wraps ``create_task`` and ``call_exception_handler`` of an event-loop class.
-
-    For ``BaseEventLoop`` and for Python-level loop classes that do not derive from it
-    (``uvloop.Loop``). Returns True when the class is hooked (now or before)."""
+    """Makes sure the tasks of loops of class `cls` are recorded, and asyncio's reports
+    on its loops noted: wraps ``create_task`` (only where the all-tasks set is not
+    hooked) and ``call_exception_handler``. For ``BaseEventLoop`` and for Python-level
+    loop classes that do not derive from it (``uvloop.Loop``). Returns True when the
+    class is hooked (now or before)."""
     registry = registry or state.registry
-    if registry is None or is_hooked(cls):
-        return registry is not None
+    if registry is None:
+        return False
     if cls is not _base and (issubclass(cls, _base) or not (getattr(cls, "__flags__", 0) & _HEAPTYPE)):
         return False
-    original = getattr(cls, "create_task", None)
-    if original is None:
-        return False
-    _wrap(cls, "create_task", _create_task_wrapper(original, registry, cls is _base))
-    handler = getattr(cls, "call_exception_handler", None)
-    if handler is not None and not getattr(handler, "__taskscope__", False):
-        _wrap(cls, "call_exception_handler", _exception_handler_wrapper(handler, registry))
+    if state.task_set is None:
+        if getattr(getattr(cls, "create_task", None), "__taskscope__", False):
+            return True
+        original = getattr(cls, "create_task", None)
+        if original is None:
+            return False
+        _wrap(cls, "create_task", _create_task_wrapper(original, registry))
+    else:
+        # The set hook runs on the thread that makes the task, which it does not note:
+        # a loop that does not tell its thread (uvloop's) tells it here, once per run.
+        run_forever = getattr(cls, "run_forever", None)
+        if cls is not _base and run_forever is not None and not getattr(run_forever, "__taskscope__", False):
+            _wrap(cls, "run_forever", _run_forever_wrapper(run_forever, registry))
+    _wrap_exception_handler(cls, registry)
     if cls is not _base:
         log.info("recording the tasks of %s.%s loops", cls.__module__, cls.__qualname__)
     return True
 
 
-def _create_task_wrapper(original, registry, base_loop):
+def _wrap_exception_handler(cls, registry):
+    handler = getattr(cls, "call_exception_handler", None)
+    if handler is not None and not getattr(handler, "__taskscope__", False):
+        _wrap(cls, "call_exception_handler", _exception_handler_wrapper(handler, registry))
+
+
+def _recording_set_class(base, registry):
+    """The class `install` gives asyncio's all-tasks set (see the module docstring)."""
     getframe = sys._getframe
-    now = time.time
-    current_task = asyncio.current_task
-    make_weak = weakref.ref
-    user_codes = registry.user_codes
-    by_addr = registry.by_addr
-    orphans = registry.orphans
-    loops = registry.loops
-    loop_ref = registry.loop_ref
     new_append = registry.new.append
-    numbers = registry._task_numbers
-    on_collect = registry.task_collected
+    user_codes = registry.user_codes
+    current_task = asyncio.current_task
+    make_ref = weakref.ref
+    depth = MAX_DEPTH
+    st = state
+
+    class _RecordingWeakSet(base):
+        __slots__ = ()
+
+        def add(self, item):
+            # What WeakSet.add does (Lib/_weakrefset.py, the same in 3.10 to 3.13) ...
+            if self._pending_removals:
+                self._commit_removals()
+            wr = make_ref(item, self._remove)
+            self.data.add(wr)
+            # ... then the entry for the sampler.
+            if st.active:
+                try:
+                    f = getframe(1)
+                    stack = []
+                    n = depth
+                    while f is not None and n:
+                        code = f.f_code
+                        stack.append(code)
+                        stack.append(f.f_lasti)
+                        if user_codes.get(id(code)):
+                            break
+                        f = f.f_back
+                        n -= 1
+                    f = None
+                    parent = current_task(item._loop)
+                    new_append((wr, id(parent) if parent is not None else None, stack))
+                    parent = None
+                except Exception:
+                    _failed("recording a new task failed")
+
+    _RecordingWeakSet.__name__ = _RecordingWeakSet.__qualname__ = base.__name__
+    _RecordingWeakSet.__module__ = base.__module__
+    return _RecordingWeakSet
+
+
+def _create_task_wrapper(original, registry):
+    getframe = sys._getframe
+    current_task = asyncio.current_task
+    make_ref = weakref.ref
+    user_codes = registry.user_codes
+    new_append = registry.new.append
     depth = MAX_DEPTH
     st = state
 
     @functools.wraps(original)
     def create_task(self, coro, *args, **kwargs):
         task = original(self, coro, *args, **kwargs)
-        if base_loop:
-            if self._debug:
-                # In debug mode the task remembers where it was made, and the original
-                # removes only its own frame from that: remove this wrapper's as well.
-                try:
-                    made_at = task._source_traceback
-                    if made_at and made_at[-1].filename == _HERE:
-                        del made_at[-1]
-                except Exception:
-                    pass
-        else:
-            # Compiled loops (uvloop) make the task from C code, so its "created at"
-            # stack (debug mode) ends in this wrapper.
-            try:
-                made_at = task._source_traceback
-                if made_at and made_at[-1].filename == _HERE:
-                    del made_at[-1]
-            except Exception:
-                pass
+        # In debug mode the task remembers where it was made, and the original removes
+        # at most its own frame from that (compiled loops: none): remove this wrapper's.
+        try:
+            made_at = task._source_traceback
+            if made_at and made_at[-1].filename == __file__:
+                del made_at[-1]
+        except Exception:
+            pass
         if st.active:
             try:
                 f = getframe(1)
@@ -252,47 +307,13 @@ def _create_task_wrapper(original, registry, base_loop):
                     f = f.f_back
                     n -= 1
                 f = None
-                ref = TaskRef(task, on_collect)
-                ref.num = next(numbers)
-                ref.addr = addr = id(task)
-                ref.created = now()
-                ref.stack = stack
-                ref.coro = getattr(coro, "__qualname__", None)
-                ref.name = kwargs.get("name") if kwargs else None
-                ref.group = None
-                lr = loops.get(id(self))
-                if lr is None or lr() is not self:
-                    lr = loop_ref(self)
-                ref.loop = lr
                 parent = current_task(self)
-                if parent is None:
-                    ref.parent = None
-                else:
-                    pref = by_addr.get(id(parent))
-                    if pref is not None and pref() is parent:
-                        ref.parent = pref
-                    else:
-                        # The parent is not recorded yet: it is running eagerly inside
-                        # its own create_task (3.12+), or was made by asyncio.Task().
-                        ref.parent = make_weak(parent)
-                        waiting = orphans.get(id(parent))
-                        if waiting is None:
-                            orphans[id(parent)] = [ref]
-                        else:
-                            waiting.append(ref)
-                    parent = None
-                by_addr[addr] = ref
-                if orphans:
-                    waiting = orphans.pop(addr, None)
-                    if waiting:
-                        for child in waiting:
-                            if child.parent() is task:
-                                child.parent = ref
-                new_append(ref)
+                wr = make_ref(task)
+                hash(wr)  # kept by the reference: the entry stays findable once the task is gone
+                new_append((wr, id(parent) if parent is not None else None, stack))
+                parent = None
             except Exception:
-                st.errors += 1
-                if st.errors <= 3:
-                    log.exception("recording a new task failed")
+                _failed("recording a new task failed")
         return task
 
     create_task.__taskscope__ = True
@@ -301,8 +322,25 @@ def _create_task_wrapper(original, registry, base_loop):
     return create_task
 
 
+def _run_forever_wrapper(original, registry):
+    get_ident = threading.get_ident
+    st = state
+
+    @functools.wraps(original)
+    def run_forever(self, *args, **kwargs):
+        if st.active:
+            try:
+                registry.loop_ref(self).thread_ident = get_ident()
+            except Exception:
+                _failed("noting a loop's thread failed")
+        return original(self, *args, **kwargs)
+
+    run_forever.__taskscope__ = True
+    run_forever.__taskscope_original__ = original
+    return run_forever
+
+
 def _taskgroup_wrapper(original, registry):
-    by_addr = registry.by_addr
     group_ref = registry.group_ref
     regroup_append = registry.regroup.append
     st = state
@@ -312,12 +350,7 @@ def _taskgroup_wrapper(original, registry):
         task = original(self, coro, *args, **kwargs)
         if st.active:
             try:
-                ref = by_addr.get(id(task))
-                if ref is not None and ref() is task:
-                    ref.group = group_ref(self)
-                    # The sampler may have read the record already: it looks again.
-                    regroup_append(ref)
-                ref = None
+                regroup_append((id(task), group_ref(self)))
             except Exception:
                 _failed("recording a task's TaskGroup failed")
         return task
@@ -340,7 +373,9 @@ def _exception_handler_wrapper(original, registry):
     now = time.time
     st = state
 
-    def note(context):
+    loop_ref = registry.loop_ref
+
+    def note(loop, context):
         message = context.get("message")
         if message == PENDING_MESSAGE:
             kind = DESTROYED_PENDING
@@ -375,13 +410,15 @@ def _exception_handler_wrapper(original, registry):
             details = (type(exc).__qualname__, _text(exc), capture_traceback(getattr(exc, "__traceback__", None)))
             exc = None
         coro = None
-        reports_append((kind, ref, now(), name, coro_name, details))
+        # hash(task) is the hash of the task's entry's weak reference, dead or alive: it
+        # finds the entry of a task the sampler has not made a record for yet.
+        reports_append((kind, ref, now(), name, coro_name, details, hash(task), loop_ref(loop)))
 
     @functools.wraps(original)
     def call_exception_handler(self, context):
         if st.active:
             try:
-                note(context)
+                note(self, context)
             except Exception:
                 _failed("noting asyncio's report failed")
         return original(self, context)

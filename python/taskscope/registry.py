@@ -1,24 +1,30 @@
 """Per-task and per-loop records, held weakly.
 
+The hot path (`hooks`) makes no record: it queues a light *entry* per new task on
+``Registry.new``, ``(weak reference, id of the parent task or None, [code, lasti, ...])``.
+The weak reference is the one asyncio's all-tasks set already makes for the task (see
+`hooks`), so an entry costs a tuple and a short list. The sampler turns an entry into a
+record only once the task has lived through a sample (most tasks end before that, and
+then cost nothing more).
+
 A `TaskRef` is a ``weakref.ref`` to one task that also carries everything the agent
-knows about it: the hook fills the creation fields on the program's thread, the sampler
-fills the rest on its own thread. Being a weak reference, it never keeps a task alive; its
-callback only notes the collection time and queues the record for the sampler.
+knows about it, all of it written on the sampler thread. Being a weak reference, it never
+keeps a task alive; its callback only notes the collection time and queues the record for
+the sampler. A `DeadRef` carries the same fields for a task that was already gone when
+its record was made (a parent that ended before its child was adopted, a task asyncio
+reported as destroyed); calling it returns None, like a dead weak reference.
 
 The `Registry` holds the hand-over points between the hot path and the sampler:
 
+- ``new``: the entries above; ``collected``: records whose task was collected (deques
+  the sampler drains: ``append``/``popleft`` are thread-safe);
 - ``by_addr``: ``id(task) -> TaskRef`` while the task lives (always checked with
   ``ref() is task``, since addresses are reused);
-- ``new`` and ``collected``: deques the sampler drains (``append``/``popleft`` are
-  thread-safe);
 - ``loops``: ``id(loop) -> LoopRef``;
-- ``orphans``: ``id(parent) -> [TaskRef]`` for tasks whose parent was not recorded yet
-  (it was running eagerly inside its own ``create_task``); the hook links them when the
-  parent's record is made;
 - ``user_codes``: ``id(code) -> bool``, learnt by the sampler, read by the hot path to
   stop walking the stack at the program's own frame;
 - ``groups``: ``id(TaskGroup) -> GroupRef`` (weak), for the tasks a TaskGroup made;
-  ``regroup``: records whose group was set after the hook queued them;
+  ``regroup``: ``(id(task), GroupRef)`` noted by the TaskGroup wrapper;
 - ``reports``: what asyncio reported about dying tasks (destroyed while pending, exception
   never retrieved), noted by the ``call_exception_handler`` wrapper for the sampler.
 
@@ -28,6 +34,7 @@ cycle only after the garbage collector has cleared its weak references, and the 
 must still find the record. Readers always check ``ref() is task`` (addresses are reused).
 """
 
+import asyncio
 import itertools
 import threading
 import time
@@ -35,23 +42,52 @@ import weakref
 from collections import deque
 
 
+#: The fields of a task's record (`TaskRef` and `DeadRef`).
+RECORD_FIELDS = (
+    "num", "id", "addr", "loop", "parent", "parent_id", "created", "stack", "coro", "name", "collected",
+    "state", "site", "creation", "await_sig", "awaiting", "waiting_since", "published", "finished",
+    "exception", "cancel_message", "cancel_requested", "tries", "due", "quiet", "group", "waiter",
+    "waiting_on", "binding", "suspect", "flagged",
+)
+
+
 class TaskRef(weakref.ref):
     """A weak reference to a task, plus its record."""
 
-    __slots__ = (
-        # Set on the creating thread (hooks) or by the sampler for tasks it discovers.
-        "num", "addr", "loop", "parent", "created", "stack", "coro", "name", "collected",
-        # Sampler-only from here on.
-        "id", "state", "parent_id", "site", "creation", "await_sig", "awaiting",
-        "waiting_since", "finished", "exception", "cancel_message", "cancel_requested", "record",
-        "tries", "skip", "quiet", "group", "waiter", "waiting_on", "binding", "suspect", "flagged",
-    )
+    __slots__ = RECORD_FIELDS
+
+
+class DeadRef:
+    """The record of a task that was gone before its record was made; calling it
+    returns None, as a dead `TaskRef` would."""
+
+    __slots__ = RECORD_FIELDS
+
+    def __call__(self):
+        return None
+
+
+#: What a record can be.
+RECORDS = (TaskRef, DeadRef)
+
+
+def is_eager(loop):
+    """True when `loop` makes eager tasks (3.12+: ``asyncio.eager_task_factory``, or one
+    from ``create_eager_task_factory``)."""
+    try:
+        factory = loop.get_task_factory() if loop is not None else None
+    except Exception:
+        return False
+    if factory is None:
+        return False
+    return (factory is getattr(asyncio, "eager_task_factory", False)
+            or getattr(factory, "__qualname__", "").startswith("create_eager_task_factory."))
 
 
 class LoopRef(weakref.ref):
     """A weak reference to an event loop, plus its id and thread."""
 
-    __slots__ = ("num", "id", "addr", "thread_ident", "thread_name", "record", "watch")
+    __slots__ = ("num", "id", "addr", "thread_ident", "thread_name", "record", "watch", "eager")
 
 
 class GroupRef(weakref.ref):
@@ -68,7 +104,6 @@ class Registry:
         self.new = deque()
         self.collected = deque()
         self.loops = {}
-        self.orphans = {}
         self.user_codes = {}
         self.groups = {}
         self.regroup = deque()
@@ -77,7 +112,6 @@ class Registry:
         self._loop_numbers = itertools.count(1)
         self._group_numbers = itertools.count(1)
         self._loop_lock = threading.Lock()
-        by_addr = self.by_addr
         collected_append = self.collected.append
         now = time.time
 
@@ -150,6 +184,7 @@ class Registry:
             if ident is None and guess:
                 ident = threading.get_ident()
             lr.thread_ident = ident
+            lr.eager = is_eager(loop)
             lr.thread_name = None
             lr.record = None
             lr.watch = None
@@ -163,18 +198,36 @@ class Registry:
             return ref
         return None
 
-    def track_discovered(self, task, loop, now):
-        """Records a task the hook did not see (``asyncio.Task(...)`` made directly)."""
+    def record(self, task, loop, parent, stack, now):
+        """Makes the `TaskRef` of a live task (on the sampler thread). `parent`: the
+        parent's record, its ``id()`` while unresolved, or None."""
         ref = TaskRef(task, self.task_collected)
-        ref.num = self.next_task_number()
+        self._fill(ref, parent, stack, now)
         ref.addr = id(task)
         ref.loop = self.loop_ref(loop, guess=False) if loop is not None else None
-        ref.parent = None
+        self.by_addr[ref.addr] = ref
+        return ref
+
+    def dead_record(self, loop_ref, parent, stack, now):
+        """Makes the `DeadRef` of a task that is already gone."""
+        ref = DeadRef()
+        self._fill(ref, parent, stack, now)
+        ref.addr = None
+        ref.loop = loop_ref
+        ref.collected = now
+        return ref
+
+    def _fill(self, ref, parent, stack, now):
+        ref.num = next(self._task_numbers)
+        ref.parent = parent
         ref.created = now
-        ref.stack = None
+        ref.stack = stack
         ref.coro = None
         ref.name = None
         ref.collected = None
         ref.group = None
-        self.by_addr[ref.addr] = ref
-        return ref
+
+    def track_discovered(self, task, loop, now):
+        """Records a task the hook did not see (``asyncio.Task(...)`` made directly where
+        the hook is the ``create_task`` wrapper)."""
+        return self.record(task, loop, None, None, now)

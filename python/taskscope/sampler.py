@@ -53,7 +53,8 @@ from . import findings, hooks, protocol
 from .findings import CallSites, loop_only_holds
 from .frames import FrameResolver, await_chain, capture_traceback, chain_matches
 from .log import log
-from .registry import TaskRef
+from .entries import EntryLog, find_queued, pointer_hash
+from .registry import RECORDS, is_eager
 from .waits import WaitClassifier
 from .watchdog import Watchdog
 
@@ -74,6 +75,11 @@ STALE_SECONDS = 2.0
 #: A task that waits at the same place again and again (a consumer at ``queue.get()``)
 #: has its new ``waitingSince`` sent at most this often.
 REPUBLISH_SECONDS = 1.0
+#: Tasks that ended well before a sample adopted them, but are still referenced, get a
+#: record (state and all, for the history) up to this many per sample; the others only
+#: count (`Sampler.short_lived`): a program making thousands of tiny tasks a second pays
+#: for a hundred records, not for thousands.
+SHORT_LIVED_PER_SAMPLE = 100
 #: A candidate fire-and-forget task is reported after this many looks in a row at which
 #: only the loop held it.
 SUSPECT_LOOKS = 2
@@ -108,6 +114,35 @@ def _weak_all_tasks():
         if ws is not None and hasattr(ws, "data"):
             return ws
     return None
+
+
+def _construction_codes():
+    """Code that makes a task on the way to asyncio's all-tasks set (not where the
+    program made it): cut from the start of a captured creation stack."""
+    import asyncio.tasks as tasks
+
+    codes = {}
+    for fn in (asyncio.BaseEventLoop.create_task, getattr(getattr(tasks, "_PyTask", None), "__init__", None),
+               getattr(tasks, "_py_register_task", None), getattr(tasks, "_register_task", None)):
+        code = getattr(fn, "__code__", None)
+        if code is not None:
+            codes[id(code)] = code
+    return codes
+
+
+_ASYNCIO_TASKS = tuple(t for t in (asyncio.Task, getattr(asyncio.tasks, "_PyTask", None),
+                                   getattr(asyncio.tasks, "_CTask", None)) if t is not None)
+
+
+_COMPREHENSIONS = (".<locals>.<listcomp>", ".<locals>.<genexpr>", ".<locals>.<setcomp>", ".<locals>.<dictcomp>")
+
+
+def _enclosing(function):
+    """The function a comprehension is in (3.11 and older run them as functions)."""
+    for suffix in _COMPREHENSIONS:
+        if function.endswith(suffix):
+            return function[:-len(suffix)]
+    return function
 
 
 def _ms(seconds):
@@ -151,8 +186,18 @@ class Sampler:
         self._removed = []
         self._loops = {}
         self._loops_changed = {}
-        self._orphans = []
-        self._parked = {}
+        self._orphans = []  # records whose parent is known by address only, for now
+        self._parked = []  # entries of live tasks kept while nobody listens
+        self._older = 0  # entries queued before the last sample: due for adoption now
+        self._older_groups = 0  # the same for TaskGroup notes
+        self._construction = _construction_codes()  # see _cut_construction
+        self._task_types = {}  # Task classes seen -> None
+        self._log = EntryLog()  # the last batches of entries taken (parents, reports)
+        self._wheel = {}  # tick -> [records to look at then]
+        self._running_refs = {}  # num -> record last seen running: looked at every sample
+        self._fresh = []  # records adopted since the last sample: looked at in the next
+        self.short_lived = 0  # tasks that ended before a sample could adopt them
+        self._short_budget = SHORT_LIVED_PER_SAMPLE
         self._commands = deque()
         self._ticks = 0
         self._wake = threading.Event()
@@ -224,7 +269,7 @@ class Sampler:
             except Exception:
                 log.exception("running a command failed")
             if self._stop.is_set():
-                self.safe_tick()
+                self.safe_tick(final=True)
                 self._run_commands()
                 return
             now = time.monotonic()
@@ -236,9 +281,9 @@ class Sampler:
                 self.safe_tick()
                 next_tick = time.monotonic() + self.interval
 
-    def safe_tick(self):
+    def safe_tick(self, final=False):
         try:
-            self.tick()
+            self.tick(final)
         except Exception:
             log.exception("sampling failed")
 
@@ -254,20 +299,20 @@ class Sampler:
 
     # --- one sample -------------------------------------------------------------------
 
-    def tick(self):
+    def tick(self, final=False):
+        """One sample; `final` (the last, at shutdown) adopts every queued task."""
         now = time.time()
         self._ticks += 1
         active = self.sink.session_active()
         if not active:
-            # Nobody listens: only keep the records of live tasks for a later session
-            # (parked, not yet read or resolved) and forget the dead. The next session
-            # starts with a snapshot, so what changed meanwhile need not be tracked.
+            # Nobody listens: only keep the entries of live tasks for a later session and
+            # forget the dead (teaching the hook which code is the program's). The next
+            # session starts with a snapshot, so what changed meanwhile need not be tracked.
             self._park_new()
             self._handle_collected(now)
             self._forget_stale(now)
-            if self.registry.orphans:
-                self._forget_stale_orphans()
             self.registry.regroup.clear()
+            self._older_groups = 0
             self.registry.reports.clear()
             self._orphan_watch.clear()
             self._events = []
@@ -277,33 +322,18 @@ class Sampler:
             self._loops_changed.clear()
             return
         snapshot = self.sink.take_snapshot_request()
-        self._adopt_new(now)
+        # A new session's first snapshot holds every task, however young.
+        self._adopt_new(now, everything=bool(snapshot or final or self._parked))
         if self.registry.reports:
             self._handle_reports(now)  # before collections: a destroyed task's last await is still known
         self._handle_collected(now)
         self._forget_stale(now)
-        if self.registry.regroup:
-            self._regroup()
-        if snapshot or self._ticks % self.rescan_every == 1 or self.rescan_every == 1:
+        if hooks.state.task_set is None and (snapshot or self._ticks % self.rescan_every == 1
+                                             or self.rescan_every == 1):
             self._discover(now)
         if self._orphans:
             self._resolve_orphans()
-        if self.registry.orphans:
-            self._forget_stale_orphans()
-        running = self._running_tasks()
-        names = snapshot or self._ticks % self.rescan_every == 1
-        finished = None
-        for ref in self._live.values():
-            if ref.skip and ref.addr not in running and ref.state != "running":
-                ref.skip -= 1
-                continue
-            if self._observe(ref, now, running, names):
-                if finished is None:
-                    finished = []
-                finished.append(ref)
-        if finished:
-            for ref in finished:
-                self._finished(ref, ref.finished)
+        self._observe_due(now, everything=final)
         if self.registry.reports:
             self._handle_reports(now)
         if self._orphan_watch:
@@ -322,6 +352,60 @@ class Sampler:
         for event in events:
             self.sink.send_state(event)
 
+    def _observe_due(self, now, everything=False):
+        """Looks at the records due at this sample (the timing wheel), those that run or
+        ran at the last look, and those just adopted; each is put back on the wheel
+        `skip` samples ahead: 1, 2, 4, ... while it stays the same, at most about
+        `QUIET_SECONDS` (staggered, so that tasks made together are not all due at once).
+        With `everything` (the last sample), every live record is looked at."""
+        tick = self._ticks
+        due = self._wheel.pop(tick, None) or []
+        if everything:
+            due = list(self._live.values())
+        running = self._running_tasks()
+        if running:
+            by_addr = self.registry.by_addr
+            for addr in running:
+                ref = by_addr.get(addr)
+                if ref is not None and ref.id is not None:
+                    due.append(ref)
+        if self._running_refs:
+            due.extend(self._running_refs.values())
+            self._running_refs = {}
+        if self._fresh:
+            due.extend(self._fresh)
+            self._fresh = []
+        finished = None
+        live = self._live
+        for ref in due:
+            if ref.due == -tick or ref.num not in live:
+                continue  # seen already at this sample, or ended
+            ref.due = -tick
+            if self._observe(ref, now, running):
+                if finished is None:
+                    finished = []
+                finished.append(ref)
+                continue
+            if ref.state == "running":
+                self._running_refs[ref.num] = ref
+            self._schedule(ref, tick)
+        if finished:
+            for ref in finished:
+                self._finished(ref, ref.finished)
+
+    def _schedule(self, ref, tick):
+        quiet = ref.quiet
+        ahead = 1 + quiet
+        if quiet >= self._max_skip and quiet:
+            ahead += ref.num % (quiet // 2 + 1)
+        at = tick + ahead
+        ref.due = at
+        slot = self._wheel.get(at)
+        if slot is None:
+            self._wheel[at] = [ref]
+        else:
+            slot.append(ref)
+
     def _running_tasks(self):
         """``id()`` of each loop's current task, now (usually empty: the loops wait)."""
         running = set()
@@ -335,79 +419,244 @@ class Sampler:
             loop = None
         return running
 
+    # --- entries: from the hot path to records -------------------------------------------
+
+    def _learn(self, stack):
+        """Teaches the hot path where the program's code is, from one entry's stack."""
+        if stack and self.registry.user_codes.get(id(stack[-2])) is None:
+            self.resolver.learn(stack)
+
     def _park_new(self):
+        """While nobody listens: keeps the entries of live tasks, drops the others."""
         new = self.registry.new
         parked = self._parked
-        learn = self.resolver.learn
+        learn = self._learn
         while new:
             try:
-                ref = new.popleft()
+                entry = new.popleft()
             except IndexError:
                 break
-            parked[ref.num] = ref
-            if ref.stack:
-                learn(ref.stack)  # keeps the hot path short even while nobody listens
+            learn(entry[2])
+            if entry[0]() is not None:
+                parked.append(entry)
+        self._older = 0
+        if parked and self._ticks % self.rescan_every == 0:
+            parked[:] = [e for e in parked if e[0]() is not None]
 
-    def _adopt_new(self, now):
+    def _adopt_new(self, now, everything=False):
+        """Makes records for the queued tasks that have lived through a sample (all of
+        them with `everything`): those still pending, and those that ended with an
+        exception or were cancelled (history worth showing). A task that ended well
+        before a sample could see it costs only its entry (counted in `short_lived`)."""
+        registry = self.registry
+        new = registry.new
+        regroup = registry.regroup
+        self._short_budget = SHORT_LIVED_PER_SAMPLE
+        # TaskGroup notes are counted first: a note is queued after its task's entry, so
+        # every note counted has its entry among those counted.
+        groups_due = len(regroup) if everything else self._older_groups
+        count = len(new) if everything else self._older
+        entries = []
         if self._parked:
-            parked, self._parked = self._parked, {}
-            for ref in parked.values():
-                self._adopt(ref, now)
-        new = self.registry.new
-        while new:
+            entries, self._parked = self._parked, []
+        popleft = new.popleft
+        while count > 0:
             try:
-                ref = new.popleft()
+                entries.append(popleft())
             except IndexError:
                 break
-            self._adopt(ref, now)
+            count -= 1
+        if entries:
+            self._adopt_entries(entries, now)
+        if groups_due:
+            self._regroup(groups_due)
+        # What is queued now is due at the next sample (notes counted first, as above).
+        self._older_groups = len(regroup)
+        self._older = len(new)
 
-    def _adopt(self, ref, now):
-        ref.id = "t%d" % ref.num
-        ref.state = "pending"
-        ref.await_sig = None
-        ref.awaiting = None
-        ref.waiting_since = None
-        ref.finished = None
-        ref.exception = None
-        ref.cancel_message = None
-        ref.cancel_requested = None
-        ref.record = None
-        ref.tries = 0
-        ref.skip = ref.quiet = 0
-        ref.waiter = ref.waiting_on = ref.flagged = None
-        ref.suspect = 0
-        ref.binding = self.calls.binding(ref.stack) if ref.stack else None
-        ref.site = ref.creation = None  # resolved from ref.stack when first needed
-        parent = ref.parent
-        ref.parent_id = None
-        if isinstance(parent, TaskRef):
-            ref.parent_id = "t%d" % parent.num  # ids follow from numbers: no need to wait
-            self._child_of(parent, ref, now)
-        elif parent is not None:
-            self._orphans.append(ref)  # the parent was not recorded (yet)
-        lr = ref.loop
-        if lr is not None and lr.id not in self._loops:
-            self._adopt_loop(lr)
-        self.by_id[ref.id] = ref
-        self._live[ref.num] = ref
-        self._changed[ref.id] = ref
-        task = ref()
+    def _adopt_entries(self, entries, now):
+        batch = self._log.add(entries)
+        learn = self._learn
+        records = batch.records
+        adopted = []
+        created = now - self.interval  # made before the last sample (or since, with everything)
+        for i, entry in enumerate(entries):
+            learn(entry[2])
+            ref = self._adopt_entry(entry, now, created)
+            if ref is not None:
+                records[i] = ref
+                adopted.append((batch.start + i, ref))
+        for position, ref in adopted:
+            self._link_parent(ref, position, now)
+        self._fresh.extend(ref for _, ref in adopted)  # looked at in this sample
+
+    def _adopt_entry(self, entry, now, created, keep_done=False):
+        """The record of one entry's task, or None when the task is gone, or ended well
+        (and not `keep_done`)."""
+        wr, parent, stack = entry
+        task = wr()
         if task is None:
-            self._finish_collected(ref, getattr(ref, "collected", None) or now)
-            if ref.name is None:
-                ref.name = ""
-            if ref.coro is None:
-                ref.coro = ""
-            return
+            self.short_lived += 1
+            return None
         try:
-            if ref.name is None:
-                ref.name = str(task.get_name())
-            if ref.coro is None:
-                ref.coro = self._coro_name(task)
+            if not keep_done:
+                try:
+                    raw = task._state
+                except AttributeError:
+                    raw = "FINISHED" if task.done() else "PENDING"
+                if raw == "FINISHED" and getattr(task, "_exception", None) is None:
+                    if self._short_budget <= 0:
+                        self.short_lived += 1
+                        return None
+                    self._short_budget -= 1
+            ref = self.registry.record(task, task.get_loop(), parent, stack, created)
+            self._adopt(ref, now, task)
+            return ref
         finally:
             if _refcount(task) <= _SOLE:
                 self._hand_back(task)
             task = None
+
+    def _link_parent(self, ref, position, now, depth=0):
+        """Links a new record to its parent (the hook noted the parent's address only);
+        `position`: where its entry was among all the entries taken."""
+        addr = ref.parent
+        if addr is None or isinstance(addr, RECORDS):
+            return
+        if depth > 16:
+            ref.parent = None
+            return
+        parent = self._parent_at(addr, position, ref, now, depth)
+        if parent is None:
+            self._orphans.append(ref)  # not recorded yet: made eagerly (3.12+), or unseen
+            return
+        ref.parent = parent
+        ref.parent_id = parent.id
+        self._child_of(parent, ref, now)
+
+    def _parent_at(self, addr, position, child, now, depth=0):
+        """The record of the task that made `child`: the latest task made at `addr` before
+        it (see `entries`), made from its entry if it ended before it was adopted."""
+        found = self.registry.by_addr.get(addr)
+        if found is not None and found.num < child.num and found() is not None:
+            return found  # alive and made earlier: nothing else had the address since
+        key = pointer_hash(addr)
+        hit = None
+        if key is not None:
+            if child.loop is not None and child.loop.eager:
+                # A parent running eagerly joins asyncio's set after its first step, so
+                # after the tasks it made meanwhile: its entry comes later.
+                hit = self._log.after(key, position)
+                if hit is not None and not self._alive(hit[0].entries[hit[1]][0]):
+                    hit = None
+            if hit is None:
+                hit = self._log.before(key, position)
+        if hit is None:
+            return found if found is not None and found.num < child.num else None
+        batch, offset = hit
+        ref = batch.records[offset]
+        if ref is None:
+            ref = batch.records[offset] = self._record_of_parent(batch.entries[offset], child, now)
+            if ref is not None:
+                self._link_parent(ref, batch.start + offset, now, depth + 1)
+        return ref
+
+    def _record_of_parent(self, entry, child, now):
+        """The record of a parent that got none when its entry was taken (it had ended):
+        a full one while the task is still there, else a `DeadRef` with what the entry
+        tells (so that its children still show where they came from, and can be orphans)."""
+        ref = self._adopt_entry(entry, now, now - self.interval, keep_done=True)
+        if ref is not None:
+            self._fresh.append(ref)
+            return ref
+        ref = self.registry.dead_record(child.loop, entry[1], entry[2], now - self.interval)
+        self._adopt(ref, now, None)
+        # Its coroutine can no longer be read: the function that made the child (the
+        # program's own frame of the child's creation stack) stands in for it.
+        self._creation(child)
+        ref.coro = _enclosing(child.site["function"]) if child.site else ""
+        ref.state = "done"
+        self._finished(ref, now)
+        return ref
+
+    def _adopt(self, ref, now, task):
+        ref.id = "t%d" % ref.num
+        ref.state = "pending"
+        ref.parent_id = None
+        ref.await_sig = None
+        ref.awaiting = None
+        ref.waiting_since = None
+        ref.published = None
+        ref.finished = None
+        ref.exception = None
+        ref.cancel_message = None
+        ref.cancel_requested = None
+        ref.tries = 0
+        ref.due = 0
+        ref.quiet = 0
+        ref.waiter = ref.waiting_on = ref.flagged = None
+        ref.suspect = 0
+        ref.site = ref.creation = None  # resolved from ref.stack when first needed
+        lr = ref.loop
+        if lr is not None and lr.id not in self._loops:
+            self._adopt_loop(lr)
+        if task is not None and type(task) not in self._task_types:
+            self._learn_task_class(type(task))
+        ref.binding = None
+        if ref.stack:
+            ref.stack = self._cut_construction(ref.stack)
+            ref.binding = self.calls.binding(ref.stack) if ref.stack else None
+        self.by_id[ref.id] = ref
+        self._live[ref.num] = ref
+        self._changed[ref.id] = ref
+        if task is None:
+            ref.name = ref.name or ""
+            ref.coro = ref.coro or ""
+            return
+        if ref.name is None:
+            ref.name = str(task.get_name())
+        if ref.coro is None:
+            ref.coro = self._coro_name(task)
+
+    def _construction_code(self, code):
+        """Notes `code` as making tasks rather than asking for them (a task factory, a
+        Task subclass's ``__init__``): see `_cut_construction`."""
+        if code is not None and self._construction.get(id(code)) is not code:
+            self._construction[id(code)] = code
+            self.resolver.mark_construction(code)
+
+    def _learn_task_class(self, cls):
+        self._task_types[cls] = None
+        if cls not in _ASYNCIO_TASKS:
+            for klass in cls.__mro__:
+                if klass in _ASYNCIO_TASKS:
+                    break
+                self._construction_code(getattr(klass.__dict__.get("__init__"), "__code__", None))
+
+    def _cut_construction(self, stack):
+        """A creation stack (innermost first) without the frames that only built the task:
+        asyncio's ``create_task``, a task factory, a Task subclass's ``__init__``: up to
+        the last of them before the program's own code."""
+        cut = 0
+        construction = self._construction
+        is_user = self.resolver.is_user
+        for i in range(0, len(stack) - 1, 2):
+            code = stack[i]
+            if construction.get(id(code)) is code:
+                cut = i + 2
+            elif is_user(code):
+                break
+        return stack[cut:] if cut else stack
+
+    def _alive(self, wr):
+        """True when the weak reference's task is still there (read safely)."""
+        task = wr()
+        if task is None:
+            return False
+        if _refcount(task) <= _SOLE:
+            self._hand_back(task)
+        task = None
+        return True
 
     @staticmethod
     def _hand_back(task):
@@ -455,6 +704,14 @@ class Sampler:
             name = thread.name if thread is not None else None
         if name is None:
             name = lr.thread_name or ("thread-%d" % ident if ident else "unknown")
+        loop = lr()
+        lr.eager = is_eager(loop)
+        factory = loop.get_task_factory() if loop is not None else None
+        loop = None
+        if factory is not None:
+            self._construction_code(getattr(factory, "__code__", None)
+                                    or getattr(getattr(factory, "__func__", None), "__code__", None))
+        factory = None
         if force or ident != lr.thread_ident or name != lr.thread_name:
             lr.thread_ident = ident
             lr.thread_name = name
@@ -475,11 +732,6 @@ class Sampler:
             except IndexError:
                 break
             stale.append((now, ref))
-            if getattr(ref, "id", None) is None:
-                # Not adopted yet: parked ones are forgotten (nobody saw them), others
-                # are still in the registry's queue, whose adoption sees the dead reference.
-                self._parked.pop(ref.num, None)
-                continue
             if ref.num in self._live:
                 self._finish_collected(ref, getattr(ref, "collected", None) or now)
 
@@ -508,8 +760,8 @@ class Sampler:
         ref.waiter = ref.waiting_on = None
         ref.binding = None
         self._live.pop(ref.num, None)
+        self._running_refs.pop(ref.num, None)
         self._history.append(ref)
-        ref.record = None
         self._changed[ref.id] = ref
         children = self._children.pop(ref.num, None)
         if children:
@@ -541,7 +793,7 @@ class Sampler:
 
     def _child_of(self, parent, child, now):
         """Indexes a child under its parent, for the orphan check when the parent ends."""
-        if getattr(parent, "id", None) is not None and parent.finished is not None:
+        if parent.finished is not None:
             if child.group is None:
                 self._orphan_watch.append((now + self.orphan_grace, child, parent))
             return
@@ -573,28 +825,33 @@ class Sampler:
             self._emit(findings.orphan(_ms(now), child.id, child.name, child.coro, self._site(child),
                                        parent.id, parent.name, parent.coro, parent.state))
 
-    def _regroup(self):
+    def _regroup(self, count):
+        """Gives the first `count` TaskGroup notes to their tasks' records."""
         regroup = self.registry.regroup
-        while regroup:
+        by_addr = self.registry.by_addr
+        while count > 0:
             try:
-                ref = regroup.popleft()
+                addr, group = regroup.popleft()
             except IndexError:
                 break
-            if getattr(ref, "id", None) is not None and self.by_id.get(ref.id) is ref:
-                ref.record = None
+            count -= 1
+            ref = by_addr.get(addr)
+            if ref is not None and ref.group is None and ref.id is not None and ref.num in self._live:
+                ref.group = group
                 self._changed[ref.id] = ref
 
     def _handle_reports(self, now):
         """asyncio's reports about dying tasks, noted by the hook (see `hooks`)."""
-        self._adopt_new(now)  # a task may have been made and collected since the sample began
         reports = self.registry.reports
         while reports:
             try:
-                kind, ref, when, name, coro, details = reports.popleft()
+                kind, ref, when, name, coro, details, key, lr = reports.popleft()
             except IndexError:
                 break
             task_id = site = None
-            if ref is not None and getattr(ref, "id", None) is not None:
+            if ref is None or ref.id is None:
+                ref = self._record_of_reported(key, name, coro, when, lr)
+            if ref is not None:
                 if not self._flag(ref, kind):
                     continue
                 task_id = ref.id
@@ -621,10 +878,40 @@ class Sampler:
                     ref.exception = {"type": exc_type, "message": message}
                     if traceback:
                         ref.exception["traceback"] = traceback
-                    ref.record = None
                     if self.by_id.get(task_id) is ref:
                         self._changed[task_id] = ref
             self._emit(event)
+
+    def _record_of_reported(self, key, name, coro, when, lr):
+        """The record of a task asyncio reported that no sample had adopted (it lived for
+        less than a sample), made from its entry; None without one."""
+        hit = self._log.latest(key)
+        if hit is not None:
+            batch, offset = hit
+            if batch.records[offset] is not None:
+                return batch.records[offset]
+            entry = batch.entries[offset]
+            position = batch.start + offset
+        else:
+            entry = find_queued(self.registry.new, key)
+            if entry is None:
+                return None
+            # Still queued: taken now (alone), so that it is not taken again later.
+            try:
+                self.registry.new.remove(entry)
+            except ValueError:
+                return None
+            batch, offset = self._log.add([entry]), 0
+            position = batch.start
+        self._learn(entry[2])
+        ref = batch.records[offset] = self.registry.dead_record(lr, entry[1], entry[2], when)
+        self._adopt(ref, when, None)
+        ref.name = name or ""
+        ref.coro = coro or ""
+        self._link_parent(ref, position, when)
+        ref.state = "done"
+        self._finished(ref, when)
+        return ref
 
     def _innermost_user(self, pairs, frames):
         """The frame of `frames` (resolved from `pairs`, in that order) that is the
@@ -658,9 +945,10 @@ class Sampler:
         ref = name = coro = None
         if task is not None:
             ref = self.registry.lookup(task)
-            if ref is not None and getattr(ref, "id", None) is None:
-                self._adopt_new(now)
-            if ref is None or getattr(ref, "id", None) is None:
+            if ref is None and self.registry.new:
+                self._adopt_new(now, everything=True)
+                ref = self.registry.lookup(task)
+            if ref is None:
                 ref = None
                 try:
                     name = str(task.get_name())
@@ -696,8 +984,7 @@ class Sampler:
                     continue
                 try:
                     if lookup(task) is None and not task.done():
-                        self._adopt(self.registry.track_discovered(task, task.get_loop(), now), now)
-                        self._hook_loop_of(task)
+                        self._adopt_discovered(task, now)
                 finally:
                     if _refcount(task) <= _SOLE:
                         self._hand_back(task)
@@ -715,11 +1002,16 @@ class Sampler:
             while tasks:
                 task = tasks.pop()
                 if lookup(task) is None:
-                    self._adopt(self.registry.track_discovered(task, task.get_loop(), now), now)
-                    self._hook_loop_of(task)
+                    self._adopt_discovered(task, now)
                 if _refcount(task) <= _SOLE:
                     self._hand_back(task)
                 task = None
+
+    def _adopt_discovered(self, task, now):
+        ref = self.registry.track_discovered(task, task.get_loop(), now)
+        self._adopt(ref, now, task)
+        self._fresh.append(ref)
+        self._hook_loop_of(task)
 
     @staticmethod
     def _hook_loop_of(task):
@@ -732,44 +1024,34 @@ class Sampler:
         except Exception:
             log.exception("hooking a loop class failed")
 
-    def _forget_stale_orphans(self):
-        orphans = self.registry.orphans
-        for addr, waiting in list(orphans.items()):
-            parent = waiting[0].parent if waiting else None
-            if not isinstance(parent, TaskRef) and (parent is None or parent() is None):
-                if orphans.get(addr) is waiting:
-                    orphans.pop(addr, None)
-
     def _resolve_orphans(self):
+        """Links records to parents that were not recorded when they were adopted (a
+        parent running eagerly inside its own ``create_task``, 3.12+), for a few samples."""
         keep = []
+        by_addr = self.registry.by_addr
         for ref in self._orphans:
-            parent = ref.parent
-            if isinstance(parent, TaskRef):
-                parent_id = "t%d" % parent.num
-            else:
-                task = parent() if parent is not None else None
-                found = self.registry.lookup(task) if task is not None else None
-                if task is not None and _refcount(task) <= _SOLE:
-                    self._hand_back(task)
-                task = None
-                parent_id = "t%d" % found.num if found is not None else None
-                if found is not None:
-                    ref.parent = found
-            if parent_id is not None:
-                ref.parent_id = parent_id
-                ref.record = None
-                if ref.id in self.by_id:
+            addr = ref.parent
+            if isinstance(addr, RECORDS) or addr is None:
+                continue
+            parent = by_addr.get(addr)
+            if parent is not None and parent.id is not None and parent is not ref:
+                ref.parent = parent
+                ref.parent_id = parent.id
+                if self.by_id.get(ref.id) is ref:
                     self._changed[ref.id] = ref
+                self._child_of(parent, ref, time.time())
                 continue
             ref.tries += 1
-            if ref.tries < 50 and (ref.parent is not None):
+            if ref.tries < 50:
                 keep.append(ref)
+            else:
+                ref.parent = None
         self._orphans = keep
 
-    def _observe(self, ref, now, running=(), names=True):
+    def _observe(self, ref, now, running=()):
         """Reads one live task; True when it has finished (the caller then moves it to
         the history: `_live` must not change while it is being walked). `running` holds
-        the ``id()`` of the loops' current tasks; names are read when `names` is true."""
+        the ``id()`` of the loops' current tasks."""
         task = ref()
         if task is None:
             if ref.state in ("pending", "running"):
@@ -781,7 +1063,7 @@ class Sampler:
                 raw = task._state
             except AttributeError:
                 raw = "FINISHED" if task.done() else "PENDING"
-            changed = False
+            changed = retry = False
             if raw == "PENDING":
                 state = "running" if id(task) in running else "pending"
                 coro = task.get_coro()
@@ -812,9 +1094,12 @@ class Sampler:
                         except TypeError:
                             ref.waiter = False
                     waiting_on = self.waits.classify(task, coro) if state == "pending" else None
+                    if self.waits.unresolved:
+                        ref.waiter = None  # asks again at the next look, which comes soon
+                        retry = True
                     if moved or waiting_on != ref.waiting_on:
                         changed = True
-                    elif ref.record is not None and now - ref.record.get("waitingSince", 0) / 1000.0 >= REPUBLISH_SECONDS:
+                    elif ref.published is not None and now - ref.published >= REPUBLISH_SECONDS:
                         # The same place again, on a new future: its new waitingSince is
                         # sent, at most every REPUBLISH_SECONDS (the view shows seconds).
                         changed = True
@@ -835,20 +1120,19 @@ class Sampler:
                             and fut is not None and not fut.done()):
                         self._check_stuck(ref, now)
                 fut = None
-                if names:
-                    name = task.get_name()
-                    if name != ref.name:
-                        ref.name = str(name)
-                        changed = True
+                name = task.get_name()
+                if name != ref.name:
+                    ref.name = str(name)
+                    changed = True
                 if state != ref.state:
                     ref.state = state
                     changed = True
-                if changed:
-                    ref.record = None
-                    self._changed[ref.id] = ref
-                    ref.quiet = ref.skip = 0
+                if changed or retry:
+                    if changed:
+                        self._changed[ref.id] = ref
+                    ref.quiet = 0
                 else:
-                    ref.quiet = ref.skip = min(2 * ref.quiet or 1, self._max_skip)
+                    ref.quiet = min(2 * ref.quiet or 1, self._max_skip)
                 return False
             if raw == "CANCELLED":
                 ref.state = "cancelled"
@@ -895,7 +1179,6 @@ class Sampler:
                 del self.by_id[ref.id]
             self._changed.pop(ref.id, None)
             self._removed.append(ref.id)
-            ref.record = None
             ref.parent = None
 
     # --- messages ---------------------------------------------------------------------
@@ -908,38 +1191,37 @@ class Sampler:
             ref.stack = None
 
     def task_record(self, ref):
-        record = ref.record
-        if record is None:
-            if ref.stack:
-                self._creation(ref)
-            lr = ref.loop
-            record = {
-                "id": ref.id,
-                "name": ref.name if isinstance(ref.name, str) else str(ref.name),
-                "coro": ref.coro or "",
-                "state": ref.state,
-                "parent": ref.parent_id,
-                "loop": lr.id if lr is not None else "l0",
-                "created": _ms(ref.created),
-                "site": ref.site,
-            }
-            if ref.creation:
-                record["stack"] = ref.creation
-            if ref.awaiting:
-                record["awaiting"] = ref.awaiting
-            if ref.waiting_since is not None and ref.state == "pending":
-                record["waitingSince"] = _ms(ref.waiting_since)
-                if ref.waiting_on is not None:
-                    record["waitingOn"] = ref.waiting_on
-            if ref.group is not None:
-                record["group"] = ref.group.id
-            if ref.finished is not None:
-                record["finished"] = _ms(ref.finished)
-            if ref.exception is not None:
-                record["exception"] = ref.exception
-            if ref.cancel_message is not None:
-                record["cancelMessage"] = ref.cancel_message
-            ref.record = record
+        """The protocol record of a task (built when sent: records are not kept)."""
+        if ref.stack:
+            self._creation(ref)
+        lr = ref.loop
+        record = {
+            "id": ref.id,
+            "name": ref.name if isinstance(ref.name, str) else str(ref.name),
+            "coro": ref.coro or "",
+            "state": ref.state,
+            "parent": ref.parent_id,
+            "loop": lr.id if lr is not None else "l0",
+            "created": _ms(ref.created),
+            "site": ref.site,
+        }
+        if ref.creation:
+            record["stack"] = ref.creation
+        if ref.awaiting:
+            record["awaiting"] = ref.awaiting
+        if ref.waiting_since is not None and ref.state == "pending":
+            record["waitingSince"] = _ms(ref.waiting_since)
+            ref.published = ref.waiting_since
+            if ref.waiting_on is not None:
+                record["waitingOn"] = ref.waiting_on
+        if ref.group is not None:
+            record["group"] = ref.group.id
+        if ref.finished is not None:
+            record["finished"] = _ms(ref.finished)
+        if ref.exception is not None:
+            record["exception"] = ref.exception
+        if ref.cancel_message is not None:
+            record["cancelMessage"] = ref.cancel_message
         return record
 
     def build_snapshot(self, now):
@@ -1016,7 +1298,7 @@ class Sampler:
     def _find(self, task_id):
         if not isinstance(task_id, str):
             return None
-        self._adopt_new(time.time())  # a task made since the last sample may be named already
+        self._adopt_new(time.time(), everything=True)  # one made since the last sample may be named
         return self.by_id.get(task_id)
 
     def _cancel(self, ref, msg):

@@ -73,6 +73,9 @@ class WaitClassifier:
 
     def __init__(self, lookup):
         self.lookup = lookup
+        #: Set by `classify` when a task waited on has no record yet (the sampler adopts
+        #: tasks once they have lived through a sample): the caller asks again later.
+        self.unresolved = False
         self._codes = {}  # id(code) -> (code, (kind, label) | None, is asyncio's)
         self._shared = {}  # (kind, label) -> the WaitTarget dict of every task waiting so
 
@@ -91,6 +94,7 @@ class WaitClassifier:
 
     def classify(self, task, coro):
         """The WaitTarget dict for `task` (suspended in `coro`), or None."""
+        self.unresolved = False
         outermost = None
         outer_coro = None
         frame = None
@@ -173,7 +177,10 @@ class WaitClassifier:
                 continue
             ref = lookup(fut)
             task_id = getattr(ref, "id", None) if ref is not None else None
-            if task_id is not None and task_id not in ids:
+            if task_id is None:
+                if not fut.done():
+                    self.unresolved = True
+            elif task_id not in ids:
                 ids.append(task_id)
         del futures[:]
 

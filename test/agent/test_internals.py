@@ -225,9 +225,11 @@ async def main():
 
 with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
     runner.run(main())
-print("recorded:", [ref.coro for ref in registry.new][:2])
+# The main task's entry, then the one of the task it made (its stack: create_task, main).
+print("recorded:", [c.co_name for c in registry.new[1][2][::2]][:2])
 hooks.uninstall()
-print("unhooked:", not hooks.is_hooked(uvloop.Loop), "create_task" not in uvloop.Loop.__dict__)
+print("unhooked:", not hooks.is_hooked(uvloop.Loop),
+      not {"create_task", "run_forever", "call_exception_handler"} & set(uvloop.Loop.__dict__))
 """
 
 
@@ -239,7 +241,7 @@ class Uvloop(unittest.TestCase):
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertEqual(done.stdout.splitlines(), [
             "finder waiting: True", "hooked: True", "finder gone: True",
-            "loaders restored: SourceFileLoader SourceFileLoader", "recorded: ['main', 'sleep']",
+            "loaders restored: SourceFileLoader SourceFileLoader", "recorded: ['create_task', 'main']",
             "unhooked: True True"])
 
     def test_imported_before_the_agent(self):
@@ -252,17 +254,29 @@ class Uvloop(unittest.TestCase):
         self.assertFalse(any(type(f).__name__ == "_UvloopFinder" for f in sys.meta_path))
 
 
+#: Where asyncio's all-tasks set is hooked (3.10 to 3.13), else None (create_task is wrapped).
+TASK_SET = hooks._all_tasks_set()
+
+
 class Uninstall(unittest.TestCase):
     def test_every_wrapped_method_is_put_back(self):
-        names = [(asyncio.BaseEventLoop, "create_task"), (asyncio.BaseEventLoop, "call_exception_handler")]
+        names = [(asyncio.BaseEventLoop, "call_exception_handler")]
+        if TASK_SET is None:
+            names.append((asyncio.BaseEventLoop, "create_task"))
         if hasattr(asyncio, "TaskGroup"):
             names.append((asyncio.TaskGroup, "create_task"))
         before = {(cls, name): cls.__dict__[name] for cls, name in names}
+        set_class = type(TASK_SET)
         hooks.install(Registry())
         for cls, name in names:
             self.assertTrue(getattr(cls.__dict__[name], "__taskscope__", False), (cls, name))
+        if TASK_SET is not None:
+            self.assertIsNot(type(TASK_SET), set_class)
+            self.assertTrue(issubclass(type(TASK_SET), set_class))
+            self.assertNotIn("create_task", asyncio.BaseEventLoop.__dict__["create_task"].__dict__)
         hooks.uninstall()
         self.assertEqual({(cls, name): cls.__dict__[name] for cls, name in names}, before)
+        self.assertIs(type(TASK_SET), set_class)
 
 
 class FakeSink:
@@ -312,11 +326,15 @@ class WithHooks(unittest.TestCase):
         sent, self.sink.sent = self.sink.sent, []
         return sent
 
-    def test_the_wrapper_keeps_the_signature_and_the_task_factory(self):
-        wrapper = asyncio.BaseEventLoop.create_task
-        self.assertIsNot(wrapper, wrapper.__taskscope_original__)
-        self.assertEqual(inspect.signature(wrapper), inspect.signature(wrapper.__taskscope_original__))
-        self.assertEqual(wrapper.__qualname__, "BaseEventLoop.create_task")
+    def test_the_hook_keeps_the_signature_and_the_task_factory(self):
+        if TASK_SET is None:
+            wrapper = asyncio.BaseEventLoop.create_task
+            self.assertIsNot(wrapper, wrapper.__taskscope_original__)
+            self.assertEqual(inspect.signature(wrapper), inspect.signature(wrapper.__taskscope_original__))
+            self.assertEqual(wrapper.__qualname__, "BaseEventLoop.create_task")
+        else:
+            self.assertNotIn("__taskscope__", asyncio.BaseEventLoop.create_task.__dict__)
+            self.assertEqual(type(TASK_SET).__name__, "WeakSet")
 
         def factory(loop, coro, **kwargs):
             return asyncio.Task(coro, loop=loop, **kwargs)
@@ -327,7 +345,8 @@ class WithHooks(unittest.TestCase):
             loop.set_task_factory(factory)
             self.assertIs(loop.get_task_factory(), factory)
             task = asyncio.create_task(asyncio.sleep(0.01), name="via-factory")
-            await self.tick()
+            self.assertIn(task, asyncio.all_tasks())
+            await self.tick(2)
             await task
             loop.set_task_factory(None)
             self.assertIsNone(loop.get_task_factory())
@@ -386,7 +405,9 @@ class WithHooks(unittest.TestCase):
 
         async def main():
             ref = weakref.ref(asyncio.create_task(job()))
-            self.sampler.tick()  # the sampler has read the task (while main runs)
+            self.sampler.tick()
+            self.sampler.tick()  # the sampler has adopted and read the task (while main runs)
+            self.assertIsNotNone(self.registry.lookup(ref()))
             self.assertIsNotNone(ref())
             for _ in range(3):
                 await asyncio.sleep(0)
@@ -413,7 +434,7 @@ class WithHooks(unittest.TestCase):
             asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: reported.append(ctx["message"]))
             task = asyncio.create_task(fails(), name="fails")
             await asyncio.sleep(0)
-            await self.tick()
+            await self.tick(2)  # adopted at the second: failed tasks are kept
             record = [t for m in self.sent() for t in m.get("tasks", m.get("upsert", ())) if t["name"] == "fails"]
             self.assertEqual(record[-1]["state"], "failed")
             self.assertEqual(record[-1]["exception"]["type"], "KeyError")
@@ -425,12 +446,12 @@ class WithHooks(unittest.TestCase):
 
     def test_a_failing_hook_never_reaches_the_program(self):
         class Broken(dict):
-            def __setitem__(self, key, value):
+            def get(self, key, default=None):
                 raise RuntimeError("the agent is broken")
 
         hooks.uninstall()
         registry = Registry()
-        registry.by_addr = Broken()
+        registry.user_codes = Broken()  # read by the hot path at each frame
         hooks.install(registry)
 
         async def main():
@@ -452,10 +473,14 @@ class WithHooks(unittest.TestCase):
 
         async def main():
             asyncio.get_running_loop().set_task_factory(asyncio.eager_task_factory)
-            await asyncio.create_task(parent(), name="eager-parent")
+            # The parent runs eagerly, makes the child (which runs eagerly too, up to its
+            # sleep) and waits for it; only then does it join asyncio's tasks: its entry
+            # comes after its child's.
+            task = asyncio.create_task(parent(), name="eager-parent")
+            self.sampler.tick()  # the first sample (a snapshot) adopts every queued task
+            await task
 
         asyncio.run(main())
-        self.sampler.tick()
         (snapshot,) = self.sent()
         parents = {t["coro"]: t["parent"] for t in snapshot["tasks"]}
         ids = {t["coro"]: t["id"] for t in snapshot["tasks"]}

@@ -99,12 +99,18 @@ class CreationRoutes(unittest.TestCase):
         self.assertRegex(task["group"], r"^g\d+$")
         self.assertNotIn("group", self.named("via-create_task"))
 
-    def test_task_made_directly_is_found_without_parent_or_site(self):
+    def test_task_made_directly(self):
         task = self.named("via-Task")
         self.assertEqual(task["coro"], "made_directly")
-        self.assertIsNone(task["site"])
-        self.assertIsNone(task["parent"])
         self.assertEqual(task["loop"], self.main()["loop"])
+        if sys.version_info < (3, 14):
+            # Seen where asyncio adds it to its set of all tasks: with parent and site.
+            self.assert_site(task, "Task")
+            self.assertEqual(task["parent"], self.main()["id"])
+        else:
+            # Found later among the loop's tasks: without parent or site.
+            self.assertIsNone(task["site"])
+            self.assertIsNone(task["parent"])
 
     def test_tasks_of_a_second_loop_in_another_thread(self):
         task = self.named("in-thread")
@@ -132,13 +138,18 @@ class CreationRoutes(unittest.TestCase):
             self.assertEqual(len({c for _, c in seen}), 1, "id %s names two tasks: %s" % (tid, seen))
 
 
+#: An eager task that ends within its first step never joins asyncio's set of tasks, where
+#: the agent sees tasks on 3.12 and 3.13; on 3.14 it wraps create_task and sees it.
+EAGER_DONE_SEEN = sys.version_info >= (3, 14)
+
+
 @unittest.skipIf(sys.version_info < (3, 12), "eager tasks are new in 3.12")
 class EagerTasks(unittest.TestCase):
     PROGRAM = "eager_tasks.py"
 
     @classmethod
     def setUpClass(cls):
-        names = ("eager-done", "eager-waiting", "eager-child")
+        names = ("eager-waiting", "eager-child") + (("eager-done",) if EAGER_DONE_SEEN else ())
         cls.result = support.traced(cls.PROGRAM, until=lambda conn: all(conn.task_named(n) for n in names))
         cls.plain = support.run_plain([cls.PROGRAM])
 
@@ -155,13 +166,17 @@ class EagerTasks(unittest.TestCase):
         for name, marker, function, parent in (("eager-done", "eager-done", "main", main),
                                                ("eager-waiting", "eager-waiting", "main", main),
                                                ("eager-child", "eager-child", "waiting", self.task("eager-waiting"))):
+            if name == "eager-done" and not EAGER_DONE_SEEN:
+                self.assertIsNone(self.task(name))
+                continue
             with self.subTest(name):
                 task = self.task(name)
                 self.assertEqual(task["site"], {"file": support.program(self.PROGRAM),
                                                 "line": support.site_line(self.PROGRAM, marker),
                                                 "function": function, "user": True})
                 self.assertEqual(task["parent"], parent["id"])
-        self.assertEqual(self.task("eager-done")["state"], "done")
+        if EAGER_DONE_SEEN:
+            self.assertEqual(self.task("eager-done")["state"], "done")
         self.assertEqual([e["message"] for e in self.result.events()], [])
 
 

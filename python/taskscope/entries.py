@@ -1,0 +1,148 @@
+"""The last few batches of hot-path entries, for finding a task by its hash after the fact.
+
+The sampler takes the hook's entries (``(weak reference, id of the parent, stack)``, see
+`registry`) in batches, in the order the tasks were made, and makes records only for
+tasks that lived through a sample. Two questions then need the entries of tasks that got
+no record:
+
+- Who is the parent of a new record? The hook noted only the parent's ``id()``: the
+  parent is the *latest task made before the child* at that address (it was alive when the
+  child was made, so no other task had that address in between). Addresses are reused
+  quickly, so the record found by address may be a later task, or an earlier one that
+  died; the entries tell which.
+- Which entry belongs to a task asyncio reported dying (``exception never retrieved``)?
+
+Entries are looked up by hash: a task's hash is the hash of its weak reference, which
+stays readable after the task is gone (asyncio's set hashed it when the task was added;
+the ``create_task`` wrapper hashes it itself). A task at an address has the hash
+`pointer_hash` gives for that address.
+
+The index over the batches is built only when a lookup needs it (most samples never do),
+once per sample. Kept: the last `KEEP` batches (a parent that ended before it was adopted
+was made at most two batches before its child).
+"""
+
+import asyncio
+import sys
+
+KEEP = 3
+
+
+def _pointer_hash_of(addr):
+    # CPython's hash of an object without __hash__ (Python/pyhash.c, _Py_HashPointer):
+    # its address rotated right by 4 bits, as a signed machine word.
+    bits = sys.hash_info.width
+    mask = (1 << bits) - 1
+    value = ((addr >> 4) | (addr << (bits - 4))) & mask
+    if value >= 1 << (bits - 1):
+        value -= 1 << bits
+    return -2 if value == -1 else value
+
+
+def _pointer_hash_works():
+    probe = asyncio.Future.__new__(asyncio.Future)
+    return _pointer_hash_of(id(probe)) == hash(probe)
+
+
+_POINTER_HASH = _pointer_hash_works()
+
+
+def pointer_hash(addr):
+    """The hash of the task at `addr` (which need not exist any more), or None where it
+    cannot be told from the address (then parents that ended early stay unknown)."""
+    return _pointer_hash_of(addr) if _POINTER_HASH else None
+
+
+class Batch:
+    """One sample's entries, in the order the tasks were made, and their records
+    (None until the sampler makes one)."""
+
+    __slots__ = ("entries", "records", "start")
+
+    def __init__(self, entries, start):
+        self.entries = entries
+        self.records = [None] * len(entries)
+        self.start = start  # position of the first entry among all entries ever taken
+
+
+class EntryLog:
+    """The last `KEEP` batches; positions count every entry ever taken, in order."""
+
+    def __init__(self):
+        self._batches = []
+        self._taken = 0
+        self._index = None  # hash -> [position, ...] ascending, over the kept batches
+
+    def add(self, entries):
+        """Keeps a new batch (drops the oldest); returns it."""
+        batch = Batch(entries, self._taken)
+        self._taken += len(entries)
+        self._batches.append(batch)
+        if len(self._batches) > KEEP:
+            del self._batches[0]
+        self._index = None
+        return batch
+
+    def at(self, position):
+        """``(batch, offset)`` of a kept position, or None."""
+        for batch in self._batches:
+            offset = position - batch.start
+            if 0 <= offset < len(batch.entries):
+                return batch, offset
+        return None
+
+    def before(self, key, position):
+        """``(batch, offset)`` of the latest kept entry with hash `key` made before
+        `position`, or None."""
+        positions = self._positions().get(key)
+        if not positions:
+            return None
+        for p in reversed(positions):
+            if p < position:
+                return self.at(p)
+        return None
+
+    def after(self, key, position):
+        """``(batch, offset)`` of the first kept entry with hash `key` made after
+        `position`, or None."""
+        for p in self._positions().get(key, ()):
+            if p > position:
+                return self.at(p)
+        return None
+
+    def latest(self, key):
+        """``(batch, offset)`` of the latest kept entry with hash `key`, or None."""
+        positions = self._positions().get(key)
+        return self.at(positions[-1]) if positions else None
+
+    def _positions(self):
+        index = self._index
+        if index is None:
+            index = self._index = {}
+            for batch in self._batches:
+                p = batch.start
+                for entry in batch.entries:
+                    try:
+                        key = hash(entry[0])
+                    except TypeError:
+                        key = None  # never hashed while alive
+                    if key is not None:
+                        found = index.get(key)
+                        if found is None:
+                            index[key] = [p]
+                        else:
+                            found.append(p)
+                    p += 1
+        return index
+
+
+def find_queued(queue, key):
+    """The latest entry in `queue` (the hook's, not taken yet) with hash `key`, or None."""
+    found = None
+    for entry in list(queue):
+        try:
+            if hash(entry[0]) == key:
+                found = entry
+        except TypeError:
+            pass
+    return found
