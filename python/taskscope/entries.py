@@ -1,7 +1,6 @@
 """The last few batches of hot-path entries, for finding a task by its hash after the fact.
 
-The sampler takes the hook's entries (``(weak reference, id of the parent, stack)``, see
-`registry`) in batches, in the order the tasks were made, and makes records only for
+The sampler takes the hook's entries (see `registry`) in batches, in the order the tasks were made, and makes records only for
 tasks that lived through a sample. Two questions then need the entries of tasks that got
 no record:
 
@@ -53,15 +52,31 @@ def pointer_hash(addr):
     return _pointer_hash_of(addr) if _POINTER_HASH else None
 
 
+def entries(items):
+    """Yields ``(offset, size)`` of each entry of a flat list of items (see `registry`)."""
+    i = 0
+    n = len(items)
+    while i < n:
+        size = items[i + 2]
+        yield i, size
+        i += size
+
+
+def entry_stack(items, offset):
+    """The ``[code, lasti, ...]`` of the entry at `offset`."""
+    return items[offset + 3:offset + items[offset + 2]]
+
+
 class Batch:
-    """One sample's entries, in the order the tasks were made, and their records
-    (None until the sampler makes one)."""
+    """One sample's entries (a flat list of items, see `registry`), in the order the
+    tasks were made, and their records (None until the sampler makes one)."""
 
-    __slots__ = ("entries", "records", "start")
+    __slots__ = ("items", "offsets", "records", "start")
 
-    def __init__(self, entries, start):
-        self.entries = entries
-        self.records = [None] * len(entries)
+    def __init__(self, items, start):
+        self.items = items
+        self.offsets = [offset for offset, _ in entries(items)]
+        self.records = [None] * len(self.offsets)
         self.start = start  # position of the first entry among all entries ever taken
 
 
@@ -73,10 +88,10 @@ class EntryLog:
         self._taken = 0
         self._index = None  # hash -> [position, ...] ascending, over the kept batches
 
-    def add(self, entries):
+    def add(self, items):
         """Keeps a new batch (drops the oldest); returns it."""
-        batch = Batch(entries, self._taken)
-        self._taken += len(entries)
+        batch = Batch(items, self._taken)
+        self._taken += len(batch.offsets)
         self._batches.append(batch)
         if len(self._batches) > KEEP:
             del self._batches[0]
@@ -84,15 +99,15 @@ class EntryLog:
         return batch
 
     def at(self, position):
-        """``(batch, offset)`` of a kept position, or None."""
+        """``(batch, k)`` of a kept position (the k-th entry of the batch), or None."""
         for batch in self._batches:
-            offset = position - batch.start
-            if 0 <= offset < len(batch.entries):
-                return batch, offset
+            k = position - batch.start
+            if 0 <= k < len(batch.offsets):
+                return batch, k
         return None
 
     def before(self, key, position):
-        """``(batch, offset)`` of the latest kept entry with hash `key` made before
+        """``(batch, k)`` of the latest kept entry with hash `key` made before
         `position`, or None."""
         positions = self._positions().get(key)
         if not positions:
@@ -103,15 +118,15 @@ class EntryLog:
         return None
 
     def after(self, key, position):
-        """``(batch, offset)`` of the first kept entry with hash `key` made after
-        `position`, or None."""
+        """``(batch, k)`` of the first kept entry with hash `key` made after `position`,
+        or None."""
         for p in self._positions().get(key, ()):
             if p > position:
                 return self.at(p)
         return None
 
     def latest(self, key):
-        """``(batch, offset)`` of the latest kept entry with hash `key`, or None."""
+        """``(batch, k)`` of the latest kept entry with hash `key`, or None."""
         positions = self._positions().get(key)
         return self.at(positions[-1]) if positions else None
 
@@ -120,10 +135,11 @@ class EntryLog:
         if index is None:
             index = self._index = {}
             for batch in self._batches:
+                items = batch.items
                 p = batch.start
-                for entry in batch.entries:
+                for offset in batch.offsets:
                     try:
-                        key = hash(entry[0])
+                        key = hash(items[offset])
                     except TypeError:
                         key = None  # never hashed while alive
                     if key is not None:
@@ -137,12 +153,16 @@ class EntryLog:
 
 
 def find_queued(queue, key):
-    """The latest entry in `queue` (the hook's, not taken yet) with hash `key`, or None."""
+    """``(items, offset)`` of the latest entry with hash `key` in a queue of the hook's
+    (not taken yet), or None."""
+    if not queue:
+        return None
+    items = list(queue)
     found = None
-    for entry in list(queue):
+    for offset, _ in entries(items):
         try:
-            if hash(entry[0]) == key:
-                found = entry
+            if hash(items[offset]) == key:
+                found = (items, offset)
         except TypeError:
             pass
     return found

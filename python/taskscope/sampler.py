@@ -53,7 +53,7 @@ from . import findings, hooks, protocol
 from .findings import CallSites, loop_only_holds
 from .frames import FrameResolver, await_chain, capture_traceback, chain_matches
 from .log import log
-from .entries import EntryLog, find_queued, pointer_hash
+from .entries import EntryLog, entries, entry_stack, find_queued, pointer_hash
 from .registry import RECORDS, is_eager
 from .waits import WaitClassifier
 from .watchdog import Watchdog
@@ -80,6 +80,20 @@ REPUBLISH_SECONDS = 1.0
 #: count (`Sampler.short_lived`): a program making thousands of tiny tasks a second pays
 #: for a hundred records, not for thousands.
 SHORT_LIVED_PER_SAMPLE = 100
+#: The sampler's share of one core at most: after a sample that took `t` seconds of its
+#: thread's time, the next one comes `t / MAX_DUTY` seconds later if that is longer than
+#: the interval (the program's threads wait for the interpreter lock while it works).
+MAX_DUTY = 0.03
+#: Records made per sample at most; the entries of other live tasks wait for the next.
+ADOPT_PER_SAMPLE = 2000
+#: Task records per message of a snapshot (see `Sampler.build_snapshot`).
+SNAPSHOT_CHUNK = 2000
+#: Quiet tasks looked at per sample, about: with more live tasks than this many times
+#: the samples in `QUIET_SECONDS`, a quiet task is looked at less often than that (the
+#: cost of a sample stays bounded; how late a change of a long-quiet task is seen grows
+#: with the number of tasks), at most every `QUIET_MAX_SECONDS`.
+QUIET_LOOKS_PER_SAMPLE = 300
+QUIET_MAX_SECONDS = 30.0
 #: A candidate fire-and-forget task is reported after this many looks in a row at which
 #: only the loop held it.
 SUSPECT_LOOKS = 2
@@ -164,6 +178,9 @@ class Sampler:
         self.sink = sink
         self.interval = self._clamp(interval)
         self._max_skip = self._skips(self.interval)
+        #: Samples a quiet task is left alone at most; None: from QUIET_SECONDS and the
+        #: number of live tasks (see `_skips`).
+        self.quiet_max = None
         self.history_seconds = history_seconds
         self.history_max = history_max
         self.rescan_every = max(1, int(rescan_every))
@@ -187,9 +204,10 @@ class Sampler:
         self._loops = {}
         self._loops_changed = {}
         self._orphans = []  # records whose parent is known by address only, for now
-        self._parked = []  # entries of live tasks kept while nobody listens
-        self._older = 0  # entries queued before the last sample: due for adoption now
-        self._older_groups = 0  # the same for TaskGroup notes
+        self._parked = []  # entries (items) of live tasks kept while nobody listens
+        self._backlog = []  # entries (items) left for the next sample (ADOPT_PER_SAMPLE)
+        self._young = None  # the hook's queue as taken at the last sample: due now
+        self._older_groups = 0  # TaskGroup notes queued before the last sample: due now
         self._construction = _construction_codes()  # see _cut_construction
         self._task_types = {}  # Task classes seen -> None
         self._log = EntryLog()  # the last batches of entries taken (parents, reports)
@@ -211,8 +229,12 @@ class Sampler:
         return max(MIN_INTERVAL, min(self.interval, self.blocked_after / 4.0))
 
     @staticmethod
-    def _skips(interval):
-        return max(0, int(QUIET_SECONDS / interval) - 1)
+    def _skips(interval, live=0):
+        """How many samples a quiet task is left alone, at most (see `QUIET_SECONDS`)."""
+        skips = max(0, int(QUIET_SECONDS / interval) - 1)
+        if live > skips * QUIET_LOOKS_PER_SAMPLE:
+            skips = min(live // QUIET_LOOKS_PER_SAMPLE, max(skips, int(QUIET_MAX_SECONDS / interval)))
+        return skips
 
     @staticmethod
     def _clamp(interval):
@@ -278,8 +300,12 @@ class Sampler:
                 next_watch = time.monotonic() + self.watch_period
             if self._tick_requested or now >= next_tick:
                 self._tick_requested = False
+                spent = time.thread_time()
                 self.safe_tick()
-                next_tick = time.monotonic() + self.interval
+                spent = time.thread_time() - spent
+                # A sample that took long (a burst of new tasks) spaces out the next ones,
+                # so that the sampler never takes more than MAX_DUTY of a core.
+                next_tick = time.monotonic() + max(self.interval, spent / MAX_DUTY)
 
     def safe_tick(self, final=False):
         try:
@@ -323,7 +349,7 @@ class Sampler:
             return
         snapshot = self.sink.take_snapshot_request()
         # A new session's first snapshot holds every task, however young.
-        self._adopt_new(now, everything=bool(snapshot or final or self._parked))
+        self._adopt_new(now, everything=bool(snapshot or final))
         if self.registry.reports:
             self._handle_reports(now)  # before collections: a destroyed task's last await is still known
         self._handle_collected(now)
@@ -341,7 +367,10 @@ class Sampler:
         self._observe_loops()
         self._prune(now)
         if snapshot:
-            self.sink.send_snapshot(self.build_snapshot(now))
+            messages = self.build_snapshot(now)
+            self.sink.send_snapshot(messages[0])
+            for message in messages[1:]:
+                self.sink.send_state(message)
         elif self._changed or self._removed or self._loops_changed:
             self.sink.send_state(self._build_delta(now))
         self._changed.clear()
@@ -359,6 +388,10 @@ class Sampler:
         `QUIET_SECONDS` (staggered, so that tasks made together are not all due at once).
         With `everything` (the last sample), every live record is looked at."""
         tick = self._ticks
+        if self.quiet_max is None:
+            self._max_skip = self._skips(self.interval, len(self._live))
+        else:
+            self._max_skip = self.quiet_max
         due = self._wheel.pop(tick, None) or []
         if everything:
             due = list(self._live.values())
@@ -397,7 +430,9 @@ class Sampler:
         quiet = ref.quiet
         ahead = 1 + quiet
         if quiet >= self._max_skip and quiet:
-            ahead += ref.num % (quiet // 2 + 1)
+            # At the longest: anywhere from half of it to one and a half, by task, so that
+            # tasks made together spread over the samples.
+            ahead = 1 + quiet // 2 + ref.num % (quiet + 1)
         at = tick + ahead
         ref.due = at
         slot = self._wheel.get(at)
@@ -421,80 +456,90 @@ class Sampler:
 
     # --- entries: from the hot path to records -------------------------------------------
 
-    def _learn(self, stack):
+    def _learn(self, items, offset, size):
         """Teaches the hot path where the program's code is, from one entry's stack."""
-        if stack and self.registry.user_codes.get(id(stack[-2])) is None:
-            self.resolver.learn(stack)
+        if size > 3 and self.registry.user_codes.get(id(items[offset + size - 2])) is None:
+            self.resolver.learn(items[offset + 3:offset + size])
 
     def _park_new(self):
         """While nobody listens: keeps the entries of live tasks, drops the others."""
-        new = self.registry.new
+        taken = self.registry.take_new()
+        chunks = [self._young, taken] if self._young else [taken]
+        self._young = None
         parked = self._parked
         learn = self._learn
-        while new:
-            try:
-                entry = new.popleft()
-            except IndexError:
-                break
-            learn(entry[2])
-            if entry[0]() is not None:
-                parked.append(entry)
-        self._older = 0
+        for chunk in chunks:
+            items = list(chunk)
+            for offset, size in entries(items):
+                learn(items, offset, size)
+                if self._alive(items[offset]):
+                    parked.extend(items[offset:offset + size])
         if parked and self._ticks % self.rescan_every == 0:
-            parked[:] = [e for e in parked if e[0]() is not None]
+            kept = []
+            for offset, size in entries(parked):
+                if self._alive(parked[offset]):
+                    kept.extend(parked[offset:offset + size])
+            self._parked = kept
 
     def _adopt_new(self, now, everything=False):
         """Makes records for the queued tasks that have lived through a sample (all of
         them with `everything`): those still pending, and those that ended with an
         exception or were cancelled (history worth showing). A task that ended well
-        before a sample could see it costs only its entry (counted in `short_lived`)."""
+        before a sample could see it costs only its entry (counted in `short_lived`).
+        At most `ADOPT_PER_SAMPLE` records are made per sample (without `everything`):
+        the entries not looked at yet wait, oldest first, for the next sample."""
         registry = self.registry
-        new = registry.new
         regroup = registry.regroup
         self._short_budget = SHORT_LIVED_PER_SAMPLE
         # TaskGroup notes are counted first: a note is queued after its task's entry, so
-        # every note counted has its entry among those counted.
+        # every note counted has its entry among those taken (or left for later).
         groups_due = len(regroup) if everything else self._older_groups
-        count = len(new) if everything else self._older
-        entries = []
-        if self._parked:
-            entries, self._parked = self._parked, []
-        popleft = new.popleft
-        while count > 0:
-            try:
-                entries.append(popleft())
-            except IndexError:
-                break
-            count -= 1
-        if entries:
-            self._adopt_entries(entries, now)
+        items = self._parked
+        self._parked = []
+        if self._backlog:
+            items.extend(self._backlog)
+            self._backlog = []
+        if self._young:
+            items.extend(self._young)
+        if everything:
+            self._young = None
+            items.extend(registry.take_new())
+        else:
+            self._young = registry.take_new()  # due at the next sample
+        if items:
+            self._adopt_items(items, now, None if everything else ADOPT_PER_SAMPLE)
         if groups_due:
             self._regroup(groups_due)
-        # What is queued now is due at the next sample (notes counted first, as above).
         self._older_groups = len(regroup)
-        self._older = len(new)
 
-    def _adopt_entries(self, entries, now):
-        batch = self._log.add(entries)
+    def _adopt_items(self, items, now, limit=None):
+        """Adopts the entries of `items` in order, making at most `limit` records; the
+        entries after the last one looked at go to the backlog."""
         learn = self._learn
-        records = batch.records
-        adopted = []
+        found = []  # (k, record)
         created = now - self.interval  # made before the last sample (or since, with everything)
-        for i, entry in enumerate(entries):
-            learn(entry[2])
-            ref = self._adopt_entry(entry, now, created)
+        k = 0
+        for offset, size in entries(items):
+            if limit is not None and len(found) >= limit:
+                self._backlog = items[offset:]
+                items = items[:offset]
+                break
+            learn(items, offset, size)
+            ref = self._adopt_entry(items, offset, now, created)
             if ref is not None:
-                records[i] = ref
-                adopted.append((batch.start + i, ref))
-        for position, ref in adopted:
-            self._link_parent(ref, position, now)
-        self._fresh.extend(ref for _, ref in adopted)  # looked at in this sample
+                found.append((k, ref))
+            k += 1
+        batch = self._log.add(items)
+        for k, ref in found:
+            batch.records[k] = ref
+        for k, ref in found:
+            self._link_parent(ref, batch.start + k, now)
+        self._fresh.extend(ref for _, ref in found)  # looked at in this sample
 
-    def _adopt_entry(self, entry, now, created, keep_done=False):
-        """The record of one entry's task, or None when the task is gone, or ended well
-        (and not `keep_done`)."""
-        wr, parent, stack = entry
-        task = wr()
+    def _adopt_entry(self, items, offset, now, created, keep_done=False):
+        """The record of the task of the entry at `offset`, or None when the task is
+        gone, or ended well (and not `keep_done`)."""
+        task = items[offset]()
         if task is None:
             self.short_lived += 1
             return None
@@ -509,7 +554,7 @@ class Sampler:
                         self.short_lived += 1
                         return None
                     self._short_budget -= 1
-            ref = self.registry.record(task, task.get_loop(), parent, stack, created)
+            ref = self.registry.record(task, task.get_loop(), items[offset + 1], entry_stack(items, offset), created)
             self._adopt(ref, now, task)
             return ref
         finally:
@@ -547,29 +592,29 @@ class Sampler:
                 # A parent running eagerly joins asyncio's set after its first step, so
                 # after the tasks it made meanwhile: its entry comes later.
                 hit = self._log.after(key, position)
-                if hit is not None and not self._alive(hit[0].entries[hit[1]][0]):
+                if hit is not None and not self._alive(hit[0].items[hit[0].offsets[hit[1]]]):
                     hit = None
             if hit is None:
                 hit = self._log.before(key, position)
         if hit is None:
             return found if found is not None and found.num < child.num else None
-        batch, offset = hit
-        ref = batch.records[offset]
+        batch, k = hit
+        ref = batch.records[k]
         if ref is None:
-            ref = batch.records[offset] = self._record_of_parent(batch.entries[offset], child, now)
+            ref = batch.records[k] = self._record_of_parent(batch.items, batch.offsets[k], child, now)
             if ref is not None:
-                self._link_parent(ref, batch.start + offset, now, depth + 1)
+                self._link_parent(ref, batch.start + k, now, depth + 1)
         return ref
 
-    def _record_of_parent(self, entry, child, now):
+    def _record_of_parent(self, items, offset, child, now):
         """The record of a parent that got none when its entry was taken (it had ended):
         a full one while the task is still there, else a `DeadRef` with what the entry
         tells (so that its children still show where they came from, and can be orphans)."""
-        ref = self._adopt_entry(entry, now, now - self.interval, keep_done=True)
+        ref = self._adopt_entry(items, offset, now, now - self.interval, keep_done=True)
         if ref is not None:
             self._fresh.append(ref)
             return ref
-        ref = self.registry.dead_record(child.loop, entry[1], entry[2], now - self.interval)
+        ref = self.registry.dead_record(child.loop, items[offset + 1], entry_stack(items, offset), now - self.interval)
         self._adopt(ref, now, None)
         # Its coroutine can no longer be read: the function that made the child (the
         # program's own frame of the child's creation stack) stands in for it.
@@ -886,29 +931,21 @@ class Sampler:
         """The record of a task asyncio reported that no sample had adopted (it lived for
         less than a sample), made from its entry; None without one."""
         hit = self._log.latest(key)
-        if hit is not None:
-            batch, offset = hit
-            if batch.records[offset] is not None:
-                return batch.records[offset]
-            entry = batch.entries[offset]
-            position = batch.start + offset
-        else:
-            entry = find_queued(self.registry.new, key)
-            if entry is None:
-                return None
-            # Still queued: taken now (alone), so that it is not taken again later.
-            try:
-                self.registry.new.remove(entry)
-            except ValueError:
-                return None
-            batch, offset = self._log.add([entry]), 0
-            position = batch.start
-        self._learn(entry[2])
-        ref = batch.records[offset] = self.registry.dead_record(lr, entry[1], entry[2], when)
+        if hit is None and (self._young or self.registry.new):
+            self._adopt_new(time.time(), everything=True)  # still queued: taken now
+            hit = self._log.latest(key)
+        if hit is None:
+            return None
+        batch, k = hit
+        if batch.records[k] is not None:
+            return batch.records[k]
+        items, offset = batch.items, batch.offsets[k]
+        self._learn(items, offset, items[offset + 2])
+        ref = batch.records[k] = self.registry.dead_record(lr, items[offset + 1], entry_stack(items, offset), when)
         self._adopt(ref, when, None)
         ref.name = name or ""
         ref.coro = coro or ""
-        self._link_parent(ref, position, when)
+        self._link_parent(ref, batch.start + k, when)
         ref.state = "done"
         self._finished(ref, when)
         return ref
@@ -921,7 +958,12 @@ class Sampler:
                 return frames[i]
         return None
 
-    def _check_stuck(self, ref, now):
+    def _check_stuck(self, ref, fut, now):
+        """Stuck: still suspended on a future that is not done (one that is done only
+        waits for the loop to run the task: a blocked loop is its own finding)."""
+        if not (ref.await_sig and now - ref.waiting_since >= self.stuck_after
+                and fut is not None and not fut.done()):
+            return
         key = tuple(ref.await_sig)
         if not self._flag(ref, key):
             return
@@ -945,7 +987,7 @@ class Sampler:
         ref = name = coro = None
         if task is not None:
             ref = self.registry.lookup(task)
-            if ref is None and self.registry.new:
+            if ref is None and (self.registry.new or self._young):
                 self._adopt_new(now, everything=True)
                 ref = self.registry.lookup(task)
             if ref is None:
@@ -1066,11 +1108,30 @@ class Sampler:
             changed = retry = False
             if raw == "PENDING":
                 state = "running" if id(task) in running else "pending"
+                fut = getattr(task, "_fut_waiter", None)
+                waiter = ref.waiter
+                if (fut is not None and state == "pending" and ref.state == "pending" and waiter
+                        and waiter() is fut):
+                    # Suspended on the very future it was suspended on at the last look:
+                    # it has not taken a step since, so its await chain is the same.
+                    waiter = None
+                    if ref.binding is not None:  # task in this one local: see loop_only_holds
+                        self._suspect(ref, loop_only_holds(task), now)
+                    self._check_stuck(ref, fut, now)
+                    fut = None
+                    name = task.get_name()
+                    if name != ref.name:
+                        ref.name = str(name)
+                        self._changed[ref.id] = ref
+                        ref.quiet = 0
+                    else:
+                        ref.quiet = min(2 * ref.quiet or 1, self._max_skip)
+                    return False
+                waiter = None
                 coro = task.get_coro()
                 # The await point: the chain of code objects and offsets, and the very
                 # future the task is suspended on (a task that awaits queue.get() at the
                 # same line again and again has a new future each time).
-                fut = getattr(task, "_fut_waiter", None)
                 waiter = ref.waiter
                 if waiter is None:
                     same = fut is None
@@ -1107,18 +1168,9 @@ class Sampler:
                     waiting_on = None
                 coro = None
                 if state == "pending":
-                    if ref.binding is not None:
-                        if loop_only_holds(task):
-                            ref.suspect += 1
-                            if ref.suspect >= SUSPECT_LOOKS:
-                                self._report_fire_and_forget(ref, now)
-                        else:
-                            ref.suspect = 0
-                    # Stuck: still suspended on a future that is not done (one that is done
-                    # only waits for the loop to run the task: a blocked loop is its own finding).
-                    if (ref.await_sig and now - ref.waiting_since >= self.stuck_after
-                            and fut is not None and not fut.done()):
-                        self._check_stuck(ref, now)
+                    if ref.binding is not None:  # task in this one local: see loop_only_holds
+                        self._suspect(ref, loop_only_holds(task), now)
+                    self._check_stuck(ref, fut, now)
                 fut = None
                 name = task.get_name()
                 if name != ref.name:
@@ -1155,6 +1207,15 @@ class Sampler:
             if _refcount(task) <= _SOLE:
                 self._hand_back(task)
             task = None
+
+    def _suspect(self, ref, loop_only, now):
+        """Fire-and-forget: a candidate that only the loop holds, look after look."""
+        if loop_only:
+            ref.suspect += 1
+            if ref.suspect >= SUSPECT_LOOKS:
+                self._report_fire_and_forget(ref, now)
+        else:
+            ref.suspect = 0
 
     def _exception_record(self, exc):
         try:
@@ -1225,13 +1286,12 @@ class Sampler:
         return record
 
     def build_snapshot(self, now):
+        """The snapshot, as a ``snapshot`` message with the first `SNAPSHOT_CHUNK` tasks
+        (live tasks first) and ``delta`` messages that upsert the rest: each message
+        stays far below the protocol's line limit, whatever the number of tasks."""
         referenced = set()
-        tasks = []
-        # Live tasks first, so that a snapshot cut to fit the line limit keeps them.
-        for ref in self._live.values():
-            tasks.append(self.task_record(ref))
-        for ref in self._history:
-            tasks.append(self.task_record(ref))
+        records = list(self._live.values())
+        records.extend(self._history)
         for ref in self.by_id.values():
             if ref.loop is not None:
                 referenced.add(ref.loop.id)
@@ -1241,7 +1301,13 @@ class Sampler:
                 del self._loops[lid]
                 continue
             loops.append(lr.record)
-        return protocol.snapshot(_ms(now), loops, tasks)
+        ms = _ms(now)
+        task_record = self.task_record
+        chunk = SNAPSHOT_CHUNK
+        messages = [protocol.snapshot(ms, loops, [task_record(ref) for ref in records[:chunk]])]
+        for i in range(chunk, len(records), chunk):
+            messages.append(protocol.delta(ms, [task_record(ref) for ref in records[i:i + chunk]], []))
+        return messages
 
     def _build_delta(self, now):
         upsert = [self.task_record(ref) for ref in self._changed.values()]
