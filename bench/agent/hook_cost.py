@@ -1,13 +1,14 @@
 """Where the hot path's time goes: the cost of one task with each piece of recording added.
 
 A breakdown for whoever works on `python/taskscope/hooks.py`, not a goal of its own. Each
-variant replaces ``BaseEventLoop.create_task`` the way the agent does, in a fresh child
-process (three per variant, interleaved; the median of each process's best round):
+variant runs in a fresh child process (three per variant, interleaved; the median of each
+process's best round):
 
-- ``plain``: no wrapper;
-- ``wrapper``: a pass-through Python wrapper (the floor of any class-level hook);
-- ``weakref``: the wrapper plus a plain ``weakref.ref(task)`` queued on a deque;
-- ``taskref``: the wrapper plus the agent's ``TaskRef`` with its collection callback;
+- ``plain``: no agent;
+- ``wrapper``: a pass-through Python wrapper of ``BaseEventLoop.create_task`` (what the
+  agent does on Python 3.14, before it records anything; for comparison);
+- ``set-class``: asyncio's all-tasks set given the agent's class, recording off (the
+  class's ``add`` does what ``WeakSet.add`` does: the floor of the hook on 3.10 to 3.13);
 - ``hook``: the agent's real hook (`hooks.install`), user code already known to it (the
   steady state once the sampler has taught it where the program's code is);
 - ``hook-cold``: the same before the sampler has taught it (it walks up to `MAX_DEPTH`
@@ -15,7 +16,8 @@ process (three per variant, interleaved; the median of each process's best round
 
 Two figures per variant, in CPU time per task: ``create`` (``loop.create_task`` alone,
 garbage collector paused) and ``lifecycle`` (create 20,000 tasks, await each, let them be
-collected, collector on: what the spawn benchmark's workload does per task).
+collected, collector on: what the spawn benchmark's workload does per task). The hook's
+queue is emptied after each round, as the sampler would.
 
 Run alone: ``python3 bench/agent/hook_cost.py`` (under a minute).
 """
@@ -26,14 +28,13 @@ import gc
 import sys
 import time
 import types
-import weakref
 
 import harness
 
 TASKS = 20_000
 ROUNDS = 7
 PROCESSES = 3
-VARIANTS = ("plain", "wrapper", "weakref", "taskref", "hook", "hook-cold")
+VARIANTS = ("plain", "wrapper", "set-class", "hook", "hook-cold")
 
 
 # --- the child ---------------------------------------------------------------------------
@@ -44,55 +45,40 @@ async def _noop():
 
 
 def _install(variant):
-    """Puts `variant`'s wrapper on BaseEventLoop; returns the registry if there is one."""
+    """Puts `variant` in place; returns the registry if there is one."""
     if variant == "plain":
         return None
-    sys.path.insert(0, harness.PYTHON_DIR)
-    from taskscope import hooks
-    from taskscope.registry import Registry, TaskRef
-
-    registry = Registry()
-    if variant.startswith("hook"):
-        hooks.install(registry)
-        if variant == "hook":
-            # What the sampler learns at its first sample: this file's code is the program's.
-            for fn in (_create_only, _lifecycle):
-                registry.user_codes[id(fn.__code__)] = True
-                for const in fn.__code__.co_consts:
-                    if isinstance(const, types.CodeType):
-                        registry.user_codes[id(const)] = True
-        return registry
-    base = asyncio.BaseEventLoop
-    original = base.create_task
-    append = registry.new.append
-    collected = registry.task_collected
-    make_weak = weakref.ref
-
     if variant == "wrapper":
+        base = asyncio.BaseEventLoop
+        original = base.create_task
+
         @functools.wraps(original)
         def create_task(self, coro, *args, **kwargs):
             return original(self, coro, *args, **kwargs)
-    elif variant == "weakref":
-        @functools.wraps(original)
-        def create_task(self, coro, *args, **kwargs):
-            task = original(self, coro, *args, **kwargs)
-            append(make_weak(task))
-            return task
-    else:
-        @functools.wraps(original)
-        def create_task(self, coro, *args, **kwargs):
-            task = original(self, coro, *args, **kwargs)
-            ref = TaskRef(task, collected)
-            ref.addr = id(task)
-            append(ref)
-            return task
-    base.create_task = create_task
+
+        base.create_task = create_task
+        return None
+    sys.path.insert(0, harness.PYTHON_DIR)
+    from taskscope import hooks
+    from taskscope.registry import Registry
+
+    registry = Registry()
+    hooks.install(registry)
+    if variant == "set-class":
+        hooks.state.active = False
+    if variant == "hook":
+        # What the sampler learns at its first sample: this file's code is the program's.
+        for fn in (_create_only, _lifecycle):
+            registry.user_codes[id(fn.__code__)] = True
+            for const in fn.__code__.co_consts:
+                if isinstance(const, types.CodeType):
+                    registry.user_codes[id(const)] = True
     return registry
 
 
 def _drain(registry):
     if registry is not None:
-        registry.new.clear()
+        registry.take_new()
         registry.collected.clear()
 
 
@@ -158,7 +144,7 @@ def measure():
                      "%.2f" % (med[v]["lifecycle"] / med["plain"]["lifecycle"])])
     harness.table(["variant", "create us", "added", "lifecycle us", "added", "lifecycle /plain"], rows)
     goals = harness.Goals("hook_cost")
-    for v in ("wrapper", "hook", "hook-cold"):
+    for v in ("wrapper", "set-class", "hook", "hook-cold"):
         goals.add("hot path, %s: task lifecycle / plain" % v, "%.2f (+%.2f us)" % (
             med[v]["lifecycle"] / med["plain"]["lifecycle"], med[v]["lifecycle"] - med["plain"]["lifecycle"]), "info")
     return goals

@@ -150,19 +150,3 @@ class EntryLog:
                             found.append(p)
                     p += 1
         return index
-
-
-def find_queued(queue, key):
-    """``(items, offset)`` of the latest entry with hash `key` in a queue of the hook's
-    (not taken yet), or None."""
-    if not queue:
-        return None
-    items = list(queue)
-    found = None
-    for offset, _ in entries(items):
-        try:
-            if hash(items[offset]) == key:
-                found = (items, offset)
-        except TypeError:
-            pass
-    return found

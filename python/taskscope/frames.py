@@ -68,6 +68,7 @@ class FrameResolver:
         self._frames = {}  # (id(code), lasti, user) -> Frame dict, shared: never mutate one
         self._creations = {}  # tuple of (id(code), lasti) pairs -> (site, stack)
         self._construction = {}  # id(code) -> code: see mark_construction
+        self._chains = {}  # chain key -> (chain tuple, frames): see chain
         #: Shared with the hot path: id(code) -> bool, for codes held in ``_codes``.
         self.user_codes = {} if user_codes is None else user_codes
 
@@ -195,6 +196,19 @@ class FrameResolver:
             self._creations.clear()
         self._creations[key] = (site_frame, stack)
         return site_frame, stack
+
+    def chain(self, captured):
+        """``(chain, frames)`` for an await chain ``[code, lasti, ...]``: a tuple and its
+        protocol frames, the same two objects for every task waiting at the same place
+        (thousands of tasks idle at one ``await`` share them). Never change either."""
+        key = tuple(id(x) if i % 2 == 0 else x for i, x in enumerate(captured))
+        hit = self._chains.get(key)
+        if hit is not None and all(hit[0][i] is captured[i] for i in range(0, len(captured), 2)):
+            return hit
+        if len(self._chains) >= self.MAX_CACHE:
+            self._chains.clear()
+        hit = self._chains[key] = (tuple(captured), self.frames_of(captured))
+        return hit
 
     def frames_of(self, captured):
         """Plain frames for a flat ``[code, lasti, ...]`` list, in its order."""

@@ -8,7 +8,7 @@ method of a ``weakref.WeakSet`` (``asyncio.tasks._all_tasks``, ``_scheduled_task
 3.12), a Python method. `install` changes that one object's class to `_RecordingWeakSet`,
 whose ``add`` does what ``WeakSet.add`` does (the same three lines) and then queues an
 entry for the new task: the weak reference it just made, the ``id()`` of the current task
-of the task's loop, and ``code, lasti`` pairs up the stack, as items on a deque (see
+of the task's loop, and ``code, lasti`` pairs up the stack, as items on a list (see
 `registry`). No extra call, no extra weak reference, no lock, no clock, and no object
 left for the garbage collector to look at (queued tuples and lists, one per task, made
 every collection of the youngest generation slower: measured, they cost more than all
@@ -231,9 +231,33 @@ def _wrap_exception_handler(cls, registry):
         _wrap(cls, "call_exception_handler", _exception_handler_wrapper(handler, registry))
 
 
+def _callers_of_create_task():
+    """Code of asyncio's functions that call ``loop.create_task`` (and of
+    ``BaseEventLoop.create_task``, which calls a task factory): when the frame two above
+    the set's ``add`` runs one of them, the frame between only made the task (the loop's
+    ``create_task`` or a task factory), and the walk up the stack starts above it (each
+    frame the walk reads costs a frame object)."""
+    import asyncio.runners
+    import asyncio.tasks
+
+    functions = [asyncio.tasks.create_task, getattr(asyncio.tasks, "_ensure_future", None),
+                 asyncio.BaseEventLoop.create_task, getattr(getattr(asyncio.runners, "Runner", None), "run", None)]
+    group_class = getattr(asyncio, "TaskGroup", None)
+    if group_class is not None:
+        functions.append(getattr(group_class.create_task, "__taskscope_original__", group_class.create_task))
+    codes = {}
+    for function in functions:
+        code = getattr(function, "__code__", None)
+        if code is not None:
+            codes[id(code)] = code
+    return codes
+
+
 def _recording_set_class(base, registry):
     """The class `install` gives asyncio's all-tasks set (see the module docstring)."""
     getframe = sys._getframe
+    callers = _callers_of_create_task()
+    queue_extend = registry.new.extend
     user_codes = registry.user_codes
     # asyncio.current_task is a Python function there; this is the dict it reads.
     current_tasks = getattr(asyncio.tasks, "_current_tasks", None)
@@ -257,7 +281,17 @@ def _recording_set_class(base, registry):
                     parent = current_task(item._loop)
                     entry = [wr, id(parent) if parent is not None else None, 0]
                     parent = None
-                    f = getframe(1)
+                    try:
+                        f = getframe(2)
+                        code = f.f_code
+                        if callers.get(id(code)) is code:  # asyncio's: not the program's
+                            entry.append(code)
+                            entry.append(f.f_lasti)
+                            f = f.f_back
+                        else:
+                            f = getframe(1)  # frame 1 may be where the task was asked for
+                    except ValueError:
+                        f = getframe(1)  # made at the top level of a module
                     n = depth
                     while f is not None and n:
                         code = f.f_code
@@ -269,7 +303,7 @@ def _recording_set_class(base, registry):
                         n -= 1
                     f = None
                     entry[2] = len(entry)
-                    registry.new.extend(entry)
+                    queue_extend(entry)
                 except Exception:
                     _failed("recording a new task failed")
 
@@ -283,6 +317,7 @@ def _create_task_wrapper(original, registry):
     current_task = asyncio.current_task
     make_ref = weakref.ref
     user_codes = registry.user_codes
+    queue_extend = registry.new.extend
     depth = MAX_DEPTH
     st = state
 
@@ -316,7 +351,7 @@ def _create_task_wrapper(original, registry):
                     n -= 1
                 f = None
                 entry[2] = len(entry)
-                registry.new.extend(entry)
+                queue_extend(entry)
             except Exception:
                 _failed("recording a new task failed")
         return task

@@ -1,14 +1,16 @@
 """Per-task and per-loop records, held weakly.
 
 The hot path (`hooks`) makes no record: it queues a light *entry* per new task on the
-deque ``Registry.new``, as items, not as a tuple (a queued tuple per task is an object
+list ``Registry.new``, as items, not as a tuple (a queued tuple per task is an object
 the garbage collector looks at until it is taken): ``weak reference, id of the parent
 task or None, size, code, lasti, code, lasti, ...``, where ``size`` is the number of
-items of the entry (3 plus 2 per frame, innermost first). One ``deque.extend`` per entry,
-so that entries made on two threads do not mix. The weak reference is the one asyncio's
-all-tasks set already makes for the task (see `hooks`). The sampler swaps the deque for
-an empty one at each sample (`take_new`) and turns an entry into a record only once the
-task has lived through a sample (most tasks end before that, and then cost nothing more).
+items of the entry (3 plus 2 per frame, innermost first). One ``list.extend`` per entry,
+so that entries made on two threads do not mix, and the length of the list is always at
+the end of an entry. The weak reference is the one asyncio's all-tasks set already makes
+for the task (see `hooks`). The sampler takes the entries queued so far at each sample
+(`take_new`: a copy of the first items, then their deletion; the hook only ever adds at
+the end) and turns an entry into a record only once the task has lived through a sample
+(most tasks end before that, and then cost nothing more).
 
 A `TaskRef` is a ``weakref.ref`` to one task that also carries everything the agent
 knows about it, all of it written on the sampler thread. Being a weak reference, it never
@@ -104,7 +106,7 @@ class Registry:
 
     def __init__(self):
         self.by_addr = {}
-        self.new = deque()
+        self.new = []
         self.collected = deque()
         self.loops = {}
         self.user_codes = {}
@@ -150,10 +152,11 @@ class Registry:
         self._group_collected = group_collected
 
     def take_new(self):
-        """The queued entries' deque, replaced by an empty one. The hook reads
-        ``self.new`` right before extending it, so an entry may still land in the
-        returned deque a moment later: the sampler reads it again at its next sample."""
-        taken, self.new = self.new, deque()
+        """The items queued so far (whole entries), taken off the queue."""
+        queue = self.new
+        n = len(queue)
+        taken = queue[:n]
+        del queue[:n]
         return taken
 
     def group_ref(self, group):

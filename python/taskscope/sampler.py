@@ -53,7 +53,7 @@ from . import findings, hooks, protocol
 from .findings import CallSites, loop_only_holds
 from .frames import FrameResolver, await_chain, capture_traceback, chain_matches
 from .log import log
-from .entries import EntryLog, entries, entry_stack, find_queued, pointer_hash
+from .entries import EntryLog, entries, entry_stack, pointer_hash
 from .registry import RECORDS, is_eager
 from .waits import WaitClassifier
 from .watchdog import Watchdog
@@ -824,11 +824,11 @@ class Sampler:
         """True the first time `key` is flagged on `ref` (each finding is told once)."""
         flagged = ref.flagged
         if flagged is None:
-            ref.flagged = {key}
+            ref.flagged = (key,)
             return True
         if key in flagged:
             return False
-        flagged.add(key)
+        ref.flagged = flagged + (key,)
         return True
 
     def _site(self, ref):
@@ -964,7 +964,7 @@ class Sampler:
         if not (ref.await_sig and now - ref.waiting_since >= self.stuck_after
                 and fut is not None and not fut.done()):
             return
-        key = tuple(ref.await_sig)
+        key = id(ref.await_sig)  # shared by every task waiting there (see FrameResolver.chain)
         if not self._flag(ref, key):
             return
         where = self._innermost_user(ref.await_sig, ref.awaiting or [])
@@ -1144,8 +1144,10 @@ class Sampler:
                 if moved or not same:
                     if moved:
                         sig = await_chain(coro) if coro is not None else []
-                        ref.await_sig = sig
-                        ref.awaiting = self.resolver.frames_of(sig) if sig else None
+                        if sig:
+                            ref.await_sig, ref.awaiting = self.resolver.chain(sig)
+                        else:
+                            ref.await_sig = ref.awaiting = None
                     ref.waiting_since = now
                     if fut is None:
                         ref.waiter = None
