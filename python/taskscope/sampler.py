@@ -461,15 +461,27 @@ class Sampler:
         if size > 3 and self.registry.user_codes.get(id(items[offset + size - 2])) is None:
             self.resolver.learn(items[offset + 3:offset + size])
 
+    def _learn_early(self, items):
+        """Teaches the hot path from the first entry of newly queued items, at once (the
+        others are looked at one sample later): a program's first tasks are made from a
+        few places, and until the hook knows them it walks further up the stack."""
+        if items:
+            self._learn(items, 0, items[2])
+
+    def _take_young(self):
+        """Takes the hook's queue (due at the next sample); returns what was due now."""
+        due = self._young
+        self._young = self.registry.take_new()
+        self._learn_early(self._young)
+        return due
+
     def _park_new(self):
-        """While nobody listens: keeps the entries of live tasks, drops the others."""
-        taken = self.registry.take_new()
-        chunks = [self._young, taken] if self._young else [taken]
-        self._young = None
+        """While nobody listens: keeps the entries of live tasks that have lived through a
+        sample, drops the others."""
+        items = self._take_young()
         parked = self._parked
         learn = self._learn
-        for chunk in chunks:
-            items = list(chunk)
+        if items:
             for offset, size in entries(items):
                 learn(items, offset, size)
                 if self._alive(items[offset]):
@@ -499,13 +511,12 @@ class Sampler:
         if self._backlog:
             items.extend(self._backlog)
             self._backlog = []
-        if self._young:
-            items.extend(self._young)
+        young = self._take_young()
+        if young:
+            items.extend(young)
         if everything:
+            items.extend(self._young)
             self._young = None
-            items.extend(registry.take_new())
-        else:
-            self._young = registry.take_new()  # due at the next sample
         if items:
             self._adopt_items(items, now, None if everything else ADOPT_PER_SAMPLE)
         if groups_due:
