@@ -1,38 +1,46 @@
 """The sampler: a daemon thread that reads the tasks and builds snapshots, deltas and findings.
 
-Every ``interval`` seconds (``TASKSCOPE_INTERVAL``, default 0.1), while an extension
-listens or a recording is written (the sink says), it
+Every ``interval`` seconds (``TASKSCOPE_INTERVAL``, default 0.1; later after a sample that
+took long: see `MAX_DUTY`), while an extension listens or a recording is written (the sink
+says), it
 
-1. adopts the records the hook queued (gives them ids; notes whether the creating code
-   kept the task, for fire-and-forget; creation frames are resolved later, only when a
-   record is first sent),
-2. turns asyncio's reports about dying tasks (noted by the hook) into findings, then
-   handles records whose task was collected,
-3. every `RESCAN_EVERY` samples, looks through asyncio's set of all tasks for tasks the
-   hook could not see (``asyncio.Task(...)`` made directly),
-4. reads each live task: ``_state``, the loop's current task (``running``), its name and
-   its await point (the await chain, compared with the last one by identity of the code
-   objects and instruction offsets without allocating, and the future it is suspended on,
-   through a weak reference), resolved into frames and ``waitingOn`` (`waits`) only when it
-   moved; a pending task is checked for stuck and, if a candidate, fire-and-forget
-   (`findings`),
+1. takes the entries the hook queued since the last sample (see `registry`), and makes
+   records for those queued before the last one (see `_adopt_new`: tasks still pending,
+   failed or cancelled; a few that ended well; at most `ADOPT_PER_SAMPLE`), links each to
+   its parent (`entries` tells which task had the parent's address), and notes whether the
+   creating code kept the task, for fire-and-forget (creation frames are resolved later,
+   only when a record is first sent),
+2. turns asyncio's reports about dying tasks (noted by the hook) into findings (with a
+   record made from the task's entry if it had none), then handles records whose task was
+   collected,
+3. where the hook is the ``create_task`` wrapper (3.14), every `RESCAN_EVERY` samples,
+   looks through the loops' tasks for tasks it could not see (``asyncio.Task(...)``),
+4. reads the live tasks that are due (a timing wheel: see `_observe_due`): ``_state``, the
+   loop's current task (``running``), its name and its await point (the future it is
+   suspended on, through a weak reference: the same one means it has not moved; else the
+   await chain, compared with the last one by identity of the code objects and
+   instruction offsets without allocating), resolved into frames and ``waitingOn``
+   (`waits`) only when it moved; a pending task is checked for stuck and, if a candidate,
+   fire-and-forget (`findings`),
 5. looks again at children still pending a moment after their parent ended (orphans),
 6. forgets finished tasks after `HISTORY_SECONDS` or past `HISTORY_MAX` (``remove``),
-7. sends one ``snapshot`` when the transport asks for one (new session, or messages were
-   dropped), else a ``delta`` with only the records that changed, else nothing; then the
+7. sends a snapshot when the transport asks for one (new session, or messages were
+   dropped: one ``snapshot`` and ``delta`` messages for the rest, `SNAPSHOT_CHUNK` tasks
+   each), else a ``delta`` with only the records that changed, else nothing; then the
    findings of this sample, as ``event`` messages.
 
 Between samples, every `watch_period` seconds, the `watchdog` looks for blocked loops.
 
-While nobody listens it only parks new records (and teaches the hook which code is the
-program's) and forgets those whose task died: the next session starts with a snapshot.
+While nobody listens it only keeps the entries of live tasks (and teaches the hook which
+code is the program's) and forgets those whose task died: the next session starts with a
+snapshot.
 
-Costs: step 4 visits every live task at every sample (a few attribute reads each, no
-allocation unless something changed); everything else grows with what changed. Known
-limit: a task created and collected between two samples is reported as ``done`` with its
-end time, since its outcome can no longer be read, and with an empty name unless it was
-given one through ``create_task(name=...)`` (on 3.11 ``asyncio.create_task`` names the
-task after creating it).
+Costs: a sample looks at the tasks that are due, that run, that were just made or
+collected; quiet tasks come due less and less often, within bounds (`QUIET_SECONDS`,
+`QUIET_LOOKS_PER_SAMPLE`). Known limits: a task that ends well within one sample is
+counted, not listed; a task collected between two looks is reported as ``done`` (or as
+failed, when asyncio reports its exception) with its collection time, since its outcome
+can no longer be read.
 
 It also runs the extension's commands, on this thread, so that records are only ever
 touched here. It never calls into the loop except through ``call_soon_threadsafe`` (for
