@@ -109,6 +109,7 @@ const tiers = {
     for (const t of results.tests || []) {
       const mark = t.state === 'passed' ? 'ok  ' : t.state === 'failed' ? 'FAIL' : 'skip';
       log(`  ${mark} ${t.title}`);
+      for (const note of t.notes || []) log(`         ${note}`);
       if (t.error) log(indent(t.error, 8));
     }
     if (results.error) log(`  could not run the suites:\n${indent(results.error, 4)}`);

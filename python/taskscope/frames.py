@@ -55,6 +55,13 @@ def _library_roots():
     return tuple(sorted({_norm(r).rstrip(os.sep) + os.sep for r in roots if r}))
 
 
+def _key(codes, captured):
+    """A cache key for a ``[code, lasti, ...]`` capture: the ids of its code objects, then
+    its offsets (hashing a code object hashes its contents; the caller keeps the code
+    objects to check that the ids still name them)."""
+    return tuple(map(id, codes)) + tuple(captured[1::2])
+
+
 class FrameResolver:
     """Resolves code objects to protocol frames; one per sampler (not thread-safe)."""
 
@@ -66,7 +73,7 @@ class FrameResolver:
         self._files = {}  # co_filename -> is_user
         self._agent_files = {}  # co_filename -> the agent's own
         self._frames = {}  # (id(code), lasti, user) -> Frame dict, shared: never mutate one
-        self._creations = {}  # tuple of (id(code), lasti) pairs -> (site, stack)
+        self._creations = {}  # _key of a capture -> (site, stack, its code objects)
         self._construction = {}  # id(code) -> code: see mark_construction
         self._chains = {}  # chain key -> (chain tuple, frames): see chain
         #: Shared with the hot path: id(code) -> bool, for codes held in ``_codes``.
@@ -175,11 +182,11 @@ class FrameResolver:
         ``user: true``); without a user frame it holds the first `limit` frames and
         `site` is None.
         """
-        key = tuple(id(x) if i % 2 == 0 else x for i, x in enumerate(captured))
+        codes = tuple(captured[::2])
+        key = _key(codes, captured)
         cached = self._creations.get(key)
-        if cached is not None and all(self._codes.get(key[i], (None,) * 5)[4] is captured[i]
-                                      for i in range(0, len(key), 2)):
-            return cached
+        if cached is not None and cached[2] == codes:  # the same code objects (identity first)
+            return cached[0], cached[1]
         stack = []
         site_frame = None
         for i in range(0, len(captured) - 1, 2):
@@ -194,16 +201,17 @@ class FrameResolver:
                 stack.append(self.frame(code, captured[i + 1]))
         if len(self._creations) >= self.MAX_CACHE:
             self._creations.clear()
-        self._creations[key] = (site_frame, stack)
+        self._creations[key] = (site_frame, stack, codes)
         return site_frame, stack
 
     def chain(self, captured):
         """``(chain, frames)`` for an await chain ``[code, lasti, ...]``: a tuple and its
         protocol frames, the same two objects for every task waiting at the same place
         (thousands of tasks idle at one ``await`` share them). Never change either."""
-        key = tuple(id(x) if i % 2 == 0 else x for i, x in enumerate(captured))
+        codes = tuple(captured[::2])
+        key = _key(codes, captured)
         hit = self._chains.get(key)
-        if hit is not None and all(hit[0][i] is captured[i] for i in range(0, len(captured), 2)):
+        if hit is not None and hit[0][::2] == codes:  # the same code objects (identity first)
             return hit
         if len(self._chains) >= self.MAX_CACHE:
             self._chains.clear()

@@ -91,9 +91,9 @@ SHORT_LIVED_PER_SAMPLE = 100
 #: The sampler's share of one core at most: after a sample that took `t` seconds of its
 #: thread's time, the next one comes `t / MAX_DUTY` seconds later if that is longer than
 #: the interval (the program's threads wait for the interpreter lock while it works).
-MAX_DUTY = 0.03
+MAX_DUTY = 0.05
 #: Records made per sample at most; the entries of other live tasks wait for the next.
-ADOPT_PER_SAMPLE = 2000
+ADOPT_PER_SAMPLE = 5000
 #: Task records per message of a snapshot (see `Sampler.build_snapshot`).
 SNAPSHOT_CHUNK = 2000
 #: Quiet tasks looked at per sample, about: with more live tasks than this many times

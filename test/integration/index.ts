@@ -15,9 +15,17 @@ export interface TestResults {
   pending: number;
   durationMs: number;
   vscodeVersion: string;
-  tests: { title: string; file?: string; state: 'passed' | 'failed' | 'pending'; durationMs?: number; error?: string }[];
+  tests: { title: string; file?: string; state: 'passed' | 'failed' | 'pending'; durationMs?: number; error?: string; notes?: string[] }[];
   /** Set when the suites could not even be loaded or run. */
   error?: string;
+}
+
+/** What the tests noted for the record (`note` in support.ts), taken when a test ends. */
+function takeNotes(): string[] {
+  const holder = globalThis as { taskscopeTestNotes?: string[] };
+  const notes = holder.taskscopeTestNotes ?? [];
+  holder.taskscopeTestNotes = [];
+  return notes;
 }
 
 function suiteFiles(dir: string): string[] {
@@ -62,7 +70,8 @@ export async function run(): Promise<void> {
       const { EVENT_TEST_PASS, EVENT_TEST_FAIL, EVENT_TEST_PENDING } = Mocha.Runner.constants;
       runner.on(EVENT_TEST_PASS, (test) => {
         results.passed++;
-        results.tests.push({ title: test.fullTitle(), file: test.file, state: 'passed', durationMs: test.duration });
+        const notes = takeNotes();
+        results.tests.push({ title: test.fullTitle(), file: test.file, state: 'passed', durationMs: test.duration, ...(notes.length ? { notes } : {}) });
       });
       runner.on(EVENT_TEST_PENDING, (test) => {
         results.pending++;

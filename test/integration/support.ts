@@ -28,3 +28,9 @@ export function workspaceFile(name: string): vscode.Uri {
   assert.ok(folder, 'the tests need a workspace folder');
   return vscode.Uri.joinPath(folder.uri, name);
 }
+
+/** Notes a figure for the record: `npm test` prints it under the test's line (not asserted). */
+export function note(text: string): void {
+  const holder = globalThis as { taskscopeTestNotes?: string[] };
+  (holder.taskscopeTestNotes ??= []).push(text);
+}
