@@ -55,6 +55,17 @@ def _library_roots():
     return tuple(sorted({_norm(r).rstrip(os.sep) + os.sep for r in roots if r}))
 
 
+def _loop_dispatch_codes():
+    """Where an event loop calls a callback or a task's step (``Handle._run``)."""
+    import asyncio.events
+
+    code = getattr(asyncio.events.Handle._run, "__code__", None)
+    return {id(code): code} if code is not None else {}
+
+
+_LOOP_DISPATCH = _loop_dispatch_codes()
+
+
 def _key(codes, captured):
     """A cache key for a ``[code, lasti, ...]`` capture: the ids of its code objects, then
     its offsets (hashing a code object hashes its contents; the caller keeps the code
@@ -78,6 +89,7 @@ class FrameResolver:
         self._chains = {}  # chain key -> (chain tuple, frames): see chain
         #: Shared with the hot path: id(code) -> bool, for codes held in ``_codes``.
         self.user_codes = {} if user_codes is None else user_codes
+        self._seed_stops()
 
     def is_agent_file(self, filename):
         known = self._agent_files.get(filename)
@@ -112,11 +124,19 @@ class FrameResolver:
                 self._codes.clear()
                 self._frames.clear()
                 self._creations.clear()
+                self._seed_stops()
             user = self.is_user_file(code.co_filename) and self._construction.get(key) is not code
             function = getattr(code, "co_qualname", None) or code.co_name
             entry = self._codes[key] = [code.co_filename, function, user, None, code]
-            self.user_codes[key] = user
+            # The hot path stops its walk where this is true: at the program's code, and at
+            # the event loop's dispatch (a task made by library code has no frame of the
+            # program's below the loop; the frames above it only run the loop).
+            self.user_codes[key] = user or _LOOP_DISPATCH.get(key) is code
         return entry
+
+    def _seed_stops(self):
+        for code in _LOOP_DISPATCH.values():
+            self._entry(code)
 
     def mark_construction(self, code):
         """Makes `code` count as not the program's own, whatever its file: a task factory

@@ -86,8 +86,8 @@ REPUBLISH_SECONDS = 1.0
 #: Tasks that ended well before a sample adopted them, but are still referenced, get a
 #: record (state and all, for the history) up to this many per sample; the others only
 #: count (`Sampler.short_lived`): a program making thousands of tiny tasks a second pays
-#: for a hundred records, not for thousands.
-SHORT_LIVED_PER_SAMPLE = 100
+#: for twenty records a sample, not for thousands.
+SHORT_LIVED_PER_SAMPLE = 20
 #: The sampler's share of one core at most: after a sample that took `t` seconds of its
 #: thread's time, the next one comes `t / MAX_DUTY` seconds later if that is longer than
 #: the interval (the program's threads wait for the interpreter lock while it works).
