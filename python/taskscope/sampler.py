@@ -90,8 +90,10 @@ REPUBLISH_SECONDS = 1.0
 SHORT_LIVED_PER_SAMPLE = 20
 #: The sampler's share of one core at most: after a sample that took `t` seconds of its
 #: thread's time, the next one comes `t / MAX_DUTY` seconds later if that is longer than
-#: the interval (the program's threads wait for the interpreter lock while it works).
+#: the interval (the program's threads wait for the interpreter lock while it works), but
+#: never more than `MAX_GAP` seconds later (a burst of new tasks may then cost more).
 MAX_DUTY = 0.05
+MAX_GAP = 2.0
 #: Records made per sample at most; the entries of other live tasks wait for the next.
 ADOPT_PER_SAMPLE = 5000
 #: Task records per message of a snapshot (see `Sampler.build_snapshot`).
@@ -312,8 +314,9 @@ class Sampler:
                 self.safe_tick()
                 spent = time.thread_time() - spent
                 # A sample that took long (a burst of new tasks) spaces out the next ones,
-                # so that the sampler never takes more than MAX_DUTY of a core.
-                next_tick = time.monotonic() + max(self.interval, spent / MAX_DUTY)
+                # so that the sampler takes at most MAX_DUTY of a core (but the view never
+                # waits more than MAX_GAP for the next one).
+                next_tick = time.monotonic() + max(self.interval, min(spent / MAX_DUTY, MAX_GAP))
 
     def safe_tick(self, final=False):
         try:
