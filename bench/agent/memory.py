@@ -41,7 +41,9 @@ VARIANTS = (
 )
 MEASURES = ("tracemalloc", "rss")
 CHILD_TIMEOUT = 120
-SETTLE_SECONDS = 0.6  # samples to let pass once the agent has seen every task
+#: Time to let pass once the agent has seen every task: after a big sample the next may come
+#: up to 2 s later (sampler.MAX_GAP), and the batches of entries it keeps go after three.
+SETTLE_SECONDS = 5.0
 READINGS = 3
 READING_GAP = 0.15
 

@@ -59,8 +59,9 @@ class Sink:
         wanted, self.snapshot_wanted = self.snapshot_wanted, False
         return wanted
 
-    def send_snapshot(self, message):
+    def send_snapshot(self, message, rest=()):
         self.sent.append(message)
+        self.sent.extend(rest)
         return True
 
     def send_state(self, message):

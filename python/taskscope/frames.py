@@ -266,61 +266,82 @@ def capture_traceback(tb, limit=30):
     return out
 
 
+def _code_and_next(coro):
+    """``(code, awaited)`` of a coroutine or generator-based coroutine that has not
+    finished, reading its frame only when it is neither suspended nor running (3.11+ tell
+    so without a frame); ``(None, None)`` for anything else."""
+    code = getattr(coro, "cr_code", None)
+    if code is not None:
+        if not (getattr(coro, "cr_suspended", False) or coro.cr_running) and coro.cr_frame is None:
+            return None, None  # finished
+        return code, coro.cr_await
+    code = getattr(coro, "gi_code", None)
+    if code is not None:
+        if not (getattr(coro, "gi_suspended", False) or coro.gi_running) and coro.gi_frame is None:
+            return None, None
+        return code, getattr(coro, "gi_yieldfrom", None)
+    return None, None
+
+
 def iter_await_chain(coro, limit=64):
-    """Yields ``(coroutine, frame)`` down a coroutine's await chain, outermost first.
+    """Yields ``(coroutine, code)`` down a coroutine's await chain, outermost first.
 
     Follows ``cr_await`` (``gi_yieldfrom`` for generator-based coroutines) while the
-    awaited object is itself a coroutine with a frame, at most `limit` steps.
-    `chain_matches` walks the same way without this generator, because it must not
-    allocate.
+    awaited object is itself a coroutine, at most `limit` steps. Reads no frame: reading
+    a suspended coroutine's ``cr_frame`` makes Python create a frame object for it and keep
+    it as long as the coroutine lives. `chain_matches` walks the same way without this
+    generator, because it must not allocate.
     """
     while coro is not None and limit:
-        frame = getattr(coro, "cr_frame", None)
-        if frame is None:
-            frame = getattr(coro, "gi_frame", None)
-            if frame is None:
-                return
-            nxt = getattr(coro, "gi_yieldfrom", None)
-        else:
-            nxt = coro.cr_await
-        yield coro, frame
+        code, nxt = _code_and_next(coro)
+        if code is None:
+            return
+        yield coro, code
         coro = nxt
         limit -= 1
 
 
-def await_chain(coro, limit=64):
-    """``[code, lasti, ...]`` of a coroutine's await chain, outermost first."""
+def _lasti(coro):
+    frame = getattr(coro, "cr_frame", None)
+    if frame is None:
+        frame = getattr(coro, "gi_frame", None)
+    return frame.f_lasti if frame is not None else -1
+
+
+def await_chain(coro, limit=64, is_user=None):
+    """``[code, lasti, ...]`` of a coroutine's await chain, outermost first.
+
+    With `is_user` (code -> bool), the offset is read only for the program's own code and
+    is -1 for the rest (the library's line is then its function's first; see
+    `iter_await_chain` for why); without it, for every coroutine."""
     out = []
-    for _, frame in iter_await_chain(coro, limit):
-        out.append(frame.f_code)
-        out.append(frame.f_lasti)
+    for c, code in iter_await_chain(coro, limit):
+        out.append(code)
+        out.append(_lasti(c) if is_user is None or is_user(code) else -1)
     return out
 
 
 def chain_matches(coro, sig, limit=64):
-    """True when `coro`'s await chain is exactly `sig` (as `await_chain` would build it).
+    """True when `coro`'s await chain is exactly `sig` (as `await_chain` built it: an
+    offset of -1 is not compared, and that coroutine's frame is not read).
 
-    Compares as it walks, by identity of the code objects, without allocating: the
-    sampler calls it for every waiting task at every sample (so it does not use
-    `iter_await_chain`).
+    Compares as it walks, by identity of the code objects, without building a list: the
+    sampler calls it for every waiting task it looks at.
     """
     if sig is None:
         return False
     i = 0
     n = len(sig)
     while coro is not None and limit:
-        frame = getattr(coro, "cr_frame", None)
-        if frame is None:
-            frame = getattr(coro, "gi_frame", None)
-            if frame is None:
-                break
-            nxt = getattr(coro, "gi_yieldfrom", None)
-        else:
-            nxt = coro.cr_await
-        if i >= n or sig[i] is not frame.f_code or sig[i + 1] != frame.f_lasti:
+        code, nxt = _code_and_next(coro)
+        if code is None:
+            break
+        if i >= n or sig[i] is not code:
+            return False
+        lasti = sig[i + 1]
+        if lasti != -1 and lasti != _lasti(coro):
             return False
         i += 2
         coro = nxt
         limit -= 1
     return i == n
-

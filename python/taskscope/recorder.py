@@ -50,8 +50,12 @@ class Recorder:
     def send_state(self, message):
         return self._write(message)
 
-    def send_snapshot(self, message):
-        return self._write(message)
+    def send_snapshot(self, message, rest=()):
+        """Writes a snapshot and the deltas that carry the rest of it."""
+        written = self._write(message)
+        for delta in rest:
+            written = self._write(delta) and written
+        return written
 
     def send_result(self, message):
         return False  # answers to a live extension's commands are not part of a recording
@@ -145,8 +149,12 @@ class Fanout:
     def send_state(self, message):
         return self._each("send_state", message, copy=True)
 
-    def send_snapshot(self, message):
-        return self._each("send_snapshot", message, copy=True)
+    def send_snapshot(self, message, rest=()):
+        sent = False
+        for s in self.sinks:
+            if s.session_active():
+                sent = s.send_snapshot(dict(message), [dict(d) for d in rest]) or sent
+        return sent
 
     def send_result(self, message):
         return self._each("send_result", message, copy=False)

@@ -96,6 +96,13 @@ MAX_DUTY = 0.05
 MAX_GAP = 2.0
 #: Records made per sample at most; the entries of other live tasks wait for the next.
 ADOPT_PER_SAMPLE = 5000
+#: Findings sent per sample at most (the rest are not sent: a program with 100,000 tasks
+#: in trouble must not flood the connection, which would drop messages and start over
+#: with snapshots).
+EVENTS_PER_SAMPLE = 100
+#: Stuck tasks told per await point (the same await chain): thousands of tasks waiting at
+#: one place are one problem.
+STUCK_PER_PLACE = 5
 #: Task records per message of a snapshot (see `Sampler.build_snapshot`).
 SNAPSHOT_CHUNK = 2000
 #: Quiet tasks looked at per sample, about: with more live tasks than this many times
@@ -225,6 +232,8 @@ class Sampler:
         self._running_refs = {}  # num -> record last seen running: looked at every sample
         self._fresh = []  # records adopted since the last sample: looked at in the next
         self.short_lived = 0  # tasks that ended before a sample could adopt them
+        self.events_held_back = 0  # findings not sent: over EVENTS_PER_SAMPLE in a sample
+        self._stuck_places = {}  # id(await chain) -> stuck tasks told there
         self._short_budget = SHORT_LIVED_PER_SAMPLE
         self._commands = deque()
         self._ticks = 0
@@ -379,9 +388,7 @@ class Sampler:
         self._prune(now)
         if snapshot:
             messages = self.build_snapshot(now)
-            self.sink.send_snapshot(messages[0])
-            for message in messages[1:]:
-                self.sink.send_state(message)
+            self.sink.send_snapshot(messages[0], messages[1:])
         elif self._changed or self._removed or self._loops_changed:
             self.sink.send_state(self._build_delta(now))
         self._changed.clear()
@@ -530,6 +537,8 @@ class Sampler:
             self._young = None
         if items:
             self._adopt_items(items, now, None if everything else ADOPT_PER_SAMPLE)
+        else:
+            self._log.add(items)  # an empty batch: the kept ones age by samples
         if groups_due:
             self._regroup(groups_due)
         self._older_groups = len(regroup)
@@ -840,6 +849,9 @@ class Sampler:
     # --- findings ---------------------------------------------------------------------
 
     def _emit(self, event):
+        if len(self._events) >= EVENTS_PER_SAMPLE:
+            self.events_held_back += 1  # the next samples may tell it; never a flood
+            return
         self._events.append(event)
 
     def _flag(self, ref, key):
@@ -987,8 +999,13 @@ class Sampler:
                 and fut is not None and not fut.done()):
             return
         key = id(ref.await_sig)  # shared by every task waiting there (see FrameResolver.chain)
+        if self._stuck_places.get(key, 0) >= STUCK_PER_PLACE:
+            return  # told already for a few tasks waiting there: one place, one problem
         if not self._flag(ref, key):
             return
+        if len(self._stuck_places) >= 10000:
+            self._stuck_places.clear()
+        self._stuck_places[key] = self._stuck_places.get(key, 0) + 1
         where = self._innermost_user(ref.await_sig, ref.awaiting or [])
         self._emit(findings.stuck(_ms(now), ref.id, ref.name, ref.coro, self._site(ref), now - ref.waiting_since,
                                   ref.awaiting, ref.waiting_on, where))
@@ -1165,7 +1182,7 @@ class Sampler:
                 moved = not chain_matches(coro, ref.await_sig)
                 if moved or not same:
                     if moved:
-                        sig = await_chain(coro) if coro is not None else []
+                        sig = await_chain(coro, is_user=self.resolver.is_user) if coro is not None else []
                         if sig:
                             ref.await_sig, ref.awaiting = self.resolver.chain(sig)
                         else:

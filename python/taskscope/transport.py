@@ -208,14 +208,16 @@ class Transport:
             self._queue.append(message)
             return True
 
-    def send_snapshot(self, message):
-        """Queues a snapshot; deltas still queued are superseded by it and removed."""
+    def send_snapshot(self, message, rest=()):
+        """Queues a snapshot and the deltas that carry the rest of it (`rest`), whatever
+        the queue's bound: deltas still queued are superseded by them and removed."""
         with self._lock:
             if not self._active:
                 return False
             if any(m.get("type") == "delta" for m in self._queue):
                 self._queue = deque(m for m in self._queue if m.get("type") != "delta")
             self._queue.append(message)
+            self._queue.extend(rest)
             self._dropping = False
             return True
 

@@ -97,13 +97,12 @@ class WaitClassifier:
         self.unresolved = False
         outermost = None
         outer_coro = None
-        frame = None
-        for coro, frame in iter_await_chain(coro):
-            known = self._primitive(frame.f_code)
+        for coro, code in iter_await_chain(coro):
+            known = self._primitive(code)
             if known is not None and outermost is None:
                 outermost = known
                 outer_coro = coro
-        frame = coro = None  # hold no frame of the program past this point
+        coro = None  # hold no coroutine of the program past this point
         fut = getattr(task, "_fut_waiter", None)
         try:
             return self._target(task, fut, outermost, outer_coro)

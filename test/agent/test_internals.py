@@ -299,7 +299,12 @@ class FakeSink:
         self.sent.append(message)
         return True
 
-    send_snapshot = send_result = send_state
+    send_result = send_state
+
+    def send_snapshot(self, message, rest=()):
+        self.sent.append(message)
+        self.sent.extend(rest)
+        return True
 
 
 class WithHooks(unittest.TestCase):
