@@ -233,6 +233,7 @@ class Sampler:
         self._fresh = []  # records adopted since the last sample: looked at in the next
         self.short_lived = 0  # tasks that ended before a sample could adopt them
         self.events_held_back = 0  # findings not sent: over EVENTS_PER_SAMPLE in a sample
+        self._await_point_changed = False  # set by _read_await_point
         self._stuck_places = {}  # id(await chain) -> stuck tasks told there
         self._short_budget = SHORT_LIVED_PER_SAMPLE
         self._commands = deque()
@@ -390,7 +391,8 @@ class Sampler:
             messages = self.build_snapshot(now)
             self.sink.send_snapshot(messages[0], messages[1:])
         elif self._changed or self._removed or self._loops_changed:
-            self.sink.send_state(self._build_delta(now))
+            for message in self._build_deltas(now):
+                self.sink.send_state(message)
         self._changed.clear()
         self._removed = []
         self._loops_changed.clear()
@@ -1149,65 +1151,14 @@ class Sampler:
                 state = "running" if id(task) in running else "pending"
                 fut = getattr(task, "_fut_waiter", None)
                 waiter = ref.waiter
-                if (fut is not None and state == "pending" and ref.state == "pending" and waiter
-                        and waiter() is fut):
-                    # Suspended on the very future it was suspended on at the last look:
-                    # it has not taken a step since, so its await chain is the same.
-                    waiter = None
-                    if ref.binding is not None:  # task in this one local: see loop_only_holds
-                        self._suspect(ref, loop_only_holds(task), now)
-                    self._check_stuck(ref, fut, now)
-                    fut = None
-                    name = task.get_name()
-                    if name != ref.name:
-                        ref.name = str(name)
-                        self._changed[ref.id] = ref
-                        ref.quiet = 0
-                    else:
-                        ref.quiet = min(2 * ref.quiet or 1, self._max_skip)
-                    return False
+                # Suspended on the very future it was suspended on at the last look: it has
+                # not taken a step since, so its await chain is the same (not read again).
+                quiet = (fut is not None and state == "pending" and ref.state == "pending"
+                         and waiter and waiter() is fut)
                 waiter = None
-                coro = task.get_coro()
-                # The await point: the chain of code objects and offsets, and the very
-                # future the task is suspended on (a task that awaits queue.get() at the
-                # same line again and again has a new future each time).
-                waiter = ref.waiter
-                if waiter is None:
-                    same = fut is None
-                elif waiter is False:
-                    same = True  # a future without weak references: the chain decides
-                else:
-                    same = waiter() is fut
-                waiter = None
-                moved = not chain_matches(coro, ref.await_sig)
-                if moved or not same:
-                    if moved:
-                        sig = await_chain(coro, is_user=self.resolver.is_user) if coro is not None else []
-                        if sig:
-                            ref.await_sig, ref.awaiting = self.resolver.chain(sig)
-                        else:
-                            ref.await_sig = ref.awaiting = None
-                    ref.waiting_since = now
-                    if fut is None:
-                        ref.waiter = None
-                    else:
-                        try:
-                            ref.waiter = weakref.ref(fut)
-                        except TypeError:
-                            ref.waiter = False
-                    waiting_on = self.waits.classify(task, coro) if state == "pending" else None
-                    if self.waits.unresolved:
-                        ref.waiter = None  # asks again at the next look, which comes soon
-                        retry = True
-                    if moved or waiting_on != ref.waiting_on:
-                        changed = True
-                    elif ref.published is not None and now - ref.published >= REPUBLISH_SECONDS:
-                        # The same place again, on a new future: its new waitingSince is
-                        # sent, at most every REPUBLISH_SECONDS (the view shows seconds).
-                        changed = True
-                    ref.waiting_on = waiting_on
-                    waiting_on = None
-                coro = None
+                if not quiet:
+                    self._read_await_point(ref, task, fut, state, now)
+                    changed, retry = self._await_point_changed, self.waits.unresolved
                 if state == "pending":
                     if ref.binding is not None:  # task in this one local: see loop_only_holds
                         self._suspect(ref, loop_only_holds(task), now)
@@ -1248,6 +1199,50 @@ class Sampler:
             if _refcount(task) <= _SOLE:
                 self._hand_back(task)
             task = None
+
+    def _read_await_point(self, ref, task, fut, state, now):
+        """Reads where a pending task waits: the chain of code objects and offsets, and the
+        very future it is suspended on (a task that awaits queue.get() at the same line
+        again and again has a new future each time); sets `_await_point_changed`."""
+        changed = False
+        coro = task.get_coro()
+        waiter = ref.waiter
+        if waiter is None:
+            same = fut is None
+        elif waiter is False:
+            same = True  # a future without weak references: the chain decides
+        else:
+            same = waiter() is fut
+        waiter = None
+        moved = not chain_matches(coro, ref.await_sig)
+        self.waits.unresolved = False
+        if moved or not same:
+            if moved:
+                sig = await_chain(coro, is_user=self.resolver.is_user) if coro is not None else []
+                if sig:
+                    ref.await_sig, ref.awaiting = self.resolver.chain(sig)
+                else:
+                    ref.await_sig = ref.awaiting = None
+            ref.waiting_since = now
+            if fut is None:
+                ref.waiter = None
+            else:
+                try:
+                    ref.waiter = weakref.ref(fut)
+                except TypeError:
+                    ref.waiter = False
+            waiting_on = self.waits.classify(task, coro) if state == "pending" else None
+            if self.waits.unresolved:
+                ref.waiter = None  # asks again at the next look, which comes soon
+            if moved or waiting_on != ref.waiting_on:
+                changed = True
+            elif ref.published is not None and now - ref.published >= REPUBLISH_SECONDS:
+                # The same place again, on a new future: its new waitingSince is sent, at
+                # most every REPUBLISH_SECONDS (the view shows seconds).
+                changed = True
+            ref.waiting_on = waiting_on
+        coro = None
+        self._await_point_changed = changed
 
     def _suspect(self, ref, loop_only, now):
         """Fire-and-forget: a candidate that only the loop holds, look after look."""
@@ -1350,10 +1345,17 @@ class Sampler:
             messages.append(protocol.delta(ms, [task_record(ref) for ref in records[i:i + chunk]], []))
         return messages
 
-    def _build_delta(self, now):
-        upsert = [self.task_record(ref) for ref in self._changed.values()]
+    def _build_deltas(self, now):
+        """The ``delta`` messages of a sample: one, or one per `SNAPSHOT_CHUNK` changed
+        tasks (a sample that adopts thousands of tasks must stay under the line limit)."""
+        records = list(self._changed.values())
         loops = [lr.record for lr in self._loops_changed.values()]
-        return protocol.delta(_ms(now), upsert, list(self._removed), loops)
+        ms = _ms(now)
+        chunk = SNAPSHOT_CHUNK
+        messages = [protocol.delta(ms, [self.task_record(ref) for ref in records[:chunk]], list(self._removed), loops)]
+        for i in range(chunk, len(records), chunk):
+            messages.append(protocol.delta(ms, [self.task_record(ref) for ref in records[i:i + chunk]], []))
+        return messages
 
     # --- commands (run on this thread) ------------------------------------------------
 

@@ -37,7 +37,16 @@ describe('Tasks view with 100,000 live tasks', function () {
       60000,
     );
     const key = processNode.processKey;
-    await until(`${COUNT + 1} tasks in the model`, () => api.model.taskCount(key) >= COUNT + 1 || undefined, 120000);
+    const counts: string[] = [];
+    try {
+      await until(`${COUNT + 1} tasks in the model`, () => {
+        const n = api.model.taskCount(key);
+        if (counts.length === 0 || counts[counts.length - 1].split(' ')[1] !== String(n)) counts.push(`${Date.now() - started}ms ${n}`);
+        return n >= COUNT + 1 || undefined;
+      }, 180000);
+    } finally {
+      note(`tasks in the model over time: ${counts.slice(-12).join(', ')}`);
+    }
     const received = Date.now() - started;
 
     // Waiting for the next tick measures how long the extension host was kept busy.
