@@ -119,6 +119,18 @@ def _numeric(text):
 # --- goals ------------------------------------------------------------------------------
 
 
+def main(argv, measure, child=None):
+    """A benchmark script's entry point: ``--child ARGS...`` runs `child(*ARGS)` (a child
+    process the benchmark started), anything else measures and prints (and, with
+    ``--goals FILE``, writes) the goal rows `measure()` returns."""
+    if child is not None and "--child" in argv:
+        child(*argv[argv.index("--child") + 1:])
+        return
+    goals = measure()
+    goals.print()
+    goals.write(argv)
+
+
 class Goals:
     """The goal rows of one benchmark: what was asked, what was measured, met or not."""
 

@@ -150,14 +150,5 @@ def measure():
     return goals
 
 
-def main(argv):
-    if "--child" in argv:
-        child(argv[argv.index("--child") + 1])
-        return
-    goals = measure()
-    goals.print()
-    goals.write(argv)
-
-
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    harness.main(sys.argv[1:], measure, child)

@@ -207,15 +207,5 @@ def measure():
     return goals
 
 
-def main(argv):
-    if "--child" in argv:
-        i = argv.index("--child")
-        child(argv[i + 1], argv[i + 2])
-        return
-    goals = measure()
-    goals.print()
-    goals.write(argv)
-
-
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    harness.main(sys.argv[1:], measure, child)

@@ -160,6 +160,7 @@ async def _churn_scenario(rate, sampler, sink, protocol):
 
 
 def child(kind, size):
+    size = int(size)
     sys.path.insert(0, harness.PYTHON_DIR)
     from taskscope import hooks, protocol
     from taskscope.registry import Registry
@@ -265,15 +266,5 @@ def measure():
     return goals
 
 
-def main(argv):
-    if "--child" in argv:
-        i = argv.index("--child")
-        child(argv[i + 1], int(argv[i + 2]))
-        return
-    goals = measure()
-    goals.print()
-    goals.write(argv)
-
-
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    harness.main(sys.argv[1:], measure, child)

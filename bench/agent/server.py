@@ -202,11 +202,5 @@ def measure():
     return goals
 
 
-def main(argv):
-    goals = measure()
-    goals.print()
-    goals.write(argv)
-
-
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    harness.main(sys.argv[1:], measure)

@@ -96,6 +96,7 @@ async def _child_main(variant, warmup, rounds):
 
 
 def child(variant, warmup, rounds):
+    warmup, rounds = int(warmup), int(rounds)
     # The connected agent is timed from the start of its session; the idle one never has one.
     session = harness.wait_for_agent_session() if variant == "agent" else True
     times, cpu = asyncio.run(_child_main(variant, warmup, rounds), debug=(variant == "debug"))
@@ -188,15 +189,5 @@ def measure():
     return goals
 
 
-def main(argv):
-    if "--child" in argv:
-        i = argv.index("--child")
-        child(argv[i + 1], int(argv[i + 2]), int(argv[i + 3]))
-        return
-    goals = measure()
-    goals.print()
-    goals.write(argv)
-
-
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    harness.main(sys.argv[1:], measure, child)
