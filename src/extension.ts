@@ -47,8 +47,11 @@ export interface TaskScopeApi {
   readonly agentRoot: string;
   /** Tasks that cancelling a task cancels too (what the confirmation names). */
   cancelledWith(processKey: string, taskId: string): string[];
-  /** Shows a row in the Tasks view and selects it, as a click would. */
-  reveal(node: TasksViewNode): Promise<void>;
+  /**
+   * Shows a row in the Tasks view and selects it, as a click would. Resolves with how long the
+   * selection took to come back; rejects if it did not come back within `timeoutMs`.
+   */
+  reveal(node: TasksViewNode, timeoutMs?: number): Promise<number>;
 }
 
 function tuning(): AgentTuning {
@@ -184,15 +187,20 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
     statusText: () => statusBar.text,
     agentRoot,
     cancelledWith: (processKey, taskId) => cancelledWith(model, processKey, taskId).map((t) => t.id),
-    reveal: async (node) => {
+    reveal: async (node, timeoutMs = 20000) => {
       // The selection comes back from the workbench a moment later, and a redraw in between
       // can drop it: ask again until the row is selected (compared by id: a redraw may hand
       // out a new object for the same row).
+      const started = Date.now();
       const selected = () => treeView.selection.some((n) => n.id === node.id);
-      for (let attempt = 0; attempt < 5 && !selected(); attempt++) {
+      while (!selected()) {
+        if (Date.now() - started > timeoutMs) {
+          throw new Error(`row ${node.id} not selected ${timeoutMs} ms after reveal (selection: ${treeView.selection.map((n) => n.id).join(', ') || 'none'}; view visible: ${treeView.visible})`);
+        }
         await treeView.reveal(node, { select: true, focus: true });
         for (let i = 0; i < 20 && !selected(); i++) await new Promise((r) => setTimeout(r, 50));
       }
+      return Date.now() - started;
     },
   };
 }

@@ -7,7 +7,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { TaskScopeApi } from '../../../src/extension';
 import type { TasksViewNode } from '../../../src/views/taskTreeProvider';
-import { EXTENSION_ID, until, workspaceFile } from '../support';
+import { EXTENSION_ID, note, until, workspaceFile } from '../support';
 
 function label(api: TaskScopeApi, node: TasksViewNode): string {
   const l = api.tasksView.getTreeItem(node).label;
@@ -82,8 +82,10 @@ describe('Tasks view, live', function () {
     const click = api.tasksView.getTreeItem(leaf).command!;
     assert.strictEqual(click.command, 'taskscope.openCreationSite');
     assert.strictEqual(click.arguments, undefined, 'the row command reads the selection, so a redrawn row still works');
-    await api.reveal(leaf); // a click selects the row, then runs its command
-    await vscode.commands.executeCommand(click.command);
+    const revealMs = await api.reveal(leaf); // a click selects the row, then runs its command
+    note(`the row was selected ${revealMs} ms after reveal`);
+    const opened = (await vscode.commands.executeCommand(click.command)) as vscode.TextEditor | undefined;
+    assert.ok(opened, `the command opened no editor (site: ${JSON.stringify(api.model.task(leaf.processKey, (leaf as { taskId: string }).taskId)?.site)})`);
     const editor = await until('an editor', () => vscode.window.activeTextEditor);
     assert.strictEqual(path.basename(editor.document.uri.fsPath), 'nested_tasks.py');
     assert.strictEqual(editor.selection.active.line + 1, lineOf(program(), '# creates the leaves'));
