@@ -477,9 +477,17 @@ class Sampler:
     # --- entries: from the hot path to records -------------------------------------------
 
     def _learn(self, items, offset, size):
-        """Teaches the hot path where the program's code is, from one entry's stack."""
-        if size > 3 and self.registry.user_codes.get(id(items[offset + size - 2])) is None:
-            self.resolver.learn(items[offset + 3:offset + size])
+        """Teaches the hot path where the program's code is, from one entry's stack: from
+        the first code it does not know yet (a walk that ended at the loop's dispatch, or
+        at `MAX_DEPTH`, passed codes that nobody classified)."""
+        known = self.registry.user_codes.get
+        for i in range(offset + 3, offset + size, 2):
+            user = known(id(items[i]))
+            if user is None:
+                self.resolver.learn(items[i:offset + size])
+                return
+            if user:
+                return
 
     def _learn_early(self, items):
         """Teaches the hot path from the first entry of newly queued items, at once (the

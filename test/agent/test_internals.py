@@ -469,6 +469,39 @@ class WithHooks(unittest.TestCase):
         self.assertGreater(hooks.state.errors, 0)
         hooks.state.errors = 0
 
+    def test_the_hot_path_learns_to_stop_at_the_programs_frame(self):
+        from taskscope.entries import entries
+
+        def spawn():
+            return asyncio.create_task(asyncio.sleep(1))
+
+        def codes_of_last_entry():
+            items = self.registry.new
+            offset, size = list(entries(items))[-1]
+            return items[offset + 3:offset + size:2]
+
+        # Nobody listens: the sampler makes no records (which would teach it too), it only
+        # keeps the entries of live tasks, and learns from them.
+        self.sink.active = False
+
+        async def main():
+            first = spawn()
+            # Nothing is known yet: the walk goes up to the loop's dispatch.
+            cold = codes_of_last_entry()
+            await self.tick(2)  # an entry is looked at one sample after it was taken
+            second = spawn()
+            warm = codes_of_last_entry()
+            for task in (first, second):
+                task.cancel()
+            return cold, warm
+
+        cold, warm = asyncio.run(main())
+        self.assertIn(spawn.__code__, cold)
+        self.assertIsNot(cold[-1], spawn.__code__)
+        # Taught by the sample, the walk stops at the program's own frame.
+        self.assertIs(warm[-1], spawn.__code__)
+        self.assertLess(len(warm), len(cold))
+
     def test_parent_of_tasks_made_while_a_task_runs_eagerly(self):
         if sys.version_info < (3, 12):
             self.skipTest("eager tasks are new in 3.12")
