@@ -16,16 +16,19 @@ const { freePort } = require('../../scripts/lib/net');
 const WORKSPACE = path.join(paths.root, 'test', 'fixtures', 'workspace');
 const TEST_ENTRY = path.join(paths.root, 'out', 'test', 'integration', 'index.js');
 
-const STANDIN = path.join(paths.root, 'test', 'fixtures', 'debugger-standin');
+// Extensions that cannot be installed here (no marketplace), replaced by small stand-ins
+// that serve the part TaskScope uses (see each one's package.json).
+const STANDINS = ['debugger-standin', 'python-extension-standin'].map((name) => path.join(paths.root, 'test', 'fixtures', name));
 
-/** Packages the debugger stand-in with vsce into the artifacts folder; returns the .vsix path. */
-async function packageStandIn(outDir) {
-  const vsix = path.join(outDir, 'debugger-standin.vsix');
+/** Packages a stand-in with vsce into the artifacts folder; returns the .vsix path. */
+async function packageStandIn(folder, outDir) {
+  const name = path.basename(folder);
+  const vsix = path.join(outDir, `${name}.vsix`);
   const vsce = path.join(paths.root, 'node_modules', '@vscode', 'vsce', 'vsce');
   await proc.runOrThrow(
     process.execPath,
     [vsce, 'package', '--no-dependencies', '--allow-missing-repository', '--skip-license', '--out', vsix],
-    { cwd: STANDIN, logFile: path.join(outDir, 'standin-package.log') },
+    { cwd: folder, logFile: path.join(outDir, `${name}-package.log`) },
   );
   return vsix;
 }
@@ -47,10 +50,14 @@ async function runIntegrationTests({
   const resultsFile = path.join(outDir, 'results.json');
   const dataDir = path.join(paths.cache, 'runs', `integration-${process.pid}`);
   fs.rmSync(dataDir, { recursive: true, force: true });
-  // The Python Debugger extension cannot be installed here (no marketplace): a stand-in that
-  // serves the 'debugpy' debug type is installed instead (test/fixtures/debugger-standin).
-  // code-server loads only one extension under development, so it goes in as a .vsix.
-  await codeServer.installExtension(await packageStandIn(outDir), dataDir, path.join(outDir, 'install.log'));
+  // The Python Debugger and Python extensions cannot be installed here (no marketplace):
+  // stand-ins serve the 'debugpy' debug type (test/fixtures/debugger-standin) and the Python
+  // extension's environments API (test/fixtures/python-extension-standin). code-server loads
+  // only one extension under development, so they go in as .vsix files.
+  for (const folder of STANDINS) {
+    const vsix = await packageStandIn(folder, outDir);
+    await codeServer.installExtension(vsix, dataDir, path.join(outDir, `install-${path.basename(folder)}.log`));
+  }
   const port = await freePort();
   const started = Date.now();
   const server = await codeServer.startCodeServer({
