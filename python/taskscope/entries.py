@@ -16,8 +16,8 @@ stays readable after the task is gone (asyncio's set hashed it when the task was
 the ``create_task`` wrapper hashes it itself). A task at an address has the hash
 `pointer_hash` gives for that address.
 
-The index over the batches is built only when a lookup needs it (most samples never do),
-once per sample. Kept: the last `KEEP` batches (a parent that ended before it was adopted
+Each batch is indexed by hash once, when a lookup first needs it (most samples need none).
+Kept: the last `KEEP` batches (a parent that ended before it was adopted
 was made at most two batches before its child).
 """
 
@@ -71,13 +71,45 @@ class Batch:
     """One sample's entries (a flat list of items, see `registry`), in the order the
     tasks were made, and their records (None until the sampler makes one)."""
 
-    __slots__ = ("items", "offsets", "records", "start")
+    __slots__ = ("items", "offsets", "records", "start", "_index")
 
-    def __init__(self, items, start):
+    def __init__(self, items, start, offsets=None):
         self.items = items
-        self.offsets = [offset for offset, _ in entries(items)]
+        self.offsets = [offset for offset, _ in entries(items)] if offsets is None else offsets
         self.records = [None] * len(self.offsets)
         self.start = start  # position of the first entry among all entries ever taken
+        self._index = None
+
+    def ks(self, key):
+        """The k of the entries with hash `key`, ascending: an int, a list, or None."""
+        index = self._index
+        if index is None:
+            index = self._index = self._build_index()
+        return index.get(key)
+
+    def _build_index(self):
+        # Built once per batch, when a lookup first needs it. Most hashes occur once: the
+        # value is the entry's k, and a list only where an address was reused.
+        index = {}
+        get = index.get
+        items = self.items
+        for k, offset in enumerate(self.offsets):
+            try:
+                key = hash(items[offset])
+            except TypeError:
+                continue  # never hashed while alive
+            found = get(key)
+            if found is None:
+                index[key] = k
+            elif type(found) is list:
+                found.append(k)
+            else:
+                index[key] = [found, k]
+        return index
+
+
+def _ascending(ks):
+    return () if ks is None else (ks,) if type(ks) is int else ks
 
 
 class EntryLog:
@@ -86,16 +118,15 @@ class EntryLog:
     def __init__(self):
         self._batches = []
         self._taken = 0
-        self._index = None  # hash -> [position, ...] ascending, over the kept batches
 
-    def add(self, items):
-        """Keeps a new batch (drops the oldest); returns it."""
-        batch = Batch(items, self._taken)
+    def add(self, items, offsets=None):
+        """Keeps a new batch (drops the oldest); returns it. `offsets`: those of the
+        entries of `items`, when the caller has them."""
+        batch = Batch(items, self._taken, offsets)
         self._taken += len(batch.offsets)
         self._batches.append(batch)
         if len(self._batches) > KEEP:
             del self._batches[0]
-        self._index = None
         return batch
 
     def at(self, position):
@@ -109,44 +140,29 @@ class EntryLog:
     def before(self, key, position):
         """``(batch, k)`` of the latest kept entry with hash `key` made before
         `position`, or None."""
-        positions = self._positions().get(key)
-        if not positions:
-            return None
-        for p in reversed(positions):
-            if p < position:
-                return self.at(p)
+        for batch in reversed(self._batches):
+            if batch.start >= position:
+                continue
+            for k in reversed(_ascending(batch.ks(key))):
+                if batch.start + k < position:
+                    return batch, k
         return None
 
     def after(self, key, position):
         """``(batch, k)`` of the first kept entry with hash `key` made after `position`,
         or None."""
-        for p in self._positions().get(key, ()):
-            if p > position:
-                return self.at(p)
+        for batch in self._batches:
+            if batch.start + len(batch.offsets) <= position + 1:
+                continue
+            for k in _ascending(batch.ks(key)):
+                if batch.start + k > position:
+                    return batch, k
         return None
 
     def latest(self, key):
         """``(batch, k)`` of the latest kept entry with hash `key`, or None."""
-        positions = self._positions().get(key)
-        return self.at(positions[-1]) if positions else None
-
-    def _positions(self):
-        index = self._index
-        if index is None:
-            index = self._index = {}
-            for batch in self._batches:
-                items = batch.items
-                p = batch.start
-                for offset in batch.offsets:
-                    try:
-                        key = hash(items[offset])
-                    except TypeError:
-                        key = None  # never hashed while alive
-                    if key is not None:
-                        found = index.get(key)
-                        if found is None:
-                            index[key] = [p]
-                        else:
-                            found.append(p)
-                    p += 1
-        return index
+        for batch in reversed(self._batches):
+            ks = _ascending(batch.ks(key))
+            if ks:
+                return batch, ks[-1]
+        return None

@@ -489,6 +489,31 @@ class Sampler:
             if user:
                 return
 
+    def _learn_all(self, items):
+        """`_learn` for every entry of `items`; returns their offsets. One tight loop: a
+        burst brings hundreds of thousands of entries, and most of them are learnt from
+        by one or two lookups."""
+        known = self.registry.user_codes.get
+        learn = self.resolver.learn
+        offsets = []
+        note = offsets.append
+        i = 0
+        n = len(items)
+        while i < n:
+            note(i)
+            end = i + items[i + 2]
+            j = i + 3
+            while j < end:
+                user = known(id(items[j]))
+                if user is None:
+                    learn(items[j:end])
+                    break
+                if user:
+                    break
+                j += 2
+            i = end
+        return offsets
+
     def _learn_early(self, items):
         """Teaches the hot path from the first entry of newly queued items, at once (the
         others are looked at one sample later): a program's first tasks are made from a
@@ -508,12 +533,11 @@ class Sampler:
         sample, drops the others."""
         items = self._take_young()
         parked = self._parked
-        learn = self._learn
         if items:
-            for offset, size in entries(items):
-                learn(items, offset, size)
-                if self._alive(items[offset]):
-                    parked.extend(items[offset:offset + size])
+            alive = self._alive
+            for offset in self._learn_all(items):
+                if alive(items[offset]):
+                    parked.extend(items[offset:offset + items[offset + 2]])
         if parked and self._ticks % self.rescan_every == 0:
             kept = []
             for offset, size in entries(parked):
@@ -556,21 +580,36 @@ class Sampler:
     def _adopt_items(self, items, now, limit=None):
         """Adopts the entries of `items` in order, making at most `limit` records; the
         entries after the last one looked at go to the backlog."""
-        learn = self._learn
         found = []  # (k, record)
         created = now - self.interval  # made before the last sample (or since, with everything)
-        k = 0
-        for offset, size in entries(items):
+        offsets = self._learn_all(items)
+        adopt_entry = self._adopt_entry
+        short = 0
+        for k, offset in enumerate(offsets):
             if limit is not None and len(found) >= limit:
                 self._backlog = items[offset:]
                 items = items[:offset]
+                offsets = offsets[:k]
                 break
-            learn(items, offset, size)
-            ref = self._adopt_entry(items, offset, now, created)
+            # The common case first, without a call: a task that is gone, or that ended
+            # well once the sample's few short ones are listed, is only counted.
+            task = items[offset]()
+            if task is None:
+                short += 1
+                continue
+            counted = (self._short_budget <= 0 and getattr(task, "_state", None) == "FINISHED"
+                       and getattr(task, "_exception", None) is None)
+            if _refcount(task) <= _SOLE:
+                self._hand_back(task)  # see there
+            task = None
+            if counted:
+                short += 1
+                continue
+            ref = adopt_entry(items, offset, now, created)
             if ref is not None:
                 found.append((k, ref))
-            k += 1
-        batch = self._log.add(items)
+        self.short_lived += short
+        batch = self._log.add(items, offsets)
         for k, ref in found:
             batch.records[k] = ref
         for k, ref in found:

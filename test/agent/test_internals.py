@@ -307,6 +307,44 @@ class FakeSink:
         return True
 
 
+class EntryLogLookups(unittest.TestCase):
+    """The entry log finds entries by hash across its batches (see `entries`)."""
+
+    @staticmethod
+    def batch(*keys):
+        items = []
+        for key in keys:
+            items.extend([key, None, 3])  # key, parent, size: an entry without frames
+        return items
+
+    def test_before_after_and_latest_across_batches_with_reused_keys(self):
+        from taskscope.entries import KEEP, EntryLog
+
+        log = EntryLog()
+        log.add(self.batch(7, 8, 7))  # positions 0, 1, 2
+        log.add(self.batch())  # an empty batch ages the others
+        log.add(self.batch(9, 7))  # positions 3, 4
+
+        def position(hit):
+            return None if hit is None else hit[0].start + hit[1]
+
+        self.assertEqual(position(log.before(7, 4)), 2)
+        self.assertEqual(position(log.before(7, 2)), 0)
+        self.assertIsNone(log.before(7, 0))
+        self.assertEqual(position(log.after(7, 0)), 2)
+        self.assertEqual(position(log.after(7, 2)), 4)
+        self.assertIsNone(log.after(7, 4))
+        self.assertEqual(position(log.latest(7)), 4)
+        self.assertEqual(position(log.latest(8)), 1)
+        self.assertIsNone(log.latest(10))
+        # A batch that is dropped is forgotten.
+        for _ in range(KEEP - 1):
+            log.add(self.batch())
+        self.assertEqual(position(log.latest(7)), 4)
+        self.assertIsNone(log.latest(8))
+        self.assertIsNone(log.before(7, 4))
+
+
 class WithHooks(unittest.TestCase):
     def setUp(self):
         self.registry = Registry()
