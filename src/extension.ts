@@ -52,6 +52,8 @@ export interface TaskScopeApi {
    * selection took to come back; rejects if it did not come back within `timeoutMs`.
    */
   reveal(node: TasksViewNode, timeoutMs?: number): Promise<number>;
+  /** The rows selected in the Tasks view now. */
+  selection(): readonly TasksViewNode[];
 }
 
 function tuning(): AgentTuning {
@@ -202,6 +204,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
       }
       return Date.now() - started;
     },
+    selection: () => treeView.selection,
   };
 }
 

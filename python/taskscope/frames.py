@@ -239,8 +239,12 @@ class FrameResolver:
         return hit
 
     def frames_of(self, captured):
-        """Plain frames for a flat ``[code, lasti, ...]`` list, in its order."""
-        return [self.frame(captured[i], captured[i + 1]) for i in range(0, len(captured) - 1, 2)]
+        """Frames for a flat ``[code, lasti, ...]`` list, in its order; those of the
+        program's own code marked ``"user": true`` (where it waits, where it failed: the
+        extension opens the program's frame, not asyncio's)."""
+        frame = self.frame
+        is_user = self.is_user
+        return [frame(captured[i], captured[i + 1], is_user(captured[i])) for i in range(0, len(captured) - 1, 2)]
 
 
 def capture_stack(frame, limit=64):

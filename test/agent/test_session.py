@@ -100,6 +100,11 @@ class NestedTasksSession(unittest.TestCase):
         self.assertEqual(main["stack"][-1], main["site"])
         self.assertIn(main["state"], ("pending", "running"))
         self.assertEqual(main["awaiting"][0]["function"], "main")
+        # The program's frames of the await chain are marked (the extension opens the
+        # innermost of them), asyncio's are not.
+        self.assertIs(main["awaiting"][0].get("user"), True)
+        self.assertTrue(all(f.get("user") is None for f in main["awaiting"] if f["file"] != support.program(PROGRAM)),
+                        main["awaiting"])
 
     def test_parent_links_and_creation_sites(self):
         main = self.main_task()

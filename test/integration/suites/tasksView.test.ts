@@ -1,6 +1,7 @@
-// The first slice, through public surfaces only: run a real Python program with the command,
-// see its tasks in the Tasks view's data (the exported tree provider), and open the line that
-// created a task with the command a click runs.
+// The Tasks view with a real Python program, through public surfaces only (the commands, the
+// exported tree provider): its tasks by creator, by awaiter and flat; the line that created a
+// task (a click) and the line where it waits (the inline action); its creator; its tooltip;
+// the filter; hiding finished tasks; cancelling a task, and a task with all it created.
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -36,6 +37,12 @@ describe('Tasks view, live', function () {
   /** The row of the program this suite started (other suites may leave exited runs of it). */
   let processKey: string | undefined;
   const ourProcess = () => api.tasksView.getChildren().find((n) => n.processKey === processKey)!;
+  /** The row of leaf-`i`, under main → branch. */
+  const leafRow = (i: number) => {
+    const [main] = api.tasksView.getChildren(ourProcess());
+    const branch = api.tasksView.getChildren(main).find((n) => label(api, n) === 'branch')!;
+    return api.tasksView.getChildren(branch).find((n) => label(api, n) === `leaf-${i}`)!;
+  };
 
   it('runs the active Python file with the agent and shows its process', async () => {
     await vscode.window.showTextDocument(program());
@@ -113,6 +120,52 @@ describe('Tasks view, live', function () {
     assert.strictEqual(api.tasksView.getChildren(branch).length, 2);
   });
 
+  it('arranges the tasks by awaiter, with the gather the branch waits on as a node of its own', async () => {
+    const processNode = ourProcess();
+    await vscode.commands.executeCommand('taskscope.arrangeByAwaiter');
+    try {
+      const gather = await until('a gather node under branch', () => {
+        const [main] = api.tasksView.getChildren(processNode);
+        const branch = main && api.tasksView.getChildren(main).find((n) => label(api, n) === 'branch');
+        return branch && api.tasksView.getChildren(branch).find((n) => n.kind === 'join');
+      });
+      assert.match(label(api, gather), /gather/);
+      assert.strictEqual(api.tasksView.getTreeItem(gather).description, '2 tasks');
+      assert.deepStrictEqual(api.tasksView.getChildren(gather).map((n) => label(api, n)), ['leaf-0', 'leaf-1']);
+    } finally {
+      await vscode.commands.executeCommand('taskscope.arrangeByCreator');
+    }
+  });
+
+  it('opens the line where a task waits now, as the row\'s inline action does', async () => {
+    const leaf = leafRow(1);
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    const editor = (await vscode.commands.executeCommand('taskscope.openAwaitPoint', leaf)) as vscode.TextEditor | undefined;
+    assert.ok(editor, 'no editor opened');
+    assert.strictEqual(path.basename(editor.document.uri.fsPath), 'nested_tasks.py');
+    assert.strictEqual(editor.selection.active.line + 1, lineOf(program(), 'await asyncio.sleep(3600)'));
+  });
+
+  it('reveals and selects the task that created a task', async () => {
+    const revealed = (await vscode.commands.executeCommand('taskscope.revealCreator', leafRow(0))) as TasksViewNode | undefined;
+    assert.ok(revealed, 'no creator revealed');
+    assert.strictEqual(label(api, revealed), 'branch');
+    await until('the creator to be selected', () => api.selection().some((n) => n.id === revealed.id) || undefined);
+  });
+
+  it('shows where a task was created and where it waits in its tooltip, each place a link', async () => {
+    const leaf = leafRow(1);
+    const item = await api.tasksView.resolveTreeItem(api.tasksView.getTreeItem(leaf), leaf);
+    const tooltip = item.tooltip as vscode.MarkdownString;
+    assert.ok(tooltip instanceof vscode.MarkdownString, 'the tooltip is not Markdown');
+    const link = (text: string) => `${vscode.Uri.file(program().fsPath).toString()}#L${lineOf(program(), text)}`;
+    assert.match(tooltip.value, /^\*\*leaf\\?-1\*\* · `leaf` · pending/); // the name is escaped for Markdown
+    assert.match(tooltip.value, /Created in `branch/);
+    assert.ok(tooltip.value.includes(`(${link('# creates the leaves')})`), tooltip.value);
+    assert.match(tooltip.value, /Waiting for .* at:/);
+    assert.ok(tooltip.value.includes(`(${link('await asyncio.sleep(3600)')})`), tooltip.value);
+  });
+
   it('cancels a task in the Python process', async () => {
     const processNode = ourProcess();
     const [main] = api.tasksView.getChildren(processNode);
@@ -124,6 +177,29 @@ describe('Tasks view, live', function () {
     const cancelled = await vscode.commands.executeCommand('taskscope.cancelTask', leaf, undefined, { confirm: false });
     assert.deepStrictEqual(cancelled, [leaf.taskId]);
     await until('leaf-0 to be cancelled in the process', () => api.model.task(leaf.processKey, leaf.taskId)?.state === 'cancelled' || undefined);
+  });
+
+  it('hides finished tasks from the view and shows them again', async () => {
+    // leaf-0 was cancelled by the test before.
+    const branch = () => api.tasksView.getChildren(api.tasksView.getChildren(ourProcess())[0]).find((n) => label(api, n) === 'branch')!;
+    await vscode.commands.executeCommand('taskscope.hideFinished');
+    try {
+      assert.deepStrictEqual(api.tasksView.getChildren(branch()).map((n) => label(api, n)), ['leaf-1']);
+    } finally {
+      await vscode.commands.executeCommand('taskscope.showFinished');
+    }
+    assert.deepStrictEqual(api.tasksView.getChildren(branch()).map((n) => label(api, n)), ['leaf-0', 'leaf-1']);
+  });
+
+  it('cancels a task and everything it created, in the Python process', async () => {
+    const [main] = api.tasksView.getChildren(ourProcess());
+    const branch = api.tasksView.getChildren(main).find((n) => label(api, n) === 'branch') as TasksViewNode & { processKey: string; taskId: string };
+    const leaf1 = leafRow(1) as TasksViewNode & { taskId: string };
+    const cancelled = (await vscode.commands.executeCommand('taskscope.cancelTaskTree', branch, undefined, { confirm: false })) as string[];
+    assert.deepStrictEqual([...cancelled].sort(), [branch.taskId, leaf1.taskId].sort());
+    for (const id of [branch.taskId, leaf1.taskId]) {
+      await until(`${id} to be cancelled in the process`, () => api.model.task(branch.processKey, id)?.state === 'cancelled' || undefined);
+    }
   });
 
   it('marks the process exited when the program ends', async () => {
