@@ -209,6 +209,9 @@ describe('Tasks view, live', function () {
       /exited/.test(String(api.tasksView.getTreeItem(ourProcess()).description)) ? ourProcess() : undefined,
     );
     assert.match(String(api.tasksView.getTreeItem(processNode).contextValue), /\bexited\b/);
+    // Its tasks stay, greyed: history.
+    const [main] = api.tasksView.getChildren(processNode);
+    assert.strictEqual(((api.tasksView.getTreeItem(main).iconPath as vscode.ThemeIcon).color as vscode.ThemeColor).id, 'disabledForeground');
     await vscode.commands.executeCommand('taskscope.removeProcess', processNode);
     assert.ok(!api.tasksView.getChildren().some((n) => n.processKey === processNode.processKey));
   });
