@@ -3,6 +3,7 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { TaskScopeApi } from '../../src/extension';
+import type { TasksViewNode } from '../../src/views/taskTreeProvider';
 
 export const EXTENSION_ID = 'taskscope.taskscope';
 
@@ -21,6 +22,12 @@ export async function until<T>(what: string, probe: () => T | undefined | false,
     if (Date.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** The label of a row of the Tasks view, as the view shows it. */
+export function label(api: TaskScopeApi, node: TasksViewNode): string {
+  const l = api.tasksView.getTreeItem(node).label;
+  return typeof l === 'string' ? l : (l?.label ?? '');
 }
 
 export function workspaceFile(name: string): vscode.Uri {

@@ -5,15 +5,9 @@
 import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { TaskScopeApi } from '../../../src/extension';
-import type { TasksViewNode } from '../../../src/views/taskTreeProvider';
-import { EXTENSION_ID, note, until, workspaceFile } from '../support';
+import { EXTENSION_ID, label, note, until, workspaceFile } from '../support';
 
 const COUNT = 100000;
-
-function label(api: TaskScopeApi, node: TasksViewNode): string {
-  const l = api.tasksView.getTreeItem(node).label;
-  return typeof l === 'string' ? l : (l?.label ?? '');
-}
 
 describe('Tasks view with 100,000 live tasks', function () {
   this.timeout(180000);

@@ -8,12 +8,7 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import type { TaskScopeApi } from '../../../src/extension';
 import type { TasksViewNode } from '../../../src/views/taskTreeProvider';
-import { EXTENSION_ID, note, until, workspaceFile } from '../support';
-
-function label(api: TaskScopeApi, node: TasksViewNode): string {
-  const l = api.tasksView.getTreeItem(node).label;
-  return typeof l === 'string' ? l : (l?.label ?? '');
-}
+import { EXTENSION_ID, label, note, until, workspaceFile } from '../support';
 
 /** The 1-based line of the file that contains `text`. */
 function lineOf(file: vscode.Uri, text: string): number {

@@ -4,12 +4,7 @@ import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { TaskScopeApi } from '../../../src/extension';
 import type { TasksViewNode } from '../../../src/views/taskTreeProvider';
-import { EXTENSION_ID, until, workspaceFile } from '../support';
-
-function label(api: TaskScopeApi, node: TasksViewNode): string {
-  const l = api.tasksView.getTreeItem(node).label;
-  return typeof l === 'string' ? l : (l?.label ?? '');
-}
+import { EXTENSION_ID, label, until, workspaceFile } from '../support';
 
 describe('Tasks view, two event loops', function () {
   this.timeout(60000);
