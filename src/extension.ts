@@ -54,6 +54,8 @@ export interface TaskScopeApi {
   reveal(node: TasksViewNode, timeoutMs?: number): Promise<number>;
   /** The rows selected in the Tasks view now. */
   selection(): readonly TasksViewNode[];
+  /** The gutter marks of blocked-loop lines in a file's visible editors: 0-based lines, hovers. */
+  blockedMarks(uri: vscode.Uri): { line: number; hover: string }[];
 }
 
 function tuning(): AgentTuning {
@@ -205,6 +207,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
       return Date.now() - started;
     },
     selection: () => treeView.selection,
+    blockedMarks: (uri) =>
+      diagnostics.blockedMarks(uri).map((m) => ({
+        line: m.range.start.line,
+        hover: m.hoverMessage instanceof vscode.MarkdownString ? m.hoverMessage.value : String(m.hoverMessage ?? ''),
+      })),
   };
 }
 

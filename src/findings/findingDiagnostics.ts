@@ -46,6 +46,8 @@ export class FindingDiagnostics implements vscode.Disposable {
   private readonly blockedDecoration: vscode.TextEditorDecorationType;
   private readonly subscriptions: vscode.Disposable[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** What the visible editors were last given, by file (decorations cannot be read back). */
+  private readonly marks = new Map<string, readonly vscode.DecorationOptions[]>();
 
   constructor(
     private readonly store: FindingStore,
@@ -94,8 +96,14 @@ export class FindingDiagnostics implements vscode.Disposable {
     }, REFRESH_DELAY_MS);
   }
 
+  /** The blocked-loop marks of a file's editors: their lines and hovers. */
+  blockedMarks(uri: vscode.Uri): readonly vscode.DecorationOptions[] {
+    return this.marks.get(uri.fsPath) ?? [];
+  }
+
   private decorate(): void {
     const blocked = this.store.ofKind('loop-blocked');
+    this.marks.clear();
     for (const editor of vscode.window.visibleTextEditors) {
       const file = editor.document.uri.fsPath;
       const options: vscode.DecorationOptions[] = [];
@@ -110,6 +118,7 @@ export class FindingDiagnostics implements vscode.Disposable {
         options.push({ range: lineRange(finding.site.line), hoverMessage: hover });
       }
       editor.setDecorations(this.blockedDecoration, options);
+      this.marks.set(file, options);
     }
   }
 }

@@ -87,6 +87,17 @@ describe('Findings', function () {
     assert.strictEqual(editor.selection.active.line, 14);
   });
 
+  it('marks the line that blocked the loop in the gutter of its editor, with a hover that says for how long', async () => {
+    await vscode.window.showTextDocument(program);
+    const [mark] = await until('a blocked-loop mark', () => {
+      const marks = api.blockedMarks(program);
+      return marks.length ? marks : undefined;
+    });
+    assert.strictEqual(mark.line, 7);
+    assert.match(mark.hover, /the event loop was blocked here\*\* for 1\.2\d* s/);
+    assert.match(mark.hover, /blocked for 1\.20 s in leaf/);
+  });
+
   it('adds what was seen at run time to the lint diagnostic of the same line', async () => {
     const dangling = vscode.Uri.joinPath(vscode.workspace.workspaceFolders![0].uri, 'dangling.py');
     await vscode.window.showTextDocument(dangling);
@@ -113,5 +124,6 @@ describe('Findings', function () {
     await vscode.commands.executeCommand('taskscope.clearFindings');
     await until('the diagnostics to go', () => vscode.languages.getDiagnostics(program).every((d) => d.source !== 'TaskScope'));
     assert.deepStrictEqual(api.findingsView.getChildren(), []);
+    await until('the gutter mark to go', () => api.blockedMarks(program).length === 0);
   });
 });
