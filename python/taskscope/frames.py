@@ -73,6 +73,19 @@ def _key(codes, captured):
     return tuple(map(id, codes)) + tuple(captured[1::2])
 
 
+_COMPREHENSIONS = (".<locals>.<listcomp>", ".<locals>.<genexpr>", ".<locals>.<setcomp>", ".<locals>.<dictcomp>")
+
+
+def enclosing(function):
+    """The name of the function a comprehension is in: Python 3.11 and older run a
+    comprehension as a function of its own (``branch.<locals>.<listcomp>``), 3.12 and later
+    inline it, so that a site reads the same on every version."""
+    for suffix in _COMPREHENSIONS:
+        if function.endswith(suffix):
+            return function[:-len(suffix)]
+    return function
+
+
 class FrameResolver:
     """Resolves code objects to protocol frames; one per sampler (not thread-safe)."""
 
@@ -126,7 +139,7 @@ class FrameResolver:
                 self._creations.clear()
                 self._seed_stops()
             user = self.is_user_file(code.co_filename) and self._construction.get(key) is not code
-            function = getattr(code, "co_qualname", None) or code.co_name
+            function = enclosing(getattr(code, "co_qualname", None) or code.co_name)
             entry = self._codes[key] = [code.co_filename, function, user, None, code]
             # The hot path stops its walk where this is true: at the program's code, and at
             # the event loop's dispatch (a task made by library code has no frame of the

@@ -165,17 +165,6 @@ _ASYNCIO_TASKS = tuple(t for t in (asyncio.Task, getattr(asyncio.tasks, "_PyTask
                                    getattr(asyncio.tasks, "_CTask", None)) if t is not None)
 
 
-_COMPREHENSIONS = (".<locals>.<listcomp>", ".<locals>.<genexpr>", ".<locals>.<setcomp>", ".<locals>.<dictcomp>")
-
-
-def _enclosing(function):
-    """The function a comprehension is in (3.11 and older run them as functions)."""
-    for suffix in _COMPREHENSIONS:
-        if function.endswith(suffix):
-            return function[:-len(suffix)]
-    return function
-
-
 def _ms(seconds):
     return int(seconds * 1000)
 
@@ -699,7 +688,7 @@ class Sampler:
         # Its coroutine can no longer be read: the function that made the child (the
         # program's own frame of the child's creation stack) stands in for it.
         self._creation(child)
-        ref.coro = _enclosing(child.site["function"]) if child.site else ""
+        ref.coro = child.site["function"] if child.site else ""
         ref.state = "done"
         self._finished(ref, now)
         return ref

@@ -53,6 +53,17 @@ class Frames(unittest.TestCase):
             frame = suspended.gi_frame
             self.assertEqual(resolver.line(frame.f_code, frame.f_lasti), frame.f_lineno)
 
+    def test_a_comprehension_is_named_after_the_function_it_is_in(self):
+        if sys.version_info < (3, 11):
+            self.skipTest("code objects have no qualified name before 3.11")
+
+        def outer():
+            return [sys._getframe() for _ in range(1)][0]
+
+        frame = outer()
+        resolver = frames.FrameResolver()
+        self.assertEqual(resolver.frame(frame.f_code, frame.f_lasti)["function"], outer.__qualname__)
+
     def test_what_counts_as_the_programs_own_code(self):
         resolver = frames.FrameResolver()
         self.assertTrue(resolver.is_user_file(support.program("nested_tasks.py")))
