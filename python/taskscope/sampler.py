@@ -466,22 +466,15 @@ class Sampler:
     # --- entries: from the hot path to records -------------------------------------------
 
     def _learn(self, items, offset, size):
-        """Teaches the hot path where the program's code is, from one entry's stack: from
-        the first code it does not know yet (a walk that ended at the loop's dispatch, or
-        at `MAX_DEPTH`, passed codes that nobody classified)."""
-        known = self.registry.user_codes.get
-        for i in range(offset + 3, offset + size, 2):
-            user = known(id(items[i]))
-            if user is None:
-                self.resolver.learn(items[i:offset + size])
-                return
-            if user:
-                return
+        """`_learn_all` for the one entry at `offset`."""
+        self._learn_all(items[offset:offset + size])
 
     def _learn_all(self, items):
-        """`_learn` for every entry of `items`; returns their offsets. One tight loop: a
-        burst brings hundreds of thousands of entries, and most of them are learnt from
-        by one or two lookups."""
+        """Teaches the hot path where the program's code is, from the stack of each entry
+        of `items`: from its first code nobody has classified yet (a walk that ended at
+        the loop's dispatch, or at `MAX_DEPTH`, passed such codes). Returns the entries'
+        offsets. One tight loop: a burst brings hundreds of thousands of entries, and most
+        of them take one or two lookups."""
         known = self.registry.user_codes.get
         learn = self.resolver.learn
         offsets = []
