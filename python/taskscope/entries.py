@@ -17,8 +17,8 @@ the ``create_task`` wrapper hashes it itself). A task at an address has the hash
 `pointer_hash` gives for that address.
 
 Each batch is indexed by hash once, when a lookup first needs it (most samples need none).
-Kept: the last `KEEP` batches (a parent that ended before it was adopted
-was made at most two batches before its child).
+Kept: the last `KEEP` batches (a parent that ended before it was adopted was made at most
+two batches before its child).
 """
 
 import asyncio
