@@ -11,10 +11,15 @@ no record:
   died; the entries tell which.
 - Which entry belongs to a task asyncio reported dying (``exception never retrieved``)?
 
-Entries are looked up by hash: a task's hash is the hash of its weak reference, which
-stays readable after the task is gone (asyncio's set hashed it when the task was added;
-the ``create_task`` wrapper hashes it itself). A task at an address has the hash
-`pointer_hash` gives for that address.
+Entries are looked up by hash: an entry's key is the task's hash (or, on 3.14, a weak
+reference to it, whose hash stays readable after the task is gone: the ``create_task``
+wrapper hashes it). A task at an address has the hash `pointer_hash` gives for that
+address.
+
+A key is not the task: the task of an entry is found by its hash in asyncio's set of all
+tasks (`TaskLookup`), and once the task is gone, a task made later may have its address,
+hence its hash. So the task found for an entry is the entry's own only when no entry
+with the same key was queued after it (the sampler checks).
 
 Each batch is indexed by hash once, when a lookup first needs it (most samples need none).
 Kept: the last `KEEP` batches (a parent that ended before it was adopted was made at most
@@ -69,14 +74,18 @@ def entry_stack(items, offset):
 
 class Batch:
     """One sample's entries (a flat list of items, see `registry`), in the order the
-    tasks were made, and their records (None until the sampler makes one)."""
+    tasks were made, and their records by k (the few the sampler made).
+
+    Items and offsets are tuples: the garbage collector stops looking into a tuple of
+    untracked objects (ints, code objects), where it would go through a list's items at
+    every full collection."""
 
     __slots__ = ("items", "offsets", "records", "start", "_index")
 
     def __init__(self, items, start, offsets=None):
-        self.items = items
-        self.offsets = [offset for offset, _ in entries(items)] if offsets is None else offsets
-        self.records = [None] * len(self.offsets)
+        self.items = tuple(items)
+        self.offsets = tuple(offset for offset, _ in entries(items)) if offsets is None else tuple(offsets)
+        self.records = {}
         self.start = start  # position of the first entry among all entries ever taken
         self._index = None
 
@@ -94,10 +103,12 @@ class Batch:
         get = index.get
         items = self.items
         for k, offset in enumerate(self.offsets):
-            try:
-                key = hash(items[offset])
-            except TypeError:
-                continue  # never hashed while alive
+            key = items[offset]
+            if type(key) is not int:
+                try:
+                    key = hash(key)
+                except TypeError:
+                    continue  # never hashed while alive
             found = get(key)
             if found is None:
                 index[key] = k
@@ -106,6 +117,57 @@ class Batch:
             else:
                 index[key] = [found, k]
         return index
+
+
+class TaskLookup:
+    """Finds tasks by hash in asyncio's set of all tasks (`Registry.task_data`: a set of
+    weak references, each hashed as its task).
+
+    A set finds its element equal to a key of the same hash, and a weak reference does not
+    compare with anything but a weak reference: Python then asks the key. The key here is
+    a `_Probe`, an ``int`` whose ``__eq__`` notes the weak reference it is compared with
+    and answers no, so the lookup goes on through every element of that hash. Where no
+    task has the hash (most entries: their task is gone), the lookup never leaves C."""
+
+    def __init__(self, registry):
+        self._registry = registry
+        hits = self._hits = []
+        note = hits.append
+
+        class _Probe(int):
+            __slots__ = ()
+            __hash__ = int.__hash__
+
+            def __eq__(self, other):
+                note(other)  # a weak reference, dead or alive: the caller reads it
+                return False
+
+        self._probe = _Probe
+
+    def refs(self, keys):
+        """``{key: [weak reference, ...]}`` for the keys of `keys` (ints) that are the hash
+        of a weak reference in asyncio's set, dead ones included (a set may hold a dead one
+        for a while, and then a live one of the same hash)."""
+        data = self._registry.task_data
+        if data is None:
+            return {}
+        hits = self._hits
+        del hits[:]
+        any(map(data.__contains__, map(self._probe, keys)))  # the loop stays in C
+        found = {}
+        for wr in hits:
+            key = hash(wr)  # cached by the weak reference
+            refs = found.get(key)
+            if refs is None:
+                found[key] = [wr]
+            else:
+                refs.append(wr)
+        del hits[:]
+        return found
+
+    def ref(self, key):
+        """The weak references of asyncio's set with hash `key`: a list, maybe empty."""
+        return self.refs((key,)).get(key, [])
 
 
 def _ascending(ks):

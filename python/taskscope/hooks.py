@@ -7,12 +7,15 @@ Python 3.10 to 3.13 the C ``Task.__init__`` (and the pure-Python one) calls the 
 method of a ``weakref.WeakSet`` (``asyncio.tasks._all_tasks``, ``_scheduled_tasks`` from
 3.12), a Python method. `install` changes that one object's class to `_RecordingWeakSet`,
 whose ``add`` does what ``WeakSet.add`` does (the same three lines) and then queues an
-entry for the new task: the weak reference it just made, the ``id()`` of the current task
-of the task's loop, and ``code, lasti`` pairs up the stack, as items on a list (see
-`registry`). No extra call, no extra weak reference, no lock, no clock, and no object
-left for the garbage collector to look at (queued tuples and lists, one per task, made
-every collection of the youngest generation slower: measured, they cost more than all
-the rest). Every route goes through it: ``asyncio.create_task``,
+entry for the new task: the task's hash (that of the weak reference it just made), the
+``id()`` of the current task of the task's loop, and ``code, lasti`` pairs up the stack,
+as items on a list (see `registry`). No extra call, no extra weak reference, no lock, no
+clock, and no object left for the garbage collector to look at: queued tuples and lists,
+one per task, made every collection of the youngest generation slower (measured, they
+cost more than all the rest), and so did the weak reference itself while the entry held
+it (it outlived its task until the sampler took the entry, and the program's full
+collections took half as long again; see `docs/benchmarks.md`). The sampler finds a live
+task by its hash in asyncio's set (`entries.TaskLookup`). Every route goes through it: ``asyncio.create_task``,
 ``loop.create_task``, ``TaskGroup.create_task``, ``ensure_future``, ``gather`` of
 coroutines, ``asyncio.Task(...)`` made directly, the main task of ``asyncio.run``, every
 loop in every thread, uvloop's loops (their tasks are asyncio's C tasks), and eager tasks
@@ -54,8 +57,8 @@ about 250 ns before it records anything, and ``get_task_factory`` would have to 
 faked); the ``create_task`` wrapper everywhere (its Python call costs about as much as
 the whole recording in the set's ``add``).
 
-Nothing on the hot path keeps a task alive (the entry holds a weak reference and the
-parent's ``id()``), so a task the program forgets is collected exactly when it would be
+Nothing on the hot path keeps a task alive (the entry holds the task's hash, or on 3.14
+a weak reference, and the parent's ``id()``), so a task the program forgets is collected exactly when it would be
 without the agent. No done callbacks, no locks, no ``traceback`` module, no name
 formatting. Any error in it is logged and swallowed: the program always gets its task.
 """
@@ -134,6 +137,7 @@ def install(registry):
     task_set = _all_tasks_set()
     if task_set is not None:
         state.task_set = (task_set, type(task_set))
+        registry.task_data = task_set.data
         task_set.__class__ = _recording_set_class(type(task_set), registry)
         _wrap_exception_handler(_base, registry)
     else:
@@ -158,6 +162,8 @@ def uninstall():
         finder.leave()
     task_set, state.task_set = state.task_set, None
     if task_set is not None:
+        if state.registry is not None:
+            state.registry.task_data = None
         try:
             task_set[0].__class__ = task_set[1]
         except Exception:
@@ -263,6 +269,7 @@ def _recording_set_class(base, registry):
     current_tasks = getattr(asyncio.tasks, "_current_tasks", None)
     current_task = current_tasks.get if isinstance(current_tasks, dict) else asyncio.current_task
     make_ref = weakref.ref
+    hash_of = hash
     depth = MAX_DEPTH
     st = state
 
@@ -279,7 +286,8 @@ def _recording_set_class(base, registry):
             if st.active:
                 try:
                     parent = current_task(item._loop)
-                    entry = [wr, id(parent) if parent is not None else None, 0]
+                    # The task's hash, not its weak reference (see the module docstring).
+                    entry = [hash_of(wr), id(parent) if parent is not None else None, 0]
                     parent = None
                     try:
                         f = getframe(2)

@@ -2,14 +2,15 @@
 
 The hot path (`hooks`) makes no record: it queues a light *entry* per new task on the
 list ``Registry.new``, as items, not as a tuple (a queued tuple per task is an object
-the garbage collector looks at until it is taken): ``weak reference, id of the parent
-task or None, size, code, lasti, code, lasti, ...``, where ``size`` is the number of
-items of the entry (3 plus 2 per frame, innermost first). One ``list.extend`` per entry,
-so that entries made on two threads do not mix, and the length of the list is always at
-the end of an entry. The weak reference is the one asyncio's all-tasks set already makes
-for the task (see `hooks`). The sampler takes the entries queued so far at each sample
-(`take_new`: a copy of the first items, then their deletion; the hook only ever adds at
-the end) and turns an entry into a record only once the task has lived through a sample
+the garbage collector looks at until it is taken): ``key, id of the parent task or None,
+size, code, lasti, code, lasti, ...``, where ``size`` is the number of items of the entry
+(3 plus 2 per frame, innermost first). One ``list.extend`` per entry, so that entries
+made on two threads do not mix, and the length of the list is always at the end of an
+entry. The key is the task's hash where asyncio's all-tasks set is hooked (3.10 to 3.13:
+the sampler finds the task in that set, ``task_data``; see `entries.TaskLookup`), else
+(3.14) a weak reference to the task made by the ``create_task`` wrapper (see `hooks`). The sampler takes the entries queued so far at each sample
+(`take_new`: a copy of the items, then their deletion; the hook only ever adds at the
+end) and turns an entry into a record only once the task has lived through a sample
 (most tasks end before that, and then cost nothing more).
 
 A `TaskRef` is a ``weakref.ref`` to one task that also carries everything the agent
@@ -21,7 +22,8 @@ reported as destroyed); calling it returns None, like a dead weak reference.
 
 The `Registry` holds the hand-over points between the hot path and the sampler:
 
-- ``new``: the entries above; ``collected``: records whose task was collected (deques
+- ``new``: the entries above; ``task_data``: the ``data`` of asyncio's all-tasks set (its
+  weak references) when the hook is in it, else None; ``collected``: records whose task was collected (deques
   the sampler drains: ``append``/``popleft`` are thread-safe);
 - ``by_addr``: ``id(task) -> TaskRef`` while the task lives (always checked with
   ``ref() is task``, since addresses are reused);
@@ -107,6 +109,7 @@ class Registry:
     def __init__(self):
         self.by_addr = {}
         self.new = []
+        self.task_data = None
         self.collected = deque()
         self.loops = {}
         self.user_codes = {}
@@ -152,11 +155,11 @@ class Registry:
         self._group_collected = group_collected
 
     def take_new(self):
-        """The items queued so far (whole entries), taken off the queue."""
+        """The items queued so far (whole entries), taken off the queue, as a tuple (the
+        garbage collector stops looking into it, see `Sampler`)."""
         queue = self.new
-        n = len(queue)
-        taken = queue[:n]
-        del queue[:n]
+        taken = tuple(queue)  # one step: the hook may add entries before the next line
+        del queue[:len(taken)]
         return taken
 
     def group_ref(self, group):

@@ -61,7 +61,7 @@ from . import findings, hooks, protocol
 from .findings import CallSites, loop_only_holds
 from .frames import FrameResolver, await_chain, capture_traceback, chain_matches
 from .log import log
-from .entries import EntryLog, entries, entry_stack, pointer_hash
+from .entries import EntryLog, TaskLookup, entries, entry_stack, pointer_hash
 from .registry import RECORDS, is_eager
 from .waits import WaitClassifier
 from .watchdog import Watchdog
@@ -165,6 +165,30 @@ _ASYNCIO_TASKS = tuple(t for t in (asyncio.Task, getattr(asyncio.tasks, "_PyTask
                                    getattr(asyncio.tasks, "_CTask", None)) if t is not None)
 
 
+def _add_keys(keys, items, offset):
+    """Adds the key of each entry of `items` from `offset` on to the set `keys` (hashed,
+    where the key is a weak reference); returns the offset past the last one."""
+    n = len(items)
+    while offset < n:
+        key = items[offset]
+        if type(key) is not int:
+            try:
+                key = hash(key)
+            except TypeError:
+                key = None
+        keys.add(key)
+        offset += items[offset + 2]
+    return offset
+
+
+def _joined(chunks):
+    """One list of the items of a list of tuples."""
+    items = []
+    for chunk in chunks:
+        items.extend(chunk)
+    return items
+
+
 def _ms(seconds):
     return int(seconds * 1000)
 
@@ -210,9 +234,15 @@ class Sampler:
         self._loops = {}
         self._loops_changed = {}
         self._orphans = []  # records whose parent is known by address only, for now
-        self._parked = []  # entries (items) of live tasks kept while nobody listens
-        self._backlog = []  # entries (items) left for the next sample (ADOPT_PER_SAMPLE)
+        # Entries are kept in tuples: the collector stops looking into a tuple of untracked
+        # objects (ints, code), where it would go through a list's items at every full
+        # collection (measured: a tenth of a spawn-heavy program's time).
+        self._parked = []  # tuples of entries (items) of live tasks kept while nobody listens
+        self._backlog = ()  # entries (items) left for the next sample (ADOPT_PER_SAMPLE)
         self._young = None  # the hook's queue as taken at the last sample: due now
+        self._later = None  # keys of the entries queued after those due (see _queued_after)
+        self._later_seen = 0  # how far into the hook's queue _later has read
+        self._tasks = TaskLookup(registry)  # finds a live task by its entry's key
         self._older_groups = 0  # TaskGroup notes queued before the last sample: due now
         self._construction = _construction_codes()  # see _cut_construction
         self._task_types = {}  # Task classes seen -> None
@@ -507,25 +537,100 @@ class Sampler:
         """Takes the hook's queue (due at the next sample); returns what was due now."""
         due = self._young
         self._young = self.registry.take_new()
+        self._later = None
         self._learn_early(self._young)
         return due
+
+    def _queued_after(self):
+        """The keys of the entries queued after those now due: of the young batch and of the
+        hook's queue, read up to now (see `_live_refs`)."""
+        later = self._later
+        if later is None:
+            later = self._later = set()
+            self._later_seen = 0
+            if self._young:
+                _add_keys(later, self._young, 0)
+        self._later_seen = _add_keys(later, self.registry.new, self._later_seen)
+        return later
+
+    def _live_refs(self, items, offsets, limit=None):
+        """The k of each entry of `items` (at `offsets`) whose task is alive, in order, and
+        the weak reference of each of those tasks: two lists (no tuple per task: a burst
+        would feed the collector), at most `limit` long; and the k where it stopped for
+        the limit, else None.
+
+        A key that is a hash finds the live task with that hash in asyncio's set; it is the
+        entry's own only if no entry with that key was queued after it: later in `items`,
+        or since (`_queued_after`, read after the lookup: a task found alive was made, and
+        its entry queued, before the lookup)."""
+        keys = [items[offset] for offset in offsets]
+        found = self._tasks.refs(keys)
+        ks = []
+        refs = []
+        stopped = None
+        alive = self._alive
+        for k, key in enumerate(keys):
+            if type(key) is int:
+                hits = found.get(key)
+                if hits is None:
+                    continue
+                for wr in hits:
+                    if alive(wr):
+                        break
+                else:
+                    continue
+            elif alive(key):
+                wr = key
+            else:
+                continue
+            if limit is not None and len(ks) >= limit:
+                stopped = k
+                break
+            ks.append(k)
+            refs.append(wr)
+        if found and ks:
+            last = dict(zip(keys, range(len(keys))))  # the last k of each key
+            later = self._queued_after()
+            kept = [i for i, k in enumerate(ks) if type(keys[k]) is not int
+                    or (last[keys[k]] == k and keys[k] not in later)]
+            if len(kept) < len(ks):
+                ks = [ks[i] for i in kept]
+                refs = [refs[i] for i in kept]
+        return ks, refs, stopped
+
+    def _entry_ref(self, batch, k):
+        """The weak reference of the live task of the k-th entry of `batch` (a kept one),
+        or None when its task is gone (or a later task has its address)."""
+        key = batch.items[batch.offsets[k]]
+        if type(key) is not int:
+            return key if self._alive(key) else None
+        for wr in self._tasks.ref(key):
+            if self._alive(wr):
+                if self._log.after(key, batch.start + k) is None and key not in self._queued_after():
+                    return wr
+                return None
+        return None
 
     def _park_new(self):
         """While nobody listens: keeps the entries of live tasks that have lived through a
         sample, drops the others."""
         items = self._take_young()
-        parked = self._parked
         if items:
-            alive = self._alive
-            for offset in self._learn_all(items):
-                if alive(items[offset]):
-                    parked.extend(items[offset:offset + items[offset + 2]])
-        if parked and self._ticks % self.rescan_every == 0:
-            kept = []
-            for offset, size in entries(parked):
-                if self._alive(parked[offset]):
-                    kept.extend(parked[offset:offset + size])
-            self._parked = kept
+            kept = self._live_entries(items, self._learn_all(items))
+            if kept:
+                self._parked.append(kept)
+        if self._parked and self._ticks % self.rescan_every == 0:
+            parked = _joined(self._parked)
+            kept = self._live_entries(parked, [offset for offset, _ in entries(parked)])
+            self._parked = [kept] if kept else []
+
+    def _live_entries(self, items, offsets):
+        """The entries of `items` (at `offsets`) whose task is alive, as one tuple."""
+        kept = []
+        for k in self._live_refs(items, offsets)[0]:
+            offset = offsets[k]
+            kept.extend(items[offset:offset + items[offset + 2]])
+        return tuple(kept)
 
     def _adopt_new(self, now, everything=False):
         """Makes records for the queued tasks that have lived through a sample (all of
@@ -540,17 +645,18 @@ class Sampler:
         # TaskGroup notes are counted first: a note is queued after its task's entry, so
         # every note counted has its entry among those taken (or left for later).
         groups_due = len(regroup) if everything else self._older_groups
-        items = self._parked
+        items = _joined(self._parked)
         self._parked = []
         if self._backlog:
             items.extend(self._backlog)
-            self._backlog = []
+            self._backlog = ()
         young = self._take_young()
         if young:
             items.extend(young)
         if everything:
             items.extend(self._young)
             self._young = None
+            self._later = None
         if items:
             self._adopt_items(items, now, None if everything else ADOPT_PER_SAMPLE)
         else:
@@ -564,20 +670,22 @@ class Sampler:
         entries after the last one looked at go to the backlog."""
         found = []  # (k, record)
         created = now - self.interval  # made before the last sample (or since, with everything)
+        items = tuple(items)  # kept in the log: see _parked
         offsets = self._learn_all(items)
         adopt_entry = self._adopt_entry
-        short = 0
-        for k, offset in enumerate(offsets):
-            if limit is not None and len(found) >= limit:
-                self._backlog = items[offset:]
-                items = items[:offset]
-                offsets = offsets[:k]
-                break
-            # The common case first, without a call: a task that is gone, or that ended
-            # well once the sample's few short ones are listed, is only counted.
-            task = items[offset]()
+        # Most tasks are gone by now: only those alive are looked at.
+        ks, refs, stopped = self._live_refs(items, offsets, limit)
+        short = len(offsets) if stopped is None else stopped
+        if stopped is not None:
+            offset = offsets[stopped]
+            self._backlog = items[offset:]
+            items = items[:offset]
+            offsets = offsets[:stopped]
+        for k, wr in zip(ks, refs):
+            # A task that ended well, once the sample's few short ones are listed, is only
+            # counted.
+            task = wr()
             if task is None:
-                short += 1
                 continue
             counted = (self._short_budget <= 0 and getattr(task, "_state", None) == "FINISHED"
                        and getattr(task, "_exception", None) is None)
@@ -585,11 +693,11 @@ class Sampler:
                 self._hand_back(task)  # see there
             task = None
             if counted:
-                short += 1
                 continue
-            ref = adopt_entry(items, offset, now, created)
+            ref = adopt_entry(items, offsets[k], now, created, wr)
             if ref is not None:
                 found.append((k, ref))
+                short -= 1
         self.short_lived += short
         batch = self._log.add(items, offsets)
         for k, ref in found:
@@ -598,12 +706,12 @@ class Sampler:
             self._link_parent(ref, batch.start + k, now)
         self._fresh.extend(ref for _, ref in found)  # looked at in this sample
 
-    def _adopt_entry(self, items, offset, now, created, keep_done=False):
-        """The record of the task of the entry at `offset`, or None when the task is
-        gone, or ended well (and not `keep_done`)."""
-        task = items[offset]()
+    def _adopt_entry(self, items, offset, now, created, wr, keep_done=False):
+        """The record of the task of the entry at `offset` (`wr`: its weak reference),
+        or None when the task is gone, or ended well (and not `keep_done`). The caller
+        counts the tasks that got none."""
+        task = wr()
         if task is None:
-            self.short_lived += 1
             return None
         try:
             if not keep_done:
@@ -613,7 +721,6 @@ class Sampler:
                     raw = "FINISHED" if task.done() else "PENDING"
                 if raw == "FINISHED" and getattr(task, "_exception", None) is None:
                     if self._short_budget <= 0:
-                        self.short_lived += 1
                         return None
                     self._short_budget -= 1
             ref = self.registry.record(task, task.get_loop(), items[offset + 1], entry_stack(items, offset), created)
@@ -654,25 +761,27 @@ class Sampler:
                 # A parent running eagerly joins asyncio's set after its first step, so
                 # after the tasks it made meanwhile: its entry comes later.
                 hit = self._log.after(key, position)
-                if hit is not None and not self._alive(hit[0].items[hit[0].offsets[hit[1]]]):
+                if hit is not None and self._entry_ref(*hit) is None:
                     hit = None
             if hit is None:
                 hit = self._log.before(key, position)
         if hit is None:
             return found if found is not None and found.num < child.num else None
         batch, k = hit
-        ref = batch.records[k]
+        ref = batch.records.get(k)
         if ref is None:
-            ref = batch.records[k] = self._record_of_parent(batch.items, batch.offsets[k], child, now)
+            ref = batch.records[k] = self._record_of_parent(batch, k, child, now)
             if ref is not None:
                 self._link_parent(ref, batch.start + k, now, depth + 1)
         return ref
 
-    def _record_of_parent(self, items, offset, child, now):
+    def _record_of_parent(self, batch, k, child, now):
         """The record of a parent that got none when its entry was taken (it had ended):
         a full one while the task is still there, else a `DeadRef` with what the entry
         tells (so that its children still show where they came from, and can be orphans)."""
-        ref = self._adopt_entry(items, offset, now, now - self.interval, keep_done=True)
+        items, offset = batch.items, batch.offsets[k]
+        wr = self._entry_ref(batch, k)
+        ref = self._adopt_entry(items, offset, now, now - self.interval, wr, keep_done=True) if wr is not None else None
         if ref is not None:
             self._fresh.append(ref)
             return ref
@@ -1002,8 +1111,9 @@ class Sampler:
         if hit is None:
             return None
         batch, k = hit
-        if batch.records[k] is not None:
-            return batch.records[k]
+        ref = batch.records.get(k)
+        if ref is not None:
+            return ref
         items, offset = batch.items, batch.offsets[k]
         self._learn(items, offset, items[offset + 2])
         ref = batch.records[k] = self.registry.dead_record(lr, items[offset + 1], entry_stack(items, offset), when)

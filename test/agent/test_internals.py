@@ -518,6 +518,88 @@ class WithHooks(unittest.TestCase):
         self.assertGreater(hooks.state.errors, 0)
         hooks.state.errors = 0
 
+    def test_a_task_at_the_address_of_a_dead_one_is_told_apart_from_it(self):
+        # Where the hook is in asyncio's set, an entry holds the task's hash, not the task:
+        # once a task is gone, a later one may get its address, hence its hash. The later
+        # task must get its own entry's creation site, not the dead one's, and one record.
+        if TASK_SET is None:
+            self.skipTest("entries hold weak references here (3.14)")
+
+        def made_first():
+            return asyncio.create_task(asyncio.sleep(10))
+
+        def made_later():
+            return asyncio.create_task(asyncio.sleep(10))
+
+        async def main():
+            await self.tick()  # the sampler's first sample takes nothing
+            first = made_first()
+            address = id(first)
+            first.cancel()
+            await asyncio.sleep(0)
+            del first  # gone before any sample saw it
+            keep = []
+            later = None
+            for _ in range(1000):  # the allocator hands the freed memory out again
+                task = made_later()
+                if id(task) == address:
+                    later = task
+                    break
+                keep.append(task)
+            self.assertIsNotNone(later, "no task took the address of the dead one")
+            # Both entries are taken in one sample and looked at in the next.
+            await self.tick(2)
+            ref = self.registry.lookup(later)
+            self.assertIsNotNone(ref, "the later task got no record")
+            self.assertTrue(self.sampler._site(ref)["function"].endswith(".made_later"), self.sampler._site(ref))
+            records = [r for r in self.sampler.by_id.values() if r() is later]
+            self.assertEqual(len(records), 1)
+            for task in keep + [later]:
+                task.cancel()
+            return len(keep)
+
+        asyncio.run(main())
+
+    def test_a_task_at_the_address_of_a_dead_one_while_nobody_listens(self):
+        if TASK_SET is None:
+            self.skipTest("entries hold weak references here (3.14)")
+        self.sink.active = False
+
+        def made_first():
+            return asyncio.create_task(asyncio.sleep(10))
+
+        def made_later():
+            return asyncio.create_task(asyncio.sleep(10))
+
+        async def main():
+            await self.tick()
+            first = made_first()
+            address = id(first)
+            await self.tick()  # taken: looked at in the next sample, when it is gone
+            first.cancel()
+            await asyncio.sleep(0)
+            del first
+            keep = []
+            later = None
+            for _ in range(1000):
+                task = made_later()
+                if id(task) == address:
+                    later = task
+                    break
+                keep.append(task)
+            self.assertIsNotNone(later, "no task took the address of the dead one")
+            await self.tick(2)  # both entries looked at: only the later one is kept
+            self.sink.active = True
+            await self.tick()
+            ref = self.registry.lookup(later)
+            self.assertIsNotNone(ref, "the later task got no record")
+            self.assertTrue(self.sampler._site(ref)["function"].endswith(".made_later"), self.sampler._site(ref))
+            self.assertEqual(len([r for r in self.sampler.by_id.values() if r() is later]), 1)
+            for task in keep + [later]:
+                task.cancel()
+
+        asyncio.run(main())
+
     def test_the_hot_path_learns_to_stop_at_the_programs_frame(self):
         from taskscope.entries import entries
 
