@@ -95,7 +95,7 @@ SHORT_LIVED_PER_SAMPLE = 20
 MAX_DUTY = 0.05
 MAX_GAP = 2.0
 #: Records made per sample at most; the entries of other live tasks wait for the next.
-ADOPT_PER_SAMPLE = 5000
+ADOPT_PER_SAMPLE = 1000
 #: Findings sent per sample at most (the rest are not sent: a program with 100,000 tasks
 #: in trouble must not flood the connection, which would drop messages and start over
 #: with snapshots).
@@ -179,6 +179,13 @@ def _add_keys(keys, items, offset):
         keys.add(key)
         offset += items[offset + 2]
     return offset
+
+
+def _hash_or_none(item):
+    try:
+        return hash(item)
+    except TypeError:
+        return None
 
 
 def _joined(chunks):
@@ -598,6 +605,40 @@ class Sampler:
                 refs = [refs[i] for i in kept]
         return ks, refs, stopped
 
+    def _queued_entry(self, key):
+        """The latest entry with key `key` among those not adopted yet (the hook's queue,
+        the young batch, the backlog, the parked ones), as a tuple; None without one."""
+        sources = [self.registry.new, self._young, self._backlog]
+        sources.extend(reversed(self._parked))
+        for items in sources:
+            if not items:
+                continue
+            found = None
+            i = 0
+            n = len(items)  # the hook may add more meanwhile: whole entries, at the end
+            while i < n:
+                item = items[i]
+                if item == key if type(item) is int else _hash_or_none(item) == key:
+                    found = i
+                i += items[i + 2]
+            if found is not None:
+                return tuple(items[found:found + items[found + 2]])
+        return None
+
+    def _adopt_now(self, task, now):
+        """The record of a live task whose entry is not due yet (a finding names it), made
+        from that entry alone; its parent is linked by address in a later sample. None
+        without an entry."""
+        entry = self._queued_entry(hash(task))
+        if entry is None:
+            return None
+        ref = self._adopt_entry(entry, 0, now, now - self.interval, weakref.ref(task), keep_done=True)
+        if ref is not None:
+            self._fresh.append(ref)
+            if ref.parent is not None and not isinstance(ref.parent, RECORDS):
+                self._orphans.append(ref)
+        return ref
+
     def _entry_ref(self, batch, k):
         """The weak reference of the live task of the k-th entry of `batch` (a kept one),
         or None when its task is gone (or a later task has its address)."""
@@ -714,6 +755,9 @@ class Sampler:
         if task is None:
             return None
         try:
+            existing = self.registry.lookup(task)
+            if existing is not None:
+                return existing  # adopted ahead of its turn (`_adopt_now`)
             if not keep_done:
                 try:
                     raw = task._state
@@ -1105,11 +1149,12 @@ class Sampler:
         """The record of a task asyncio reported that no sample had adopted (it lived for
         less than a sample), made from its entry; None without one."""
         hit = self._log.latest(key)
-        if hit is None and (self._young or self.registry.new):
-            self._adopt_new(time.time(), everything=True)  # still queued: taken now
-            hit = self._log.latest(key)
         if hit is None:
-            return None
+            entry = self._queued_entry(key)  # not due yet
+            if entry is None:
+                return None
+            batch = EntryLog().add(entry)  # a batch of its own, not kept
+            hit = batch, 0
         batch, k = hit
         ref = batch.records.get(k)
         if ref is not None:
@@ -1167,11 +1212,9 @@ class Sampler:
         ref = name = coro = None
         if task is not None:
             ref = self.registry.lookup(task)
-            if ref is None and (self.registry.new or self._young):
-                self._adopt_new(now, everything=True)
-                ref = self.registry.lookup(task)
             if ref is None:
-                ref = None
+                ref = self._adopt_now(task, now)
+            if ref is None:
                 try:
                     name = str(task.get_name())
                 except Exception:
@@ -1546,8 +1589,7 @@ class Sampler:
     def _find(self, task_id):
         if not isinstance(task_id, str):
             return None
-        self._adopt_new(time.time(), everything=True)  # one made since the last sample may be named
-        return self.by_id.get(task_id)
+        return self.by_id.get(task_id)  # an id is given when the record is made
 
     def _cancel(self, ref, msg):
         """Schedules ``task.cancel(msg)`` on the task's loop; returns an error text or None."""

@@ -600,6 +600,48 @@ class WithHooks(unittest.TestCase):
 
         asyncio.run(main())
 
+    def test_a_finding_on_a_task_not_due_yet_records_that_task_alone(self):
+        # The watchdog names the task that blocks the loop; a task made since the last
+        # sample has no record yet. Its record is made from its entry alone: recording
+        # every queued task instead (thousands in a burst) took the sampler, and the
+        # program waiting for the interpreter lock, up to a second.
+        from taskscope.watchdog import Blocked
+
+        def made_here():
+            return asyncio.create_task(asyncio.sleep(10), name="blocker")
+
+        async def main():
+            await self.tick()
+            before = [asyncio.create_task(asyncio.sleep(10)) for _ in range(50)]
+            blocker = made_here()
+            after = [asyncio.create_task(asyncio.sleep(10)) for _ in range(50)]
+            loop = self.registry.loop_ref(asyncio.get_running_loop())
+            for taken in (False, True):  # still in the hook's queue; then taken, not due
+                with self.subTest(taken=taken):
+                    if taken:
+                        await self.tick()
+                    recorded = len(self.sampler.by_id)
+                    self.sampler._report_blocked(Blocked(loop, blocker, 0.3, []))
+                    (event,) = self.sampler._events
+                    self.sampler._events = []
+                    ref = self.registry.lookup(blocker)
+                    self.assertIsNotNone(ref)
+                    self.assertEqual(event["task"], ref.id)
+                    self.assertTrue(self.sampler._site(ref)["function"].endswith(".made_here"))
+                    self.assertEqual(len(self.sampler.by_id), recorded + (0 if taken else 1))
+            # When the entries come due, the others get their records, and the blocker
+            # keeps its one record, with its parent.
+            await self.tick()
+            self.assertEqual(len([r for r in self.sampler.by_id.values() if r() is blocker]), 1)
+            for task in before + after:
+                self.assertIsNotNone(self.registry.lookup(task))
+            self.assertEqual(self.registry.lookup(blocker).parent_id,
+                             self.registry.lookup(asyncio.current_task()).id)
+            for task in before + after + [blocker]:
+                task.cancel()
+
+        asyncio.run(main())
+
     def test_the_hot_path_learns_to_stop_at_the_programs_frame(self):
         from taskscope.entries import entries
 
