@@ -686,18 +686,22 @@ class Sampler:
         # TaskGroup notes are counted first: a note is queued after its task's entry, so
         # every note counted has its entry among those taken (or left for later).
         groups_due = len(regroup) if everything else self._older_groups
-        items = _joined(self._parked)
+        # The entries in the order they were queued, copied only when there are several
+        # parts (a burst's entries are many, and each copy is work for the collector too).
+        parts = self._parked
         self._parked = []
         if self._backlog:
-            items.extend(self._backlog)
+            parts.append(self._backlog)
             self._backlog = ()
         young = self._take_young()
         if young:
-            items.extend(young)
+            parts.append(young)
         if everything:
-            items.extend(self._young)
+            parts.append(self._young)
             self._young = None
             self._later = None
+        parts = [part for part in parts if part]
+        items = parts[0] if len(parts) == 1 else tuple(_joined(parts))
         if items:
             self._adopt_items(items, now, None if everything else ADOPT_PER_SAMPLE)
         else:
@@ -711,7 +715,6 @@ class Sampler:
         entries after the last one looked at go to the backlog."""
         found = []  # (k, record)
         created = now - self.interval  # made before the last sample (or since, with everything)
-        items = tuple(items)  # kept in the log: see _parked
         offsets = self._learn_all(items)
         adopt_entry = self._adopt_entry
         # Most tasks are gone by now: only those alive are looked at.
