@@ -568,15 +568,33 @@ class Sampler:
 
         A key that is a hash finds the live task with that hash in asyncio's set; it is the
         entry's own only if no entry with that key was queued after it: later in `items`,
-        or since (`_queued_after`, read after the lookup: a task found alive was made, and
-        its entry queued, before the lookup)."""
+        or since (`_queued_after`, read again after the lookup: a task found alive was made,
+        and its entry queued, before the lookup).
+
+        With `limit`, the entries after the k where it stopped are not looked at, but their
+        keys count as later ones (they are, and the task found is theirs)."""
         keys = [items[offset] for offset in offsets]
-        found = self._tasks.refs(keys)
         ks = []
         refs = []
         stopped = None
         alive = self._alive
-        for k, key in enumerate(keys):
+        if self.registry.task_data is None:  # weak references (3.14)
+            for k, key in enumerate(keys):
+                if alive(key):
+                    if limit is not None and len(ks) >= limit:
+                        stopped = k
+                        break
+                    ks.append(k)
+                    refs.append(key)
+            return ks, refs, stopped
+        # Addresses are reused at once: most entries of gone tasks have a later entry with
+        # their key, and are not even looked up.
+        last = dict(zip(keys, range(len(keys))))  # the last k of each key
+        later = self._queued_after()
+        sole = [k for k, key in enumerate(keys) if last[key] == k and key not in later]
+        found = self._tasks.refs([keys[k] for k in sole if type(keys[k]) is int])
+        for k in sole:
+            key = keys[k]
             if type(key) is int:
                 hits = found.get(key)
                 if hits is None:
@@ -595,11 +613,9 @@ class Sampler:
                 break
             ks.append(k)
             refs.append(wr)
-        if found and ks:
-            last = dict(zip(keys, range(len(keys))))  # the last k of each key
-            later = self._queued_after()
-            kept = [i for i, k in enumerate(ks) if type(keys[k]) is not int
-                    or (last[keys[k]] == k and keys[k] not in later)]
+        if ks:
+            later = self._queued_after()  # and those queued during the lookups
+            kept = [i for i, k in enumerate(ks) if keys[k] not in later]
             if len(kept) < len(ks):
                 ks = [ks[i] for i in kept]
                 refs = [refs[i] for i in kept]
