@@ -95,7 +95,7 @@ SHORT_LIVED_PER_SAMPLE = 20
 MAX_DUTY = 0.05
 MAX_GAP = 2.0
 #: Records made per sample at most; the entries of other live tasks wait for the next.
-ADOPT_PER_SAMPLE = 1000
+ADOPT_PER_SAMPLE = 5000
 #: Findings sent per sample at most (the rest are not sent: a program with 100,000 tasks
 #: in trouble must not flood the connection, which would drop messages and start over
 #: with snapshots).
@@ -592,8 +592,15 @@ class Sampler:
         last = dict(zip(keys, range(len(keys))))  # the last k of each key
         later = self._queued_after()
         sole = [k for k, key in enumerate(keys) if last[key] == k and key not in later]
-        found = self._tasks.refs([keys[k] for k in sole if type(keys[k]) is int])
-        for k in sole:
+        # Looked up a part at a time: with `limit`, a backlog of 100,000 live tasks is not
+        # looked up in full at every sample (a hit costs a Python call).
+        step = len(sole) if limit is None else max(limit, 1)
+        found = {}
+        probed = 0
+        for i, k in enumerate(sole):
+            if i >= probed:
+                found = self._tasks.refs([keys[j] for j in sole[i:i + step] if type(keys[j]) is int])
+                probed = i + step
             key = keys[k]
             if type(key) is int:
                 hits = found.get(key)
