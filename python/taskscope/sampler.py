@@ -171,12 +171,7 @@ def _add_keys(keys, items, offset):
     n = len(items)
     while offset < n:
         key = items[offset]
-        if type(key) is not int:
-            try:
-                key = hash(key)
-            except TypeError:
-                key = None
-        keys.add(key)
+        keys.add(key if type(key) is int else _hash_or_none(key))
         offset += items[offset + 2]
     return offset
 

@@ -383,6 +383,19 @@ class WithHooks(unittest.TestCase):
         sent, self.sink.sent = self.sink.sent, []
         return sent
 
+    def task_at(self, address, make):
+        """A task made by `make` at `address` (the allocator hands freed memory out again),
+        and the tasks made before it, which the caller cancels."""
+        keep = []
+        for _ in range(1000):
+            task = make()
+            if id(task) == address:
+                return task, keep
+            keep.append(task)
+        for task in keep:
+            task.cancel()
+        self.fail("no task took the address of the dead one")
+
     def test_the_hook_keeps_the_signature_and_the_task_factory(self):
         if TASK_SET is None:
             wrapper = asyncio.BaseEventLoop.create_task
@@ -538,15 +551,7 @@ class WithHooks(unittest.TestCase):
             first.cancel()
             await asyncio.sleep(0)
             del first  # gone before any sample saw it
-            keep = []
-            later = None
-            for _ in range(1000):  # the allocator hands the freed memory out again
-                task = made_later()
-                if id(task) == address:
-                    later = task
-                    break
-                keep.append(task)
-            self.assertIsNotNone(later, "no task took the address of the dead one")
+            later, keep = self.task_at(address, made_later)
             # Both entries are taken in one sample and looked at in the next.
             await self.tick(2)
             ref = self.registry.lookup(later)
@@ -579,15 +584,7 @@ class WithHooks(unittest.TestCase):
             first.cancel()
             await asyncio.sleep(0)
             del first
-            keep = []
-            later = None
-            for _ in range(1000):
-                task = made_later()
-                if id(task) == address:
-                    later = task
-                    break
-                keep.append(task)
-            self.assertIsNotNone(later, "no task took the address of the dead one")
+            later, keep = self.task_at(address, made_later)
             await self.tick(2)  # both entries looked at: only the later one is kept
             self.sink.active = True
             await self.tick()
