@@ -286,20 +286,40 @@ def _recording_set_class(base, registry):
             if st.active:
                 try:
                     parent = current_task(item._loop)
-                    # The task's hash, not its weak reference (see the module docstring).
-                    entry = [hash_of(wr), id(parent) if parent is not None else None, 0]
-                    parent = None
                     try:
                         f = getframe(2)
                         code = f.f_code
                         if callers.get(id(code)) is code:  # asyncio's: not the program's
-                            entry.append(code)
-                            entry.append(f.f_lasti)
-                            f = f.f_back
+                            g = f.f_back
+                            up = g.f_code if g is not None else None
+                            known = user_codes.get(id(up)) if g is not None else None
+                            if known:
+                                # The usual routes in one step, without a list or a loop:
+                                # asyncio's function, then the program's ...
+                                queue_extend((hash_of(wr), id(parent) if parent is not None else None, 7,
+                                              code, f.f_lasti, up, g.f_lasti))
+                                return
+                            if known is False:
+                                # ... or two of asyncio's (gather, then _ensure_future).
+                                h = g.f_back
+                                top = h.f_code if h is not None else None
+                                if user_codes.get(id(top)):
+                                    queue_extend((hash_of(wr), id(parent) if parent is not None else None, 9,
+                                                  code, f.f_lasti, up, g.f_lasti, top, h.f_lasti))
+                                    return
+                                h = None
+                            # The task's hash, not its weak reference (see the module docstring).
+                            entry = [hash_of(wr), id(parent) if parent is not None else None, 0,
+                                     code, f.f_lasti]
+                            f = g
+                            g = None
                         else:
+                            entry = [hash_of(wr), id(parent) if parent is not None else None, 0]
                             f = getframe(1)  # frame 1 may be where the task was asked for
                     except ValueError:
+                        entry = [hash_of(wr), id(parent) if parent is not None else None, 0]
                         f = getframe(1)  # made at the top level of a module
+                    parent = None
                     n = depth
                     while f is not None and n:
                         code = f.f_code

@@ -132,6 +132,18 @@ def _noop(_task):
     pass
 
 
+def _unstarted(task):
+    """True when `task` is pending and its coroutine has not begun (3.11+ tell so
+    without reading a frame; on 3.10, and for anything but a coroutine, False)."""
+    if getattr(task, "_state", None) != "PENDING":
+        return False
+    coro = task.get_coro()
+    suspended = getattr(coro, "cr_suspended", None)
+    if suspended is None:
+        return False
+    return not suspended and not coro.cr_running
+
+
 def _weak_all_tasks():
     """asyncio's weak set of (scheduled) tasks, where it holds every task.
 
@@ -711,32 +723,49 @@ class Sampler:
         if self._backlog:
             parts.append(self._backlog)
             self._backlog = ()
+        parts = [part for part in parts if part]
+        # Where the entries of the last sample's batch begin: only those may wait for the
+        # next sample when their task has not started (see `_adopt_items`).
+        defer_from = sum(len(part) for part in parts)
         young = self._take_young()
         if young:
             parts.append(young)
         if everything:
-            parts.append(self._young)
+            defer_from = None
+            if self._young:
+                parts.append(self._young)
             self._young = None
             self._later = None
-        parts = [part for part in parts if part]
         items = parts[0] if len(parts) == 1 else tuple(_joined(parts))
         if items:
-            self._adopt_items(items, now, None if everything else ADOPT_PER_SAMPLE)
+            self._adopt_items(items, now, None if everything else ADOPT_PER_SAMPLE, defer_from)
         else:
             self._log.add(items)  # an empty batch: the kept ones age by samples
         if groups_due:
             self._regroup(groups_due)
         self._older_groups = len(regroup)
 
-    def _adopt_items(self, items, now, limit=None):
+    def _adopt_items(self, items, now, limit=None, defer_from=None):
         """Adopts the entries of `items` in order, making at most `limit` records; the
-        entries after the last one looked at go to the backlog."""
+        entries after the last one looked at go to the backlog.
+
+        From offset `defer_from` on, the first live task that has not started yet stops
+        the adoption there too: a burst of new tasks (thousands made in one loop) is
+        still waiting for its first step at the sample after it was made, and most of it
+        is done by the next one. The entries from there on go to the backlog, which the
+        next sample adopts whether started or not (so a loop that stays blocked still
+        shows its tasks, one sample later)."""
         found = []  # (k, record)
         created = now - self.interval  # made before the last sample (or since, with everything)
         offsets = self._learn_all(items)
         adopt_entry = self._adopt_entry
         # Most tasks are gone by now: only those alive are looked at.
         ks, refs, stopped = self._live_refs(items, offsets, limit)
+        if defer_from is not None and ks:
+            waiting = self._first_unstarted(ks, refs, offsets, defer_from)
+            if waiting is not None:
+                stopped = ks[waiting]
+                del ks[waiting:], refs[waiting:]
         short = len(offsets) if stopped is None else stopped
         if stopped is not None:
             offset = offsets[stopped]
@@ -767,6 +796,27 @@ class Sampler:
         for k, ref in found:
             self._link_parent(ref, batch.start + k, now)
         self._fresh.extend(ref for _, ref in found)  # looked at in this sample
+
+    def _first_unstarted(self, ks, refs, offsets, defer_from):
+        """The index in `ks` of the first entry at or after offset `defer_from` whose task
+        is pending and has not taken its first step (its coroutine is neither suspended nor
+        running), or None."""
+        for i, k in enumerate(ks):
+            if offsets[k] < defer_from:
+                continue
+            task = refs[i]()
+            if task is None:
+                continue
+            try:
+                unstarted = _unstarted(task)
+            except Exception:
+                unstarted = False
+            if _refcount(task) <= _SOLE:
+                self._hand_back(task)
+            task = None
+            if unstarted:
+                return i
+        return None
 
     def _adopt_entry(self, items, offset, now, created, wr, keep_done=False):
         """The record of the task of the entry at `offset` (`wr`: its weak reference),

@@ -639,6 +639,48 @@ class WithHooks(unittest.TestCase):
 
         asyncio.run(main())
 
+    def test_a_burst_of_tasks_not_started_yet_is_recorded_a_sample_later(self):
+        # A burst (thousands of create_task in one loop) is still waiting for its first
+        # step at the sample after it was made; most of it ends before the next one.
+        # Those tasks wait a sample for their records; a loop that stays blocked still
+        # shows them then.
+        async def noop():
+            pass
+
+        async def main():
+            await self.tick(2)
+            self.sent()
+            recorded = len(self.sampler.by_id)
+            # Sampled with the loop blocked (no task gets a step in between).
+            blocked = [asyncio.create_task(asyncio.sleep(10)) for _ in range(20)]
+            self.sampler.tick()  # takes their entries
+            self.sampler.tick()  # due now: not one has started
+            self.assertEqual([t for t in blocked if self.registry.lookup(t) is not None], [])
+            self.assertEqual(len(self.sampler.by_id), recorded)
+            self.sampler.tick()  # a sample later they are recorded, started or not
+            self.assertEqual([t for t in blocked if self.registry.lookup(t) is None], [])
+            ids = {self.registry.lookup(t).id for t in blocked}
+            self.assertLessEqual(ids, {t["id"] for m in self.sent() for t in m.get("upsert", ())})
+            for task in blocked:
+                task.cancel()
+            await asyncio.sleep(0)
+            self.sent()
+            # A burst that is over by then costs no record at all.
+            recorded = len(self.sampler.by_id)
+            short = self.sampler.short_lived
+            burst = [asyncio.create_task(noop()) for _ in range(50)]
+            self.sampler.tick()
+            self.sampler.tick()
+            for task in burst:
+                await task
+            del burst, task
+            await asyncio.sleep(0)  # the loop lets go of the last one it woke
+            self.sampler.tick()
+            self.assertEqual(len(self.sampler.by_id), recorded)
+            self.assertEqual(self.sampler.short_lived - short, 50)
+
+        asyncio.run(main())
+
     def test_the_hot_path_learns_to_stop_at_the_programs_frame(self):
         from taskscope.entries import entries
 
