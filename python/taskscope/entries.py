@@ -57,66 +57,136 @@ def pointer_hash(addr):
     return _pointer_hash_of(addr) if _POINTER_HASH else None
 
 
-def entries(items):
-    """Yields ``(offset, size)`` of each entry of a flat list of items (see `registry`)."""
-    i = 0
+#: Frames per slot of the hook's queue, and items per slot (see `registry`): the key, the
+#: parent's id, the number of frames the slot holds, then FRAMES ``code, lasti`` pairs
+#: (``None, -1`` where there are fewer). Every entry is one slot, or more when its stack
+#: is deeper (continuation slots, whose key is None, follow their entry's first slot).
+FRAMES = 3
+STRIDE = 3 + 2 * FRAMES
+_CODE_COLUMNS = tuple(range(3, STRIDE, 2))
+
+
+def pack(entry):
+    """The slots of an entry given as ``[key, parent, 0, code, lasti, ...]`` with any
+    number of frames: a list of a multiple of `STRIDE` items (the hook's rare case)."""
+    frames = entry[3:]
+    out = []
+    key, parent = entry[0], entry[1]
+    for start in range(0, max(len(frames), 1), 2 * FRAMES):
+        chunk = frames[start:start + 2 * FRAMES]
+        out.append(key)
+        out.append(parent)
+        out.append(len(chunk) // 2)
+        out.extend(chunk)
+        out.extend((None, -1) * (FRAMES - len(chunk) // 2))
+        key = parent = None
+    return out
+
+
+def heads(items):
+    """The offsets of the entries of a queue of slots (a range where no entry has a
+    continuation slot, the usual case: no loop over the items)."""
+    keys = items[0::STRIDE]
+    if None not in keys:
+        return range(0, len(items), STRIDE)
+    return tuple(STRIDE * k for k, key in enumerate(keys) if key is not None)
+
+
+def keys_at(items, offsets):
+    """The keys of the entries at `offsets` (a tuple)."""
+    if type(offsets) is range and offsets.step == STRIDE and offsets.start == 0:
+        return tuple(items[0:offsets.stop:STRIDE])
+    return tuple(items[offset] for offset in offsets)
+
+
+def entry_end(items, offset):
+    """The offset just past the entry at `offset` (its continuation slots included)."""
+    end = offset + STRIDE
     n = len(items)
-    while i < n:
-        size = items[i + 2]
-        yield i, size
-        i += size
+    while end < n and items[end] is None:
+        end += STRIDE
+    return end
 
 
 def entry_stack(items, offset):
-    """The ``[code, lasti, ...]`` of the entry at `offset`."""
-    return items[offset + 3:offset + items[offset + 2]]
+    """The ``[code, lasti, ...]`` of the entry at `offset` (innermost first)."""
+    stack = items[offset + 3:offset + 3 + 2 * items[offset + 2]]
+    end = offset + STRIDE
+    n = len(items)
+    while end < n and items[end] is None:
+        stack += items[end + 3:end + 3 + 2 * items[end + 2]]
+        end += STRIDE
+    return stack
+
+
+def codes_in(items):
+    """``{id(code): code}`` of every code object in a queue of slots (C-level slicing and
+    zipping: a burst of 100,000 entries holds a handful of distinct codes)."""
+    found = {}
+    for column in _CODE_COLUMNS:
+        codes = items[column::STRIDE]
+        found.update(zip(map(id, codes), codes))
+    found.pop(id(None), None)
+    return found
 
 
 class Batch:
-    """One sample's entries (a flat list of items, see `registry`), in the order the
-    tasks were made, and their records by k (the few the sampler made).
+    """One sample's entries (slots, see `registry`), in the order the tasks were made,
+    and their records by k (the few the sampler made).
 
-    Items and offsets are tuples: the garbage collector stops looking into a tuple of
-    untracked objects (ints, code objects), where it would go through a list's items at
-    every full collection."""
+    Items are a tuple: the garbage collector stops looking into a tuple of untracked
+    objects (ints, code objects), where it would go through a list's items at every full
+    collection."""
 
-    __slots__ = ("items", "offsets", "records", "start", "_index")
+    __slots__ = ("items", "offsets", "records", "start", "_last", "_first", "_keys")
 
     def __init__(self, items, start, offsets=None):
-        self.items = tuple(items)
-        self.offsets = tuple(offset for offset, _ in entries(items)) if offsets is None else tuple(offsets)
+        self.items = items if type(items) is tuple else tuple(items)
+        self.offsets = heads(self.items) if offsets is None else offsets
         self.records = {}
         self.start = start  # position of the first entry among all entries ever taken
-        self._index = None
+        self._last = None
+        self._first = None
+        self._keys = None
 
     def ks(self, key):
         """The k of the entries with hash `key`, ascending: an int, a list, or None."""
-        index = self._index
-        if index is None:
-            index = self._index = self._build_index()
-        return index.get(key)
+        last = self._last
+        if last is None:
+            self._build_index()
+            last = self._last
+        k = last.get(key)
+        if k is None:
+            return None
+        first = self._first.get(key)
+        if first == k:
+            return k
+        # An address reused within the batch: the few entries between, by a C-level scan.
+        keys = self._keys
+        found = [first]
+        i = first
+        while i < k:
+            i = keys.index(key, i + 1)
+            found.append(i)
+        return found
 
     def _build_index(self):
-        # Built once per batch, when a lookup first needs it. Most hashes occur once: the
-        # value is the entry's k, and a list only where an address was reused.
-        index = {}
-        get = index.get
-        items = self.items
-        for k, offset in enumerate(self.offsets):
-            key = items[offset]
-            if type(key) is not int:
-                try:
-                    key = hash(key)
-                except TypeError:
-                    continue  # never hashed while alive
-            found = get(key)
-            if found is None:
-                index[key] = k
-            elif type(found) is list:
-                found.append(k)
-            else:
-                index[key] = [found, k]
-        return index
+        # Built once per batch, when a lookup first needs it (most samples need none):
+        # the first and the last k of each hash, by C-level zipping.
+        keys = keys_at(self.items, self.offsets)
+        if keys and type(keys[0]) is not int:  # weak references (3.14)
+            keys = tuple(map(_hash_or_none, keys))
+        self._keys = keys
+        n = len(keys)
+        self._last = dict(zip(keys, range(n)))
+        self._first = dict(zip(reversed(keys), range(n - 1, -1, -1)))
+
+
+def _hash_or_none(item):
+    try:
+        return hash(item)
+    except TypeError:
+        return None  # a weak reference never hashed while its task was alive
 
 
 class TaskLookup:
@@ -151,6 +221,11 @@ class TaskLookup:
         data = self._registry.task_data
         if data is None:
             return {}
+        if len(keys) > 64 and len(keys) * 4 > len(data):
+            # Many keys (a burst): first the hashes of the set's references, all at once
+            # in C, so that only the keys of tasks still there are probed (a probe is an
+            # object of its own).
+            keys = set(keys).intersection(map(hash, list(data)))
         hits = self._hits
         del hits[:]
         any(map(data.__contains__, map(self._probe, keys)))  # the loop stays in C

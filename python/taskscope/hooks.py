@@ -70,6 +70,7 @@ import threading
 import time
 import weakref
 
+from .entries import pack
 from .frames import await_chain, capture_traceback
 from .log import log
 
@@ -296,15 +297,15 @@ def _recording_set_class(base, registry):
                             if known:
                                 # The usual routes in one step, without a list or a loop:
                                 # asyncio's function, then the program's ...
-                                queue_extend((hash_of(wr), id(parent) if parent is not None else None, 7,
-                                              code, f.f_lasti, up, g.f_lasti))
+                                queue_extend((hash_of(wr), id(parent) if parent is not None else None, 2,
+                                              code, f.f_lasti, up, g.f_lasti, None, -1))
                                 return
                             if known is False:
                                 # ... or two of asyncio's (gather, then _ensure_future).
                                 h = g.f_back
                                 top = h.f_code if h is not None else None
                                 if user_codes.get(id(top)):
-                                    queue_extend((hash_of(wr), id(parent) if parent is not None else None, 9,
+                                    queue_extend((hash_of(wr), id(parent) if parent is not None else None, 3,
                                                   code, f.f_lasti, up, g.f_lasti, top, h.f_lasti))
                                     return
                                 h = None
@@ -330,8 +331,7 @@ def _recording_set_class(base, registry):
                         f = f.f_back
                         n -= 1
                     f = None
-                    entry[2] = len(entry)
-                    queue_extend(entry)
+                    queue_extend(pack(entry))
                 except Exception:
                     _failed("recording a new task failed")
 
@@ -378,8 +378,7 @@ def _create_task_wrapper(original, registry):
                     f = f.f_back
                     n -= 1
                 f = None
-                entry[2] = len(entry)
-                queue_extend(entry)
+                queue_extend(pack(entry))
             except Exception:
                 _failed("recording a new task failed")
         return task

@@ -61,7 +61,8 @@ from . import findings, hooks, protocol
 from .findings import CallSites, loop_only_holds
 from .frames import FrameResolver, await_chain, capture_traceback, chain_matches
 from .log import log
-from .entries import EntryLog, TaskLookup, entries, entry_stack, pointer_hash
+from .entries import (STRIDE, EntryLog, TaskLookup, codes_in, entry_end, entry_stack, heads, keys_at,
+                      pointer_hash)
 from .registry import RECORDS, is_eager
 from .waits import WaitClassifier
 from .watchdog import Watchdog
@@ -179,13 +180,17 @@ _ASYNCIO_TASKS = tuple(t for t in (asyncio.Task, getattr(asyncio.tasks, "_PyTask
 
 def _add_keys(keys, items, offset):
     """Adds the key of each entry of `items` from `offset` on to the set `keys` (hashed,
-    where the key is a weak reference); returns the offset past the last one."""
+    where the key is a weak reference; continuation slots add None); returns the offset
+    past the last one. The hook adds whole entries at once, so the length read is at the
+    end of one."""
     n = len(items)
-    while offset < n:
-        key = items[offset]
-        keys.add(key if type(key) is int else _hash_or_none(key))
-        offset += items[offset + 2]
-    return offset
+    if offset < n:
+        column = items[offset:n:STRIDE]
+        if type(column[0]) is int:
+            keys.update(column)
+        else:  # weak references (3.14)
+            keys.update(map(_hash_or_none, column))
+    return n
 
 
 def _hash_or_none(item):
@@ -509,50 +514,27 @@ class Sampler:
 
     # --- entries: from the hot path to records -------------------------------------------
 
-    def _learn(self, items, offset, size):
-        """`_learn_all` for the one entry at `offset`."""
-        self._learn_all(items[offset:offset + size])
-
     def _learn_all(self, items):
-        """Teaches the hot path where the program's code is, from the stack of each entry
-        of `items`: from its first code nobody has classified yet (a walk that ended at
-        the loop's dispatch, or at `MAX_DEPTH`, passed such codes). Returns the entries'
-        offsets. One tight loop: a burst brings hundreds of thousands of entries, and most
-        of them take one or two lookups."""
-        known = self.registry.user_codes.get
-        learn = self.resolver.learn
-        offsets = []
-        note = offsets.append
-        i = 0
-        n = len(items)
-        while i < n:
-            note(i)
-            end = i + items[i + 2]
-            j = i + 3
-            while j < end:
-                user = known(id(items[j]))
-                if user is None:
-                    learn(items[j:end])
-                    break
-                if user:
-                    break
-                j += 2
-            i = end
-        return offsets
-
-    def _learn_early(self, items):
-        """Teaches the hot path from the first entry of newly queued items, at once (the
-        others are looked at one sample later): a program's first tasks are made from a
-        few places, and until the hook knows them it walks further up the stack."""
-        if items:
-            self._learn(items, 0, items[2])
+        """Teaches the hot path where the program's code is, from every code object in the
+        entries of `items` that nobody has classified yet (a walk that ended at the loop's
+        dispatch, or at `MAX_DEPTH`, passed such codes). The distinct codes of a burst are
+        a handful, found by C-level slicing (see `entries.codes_in`)."""
+        codes = codes_in(items)
+        unknown = codes.keys() - self.registry.user_codes.keys()
+        if unknown:
+            learn = self.resolver.learn
+            for key in unknown:
+                learn((codes[key], -1))
 
     def _take_young(self):
         """Takes the hook's queue (due at the next sample); returns what was due now."""
         due = self._young
         self._young = self.registry.take_new()
         self._later = None
-        self._learn_early(self._young)
+        if self._young:
+            # At once, not a sample later: a program's first tasks are made from a few
+            # places, and until the hook knows them it walks further up the stack.
+            self._learn_all(self._young)
         return due
 
     def _queued_after(self):
@@ -580,7 +562,7 @@ class Sampler:
 
         With `limit`, the entries after the k where it stopped are not looked at, but their
         keys count as later ones (they are, and the task found is theirs)."""
-        keys = [items[offset] for offset in offsets]
+        keys = keys_at(items, offsets)
         ks = []
         refs = []
         stopped = None
@@ -595,31 +577,15 @@ class Sampler:
                     refs.append(key)
             return ks, refs, stopped
         # Addresses are reused at once: most entries of gone tasks have a later entry with
-        # their key, and are not even looked up.
+        # their key, and are not even looked up. All of this is C-level (dicts, sets,
+        # slices): a burst brings hundreds of thousands of entries.
         last = dict(zip(keys, range(len(keys))))  # the last k of each key
-        later = self._queued_after()
-        sole = [k for k, key in enumerate(keys) if last[key] == k and key not in later]
-        # Looked up a part at a time: with `limit`, a backlog of 100,000 live tasks is not
-        # looked up in full at every sample (a hit costs a Python call).
-        step = len(sole) if limit is None else max(limit, 1)
-        found = {}
-        probed = 0
-        for i, k in enumerate(sole):
-            if i >= probed:
-                found = self._tasks.refs([keys[j] for j in sole[i:i + step] if type(keys[j]) is int])
-                probed = i + step
-            key = keys[k]
-            if type(key) is int:
-                hits = found.get(key)
-                if hits is None:
-                    continue
-                for wr in hits:
-                    if alive(wr):
-                        break
-                else:
-                    continue
-            elif alive(key):
-                wr = key
+        sole = last.keys() - self._queued_after()
+        found = self._tasks.refs(sole)  # {key: [weak reference, ...]} of the tasks still there
+        for k in sorted(map(last.__getitem__, found)):
+            for wr in found[keys[k]]:
+                if alive(wr):
+                    break
             else:
                 continue
             if limit is not None and len(ks) >= limit:
@@ -643,16 +609,13 @@ class Sampler:
         for items in sources:
             if not items:
                 continue
-            found = None
-            i = 0
-            n = len(items)  # the hook may add more meanwhile: whole entries, at the end
-            while i < n:
-                item = items[i]
-                if item == key if type(item) is int else _hash_or_none(item) == key:
-                    found = i
-                i += items[i + 2]
-            if found is not None:
-                return tuple(items[found:found + items[found + 2]])
+            column = items[0:len(items):STRIDE]  # the hook may add more meanwhile: whole entries
+            if column and type(column[0]) is not int:
+                column = [_hash_or_none(item) if item is not None else None for item in column]
+            for k in range(len(column) - 1, -1, -1):
+                if column[k] == key:
+                    offset = STRIDE * k
+                    return tuple(items[offset:entry_end(items, offset)])
         return None
 
     def _adopt_now(self, task, now):
@@ -687,12 +650,12 @@ class Sampler:
         sample, drops the others."""
         items = self._take_young()
         if items:
-            kept = self._live_entries(items, self._learn_all(items))
+            kept = self._live_entries(items, heads(items))
             if kept:
                 self._parked.append(kept)
         if self._parked and self._ticks % self.rescan_every == 0:
             parked = _joined(self._parked)
-            kept = self._live_entries(parked, [offset for offset, _ in entries(parked)])
+            kept = self._live_entries(parked, heads(parked))
             self._parked = [kept] if kept else []
 
     def _live_entries(self, items, offsets):
@@ -700,7 +663,7 @@ class Sampler:
         kept = []
         for k in self._live_refs(items, offsets)[0]:
             offset = offsets[k]
-            kept.extend(items[offset:offset + items[offset + 2]])
+            kept.extend(items[offset:entry_end(items, offset)])
         return tuple(kept)
 
     def _adopt_new(self, now, everything=False):
@@ -757,7 +720,7 @@ class Sampler:
         shows its tasks, one sample later)."""
         found = []  # (k, record)
         created = now - self.interval  # made before the last sample (or since, with everything)
-        offsets = self._learn_all(items)
+        offsets = heads(items)
         adopt_entry = self._adopt_entry
         # Most tasks are gone by now: only those alive are looked at.
         ks, refs, stopped = self._live_refs(items, offsets, limit)
@@ -1231,7 +1194,7 @@ class Sampler:
         if ref is not None:
             return ref
         items, offset = batch.items, batch.offsets[k]
-        self._learn(items, offset, items[offset + 2])
+        self._learn_all(items[offset:entry_end(items, offset)])
         ref = batch.records[k] = self.registry.dead_record(lr, items[offset + 1], entry_stack(items, offset), when)
         self._adopt(ref, when, None)
         ref.name = name or ""

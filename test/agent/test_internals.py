@@ -237,9 +237,9 @@ async def main():
 with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
     runner.run(main())
 # The main task's entry, then the one of the task it made (its stack: create_task, main).
-from taskscope.entries import entries, entry_stack
+from taskscope.entries import heads, entry_stack
 items = list(registry.new)
-second = list(entries(items))[1][0]
+second = heads(items)[1]
 print("recorded:", [c.co_name for c in entry_stack(items, second)[::2]][:2])
 hooks.uninstall()
 print("unhooked:", not hooks.is_hooked(uvloop.Loop),
@@ -323,10 +323,34 @@ class EntryLogLookups(unittest.TestCase):
 
     @staticmethod
     def batch(*keys):
+        from taskscope.entries import pack
+
         items = []
         for key in keys:
-            items.extend([key, None, 3])  # key, parent, size: an entry without frames
+            items.extend(pack([key, None, 0]))  # key, parent: an entry without frames
         return items
+
+    def test_slots_of_deep_stacks_and_the_index_of_reused_keys(self):
+        from taskscope.entries import STRIDE, Batch, entry_end, entry_stack, heads, keys_at, pack
+
+        deep = [object() if i % 2 == 0 else i for i in range(14)]  # 7 frames: code, lasti
+        items = pack([11, None, 0, *deep]) + pack([12, 5, 0, "c", 1]) + pack([11, None, 0])
+        self.assertEqual(len(items) % STRIDE, 0)
+        offsets = heads(items)
+        self.assertEqual(len(offsets), 3)  # three entries, the first in three slots
+        self.assertEqual(keys_at(items, offsets), (11, 12, 11))
+        self.assertEqual(entry_stack(items, offsets[0]), deep)
+        self.assertEqual(entry_end(items, offsets[0]), offsets[1])
+        self.assertEqual(entry_stack(items, offsets[1]), ["c", 1])
+        self.assertEqual(items[offsets[1] + 1], 5)  # the parent
+        self.assertEqual(entry_stack(items, offsets[2]), [])
+        self.assertEqual(Batch(items, 0).ks(11), [0, 2])
+        self.assertEqual(Batch(items, 0).ks(12), 1)
+        self.assertIsNone(Batch(items, 0).ks(13))
+        # The usual queue: every entry in one slot, found without a loop.
+        plain = pack([1, None, 0, "c", 1]) + pack([2, None, 0, "c", 1, "d", 2, "e", 3])
+        self.assertIsInstance(heads(plain), range)
+        self.assertEqual(keys_at(plain, heads(plain)), (1, 2))
 
     def test_before_after_and_latest_across_batches_with_reused_keys(self):
         from taskscope.entries import KEEP, EntryLog
@@ -682,15 +706,14 @@ class WithHooks(unittest.TestCase):
         asyncio.run(main())
 
     def test_the_hot_path_learns_to_stop_at_the_programs_frame(self):
-        from taskscope.entries import entries
+        from taskscope.entries import entry_stack, heads
 
         def spawn():
             return asyncio.create_task(asyncio.sleep(1))
 
         def codes_of_last_entry():
             items = self.registry.new
-            offset, size = list(entries(items))[-1]
-            return items[offset + 3:offset + size:2]
+            return entry_stack(items, heads(items)[-1])[::2]
 
         # Nobody listens: the sampler makes no records (which would teach it too), it only
         # keeps the entries of live tasks, and learns from them.
