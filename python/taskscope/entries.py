@@ -119,14 +119,25 @@ def entry_stack(items, offset):
     return stack
 
 
-def codes_in(items):
-    """``{id(code): code}`` of every code object in a queue of slots (C-level slicing and
-    zipping: a burst of 100,000 entries holds a handful of distinct codes)."""
+def unknown_codes(items, known):
+    """The code objects in a queue of slots whose ``id()`` is not a key of `known`, as
+    ``{id(code): code}``. C-level sets and scans: a burst of 100,000 entries holds a
+    handful of distinct codes, usually all known already."""
+    columns = [items[column::STRIDE] for column in _CODE_COLUMNS]
+    ids = [list(map(id, codes)) for codes in columns]
+    unknown = set()
+    for column in ids:
+        unknown.update(column)
+    unknown.discard(id(None))
+    unknown -= known.keys()
     found = {}
-    for column in _CODE_COLUMNS:
-        codes = items[column::STRIDE]
-        found.update(zip(map(id, codes), codes))
-    found.pop(id(None), None)
+    for key in unknown:
+        for codes, column in zip(columns, ids):
+            try:
+                found[key] = codes[column.index(key)]
+                break
+            except ValueError:
+                continue
     return found
 
 
@@ -214,6 +225,18 @@ class TaskLookup:
 
         self._probe = _Probe
 
+    def live_keys(self, keys):
+        """The keys of `keys` (ints) that are the hash of a weak reference in asyncio's set
+        (a set). C-level: with many keys (a burst), the hashes of the whole set are taken
+        at once; with few, each key is probed (a probe that finds a reference costs a
+        Python call)."""
+        data = self._registry.task_data
+        if data is None or not keys:
+            return set()
+        if len(keys) * 4 > len(data):
+            return set(keys).intersection(map(hash, list(data)))
+        return set(self.refs(keys))
+
     def refs(self, keys):
         """``{key: [weak reference, ...]}`` for the keys of `keys` (ints) that are the hash
         of a weak reference in asyncio's set, dead ones included (a set may hold a dead one
@@ -221,11 +244,6 @@ class TaskLookup:
         data = self._registry.task_data
         if data is None:
             return {}
-        if len(keys) > 64 and len(keys) * 4 > len(data):
-            # Many keys (a burst): first the hashes of the set's references, all at once
-            # in C, so that only the keys of tasks still there are probed (a probe is an
-            # object of its own).
-            keys = set(keys).intersection(map(hash, list(data)))
         hits = self._hits
         del hits[:]
         any(map(data.__contains__, map(self._probe, keys)))  # the loop stays in C

@@ -296,9 +296,11 @@ def _recording_set_class(base, registry):
                             known = user_codes.get(id(up)) if g is not None else None
                             if known:
                                 # The usual routes in one step, without a list or a loop:
-                                # asyncio's function, then the program's ...
+                                # asyncio's function, then the program's ... (the line of
+                                # asyncio's own frames is not read: -1, their first line,
+                                # as in await chains; each read of a frame costs)
                                 queue_extend((hash_of(wr), id(parent) if parent is not None else None, 2,
-                                              code, f.f_lasti, up, g.f_lasti, None, -1))
+                                              code, -1, up, g.f_lasti, None, -1))
                                 return
                             if known is False:
                                 # ... or two of asyncio's (gather, then _ensure_future).
@@ -306,7 +308,7 @@ def _recording_set_class(base, registry):
                                 top = h.f_code if h is not None else None
                                 if user_codes.get(id(top)):
                                     queue_extend((hash_of(wr), id(parent) if parent is not None else None, 3,
-                                                  code, f.f_lasti, up, g.f_lasti, top, h.f_lasti))
+                                                  code, -1, up, -1, top, h.f_lasti))
                                     return
                                 h = None
                             # The task's hash, not its weak reference (see the module docstring).

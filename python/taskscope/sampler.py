@@ -61,8 +61,8 @@ from . import findings, hooks, protocol
 from .findings import CallSites, loop_only_holds
 from .frames import FrameResolver, await_chain, capture_traceback, chain_matches
 from .log import log
-from .entries import (STRIDE, EntryLog, TaskLookup, codes_in, entry_end, entry_stack, heads, keys_at,
-                      pointer_hash)
+from .entries import (STRIDE, EntryLog, TaskLookup, entry_end, entry_stack, heads, keys_at,
+                      pointer_hash, unknown_codes)
 from .registry import RECORDS, is_eager
 from .waits import WaitClassifier
 from .watchdog import Watchdog
@@ -97,6 +97,9 @@ MAX_DUTY = 0.05
 MAX_GAP = 2.0
 #: Records made per sample at most; the entries of other live tasks wait for the next.
 ADOPT_PER_SAMPLE = 5000
+#: A new task that has not taken its first step yet gets its record up to this many
+#: seconds later (see `Sampler._adopt_items`): most tasks of a burst end before then.
+DEFER_SECONDS = 0.5
 #: Findings sent per sample at most (the rest are not sent: a program with 100,000 tasks
 #: in trouble must not flood the connection, which would drop messages and start over
 #: with snapshots).
@@ -235,6 +238,7 @@ class Sampler:
         self.rescan_every = max(1, int(rescan_every))
         self.stuck_after = stuck_after
         self.blocked_after = blocked_after
+        self.defer_seconds = DEFER_SECONDS
         self.resolver = FrameResolver(registry.user_codes)
         self.calls = CallSites(self.resolver)
         self.waits = WaitClassifier(registry.lookup)
@@ -258,6 +262,7 @@ class Sampler:
         # collection (measured: a tenth of a spawn-heavy program's time).
         self._parked = []  # tuples of entries (items) of live tasks kept while nobody listens
         self._backlog = ()  # entries (items) left for the next sample (ADOPT_PER_SAMPLE)
+        self._deferred_since = None  # when the backlog's tasks not started began to wait
         self._young = None  # the hook's queue as taken at the last sample: due now
         self._later = None  # keys of the entries queued after those due (see _queued_after)
         self._later_seen = 0  # how far into the hook's queue _later has read
@@ -518,13 +523,10 @@ class Sampler:
         """Teaches the hot path where the program's code is, from every code object in the
         entries of `items` that nobody has classified yet (a walk that ended at the loop's
         dispatch, or at `MAX_DEPTH`, passed such codes). The distinct codes of a burst are
-        a handful, found by C-level slicing (see `entries.codes_in`)."""
-        codes = codes_in(items)
-        unknown = codes.keys() - self.registry.user_codes.keys()
-        if unknown:
-            learn = self.resolver.learn
-            for key in unknown:
-                learn((codes[key], -1))
+        a handful, found by C-level slicing (see `entries.unknown_codes`)."""
+        learn = self.resolver.learn
+        for code in unknown_codes(items, self.registry.user_codes).values():
+            learn((code, -1))
 
     def _take_young(self):
         """Takes the hook's queue (due at the next sample); returns what was due now."""
@@ -549,47 +551,55 @@ class Sampler:
         self._later_seen = _add_keys(later, self.registry.new, self._later_seen)
         return later
 
-    def _live_refs(self, items, offsets, limit=None):
+    def _live_refs(self, items, offsets, limit=None, defer_from=None):
         """The k of each entry of `items` (at `offsets`) whose task is alive, in order, and
         the weak reference of each of those tasks: two lists (no tuple per task: a burst
-        would feed the collector), at most `limit` long; and the k where it stopped for
-        the limit, else None.
+        would feed the collector), at most `limit` long; the k where it stopped, else None;
+        and whether it stopped at a task that has not started (from offset `defer_from`
+        on, the first such task stops it: see `_adopt_items`).
 
         A key that is a hash finds the live task with that hash in asyncio's set; it is the
         entry's own only if no entry with that key was queued after it: later in `items`,
         or since (`_queued_after`, read again after the lookup: a task found alive was made,
         and its entry queued, before the lookup).
 
-        With `limit`, the entries after the k where it stopped are not looked at, but their
-        keys count as later ones (they are, and the task found is theirs)."""
+        The entries after the k where it stopped are not looked at, but their keys count
+        as later ones (they are, and the task found is theirs)."""
         keys = keys_at(items, offsets)
         ks = []
         refs = []
-        stopped = None
         alive = self._alive
         if self.registry.task_data is None:  # weak references (3.14)
-            for k, key in enumerate(keys):
-                if alive(key):
+            for k, wr in enumerate(keys):
+                if alive(wr):
                     if limit is not None and len(ks) >= limit:
-                        stopped = k
-                        break
+                        return ks, refs, k, False
+                    if defer_from is not None and offsets[k] >= defer_from and self._unstarted(wr):
+                        return ks, refs, k, True
                     ks.append(k)
-                    refs.append(key)
-            return ks, refs, stopped
+                    refs.append(wr)
+            return ks, refs, None, False
         # Addresses are reused at once: most entries of gone tasks have a later entry with
-        # their key, and are not even looked up. All of this is C-level (dicts, sets,
-        # slices): a burst brings hundreds of thousands of entries.
+        # their key, and are not even looked up. The sets and dicts are C-level: a burst
+        # brings hundreds of thousands of entries, and only the tasks still there cost a
+        # Python call each, in order, up to where it stops.
         last = dict(zip(keys, range(len(keys))))  # the last k of each key
         sole = last.keys() - self._queued_after()
-        found = self._tasks.refs(sole)  # {key: [weak reference, ...]} of the tasks still there
-        for k in sorted(map(last.__getitem__, found)):
-            for wr in found[keys[k]]:
+        stopped = None
+        deferred = False
+        lookup = self._tasks.ref
+        for k in sorted(map(last.__getitem__, self._tasks.live_keys(sole))):
+            for wr in lookup(keys[k]):
                 if alive(wr):
                     break
             else:
                 continue
             if limit is not None and len(ks) >= limit:
                 stopped = k
+                break
+            if defer_from is not None and offsets[k] >= defer_from and self._unstarted(wr):
+                stopped = k
+                deferred = True
                 break
             ks.append(k)
             refs.append(wr)
@@ -599,7 +609,7 @@ class Sampler:
             if len(kept) < len(ks):
                 ks = [ks[i] for i in kept]
                 refs = [refs[i] for i in kept]
-        return ks, refs, stopped
+        return ks, refs, stopped, deferred
 
     def _queued_entry(self, key):
         """The latest entry with key `key` among those not adopted yet (the hook's queue,
@@ -687,9 +697,12 @@ class Sampler:
             parts.append(self._backlog)
             self._backlog = ()
         parts = [part for part in parts if part]
-        # Where the entries of the last sample's batch begin: only those may wait for the
-        # next sample when their task has not started (see `_adopt_items`).
-        defer_from = sum(len(part) for part in parts)
+        # Where the entries of the last sample's batch begin: those may wait for a later
+        # sample while their task has not started (see `_adopt_items`), and so may the
+        # older ones that have waited so for less than DEFER_SECONDS.
+        young_from = sum(len(part) for part in parts)
+        waited = self._deferred_since
+        defer_from = 0 if waited is not None and now - waited < self.defer_seconds else young_from
         young = self._take_young()
         if young:
             parts.append(young)
@@ -700,8 +713,13 @@ class Sampler:
             self._young = None
             self._later = None
         items = parts[0] if len(parts) == 1 else tuple(_joined(parts))
+        deferred = None
         if items:
-            self._adopt_items(items, now, None if everything else ADOPT_PER_SAMPLE, defer_from)
+            deferred = self._adopt_items(items, now, None if everything else ADOPT_PER_SAMPLE, defer_from)
+        if deferred is None:
+            self._deferred_since = None
+        elif deferred >= young_from or waited is None:
+            self._deferred_since = now  # the older ones are all adopted: the young wait now
         else:
             self._log.add(items)  # an empty batch: the kept ones age by samples
         if groups_due:
@@ -715,20 +733,16 @@ class Sampler:
         From offset `defer_from` on, the first live task that has not started yet stops
         the adoption there too: a burst of new tasks (thousands made in one loop) is
         still waiting for its first step at the sample after it was made, and most of it
-        is done by the next one. The entries from there on go to the backlog, which the
-        next sample adopts whether started or not (so a loop that stays blocked still
-        shows its tasks, one sample later)."""
+        is done a sample or two later. The entries from there on go to the backlog, and
+        may wait so for `defer_seconds` at most (a loop that stays blocked still shows its
+        tasks). Returns the offset where it stopped so, else None."""
         found = []  # (k, record)
         created = now - self.interval  # made before the last sample (or since, with everything)
         offsets = heads(items)
         adopt_entry = self._adopt_entry
         # Most tasks are gone by now: only those alive are looked at.
-        ks, refs, stopped = self._live_refs(items, offsets, limit)
-        if defer_from is not None and ks:
-            waiting = self._first_unstarted(ks, refs, offsets, defer_from)
-            if waiting is not None:
-                stopped = ks[waiting]
-                del ks[waiting:], refs[waiting:]
+        ks, refs, stopped, waits = self._live_refs(items, offsets, limit, defer_from)
+        deferred = offsets[stopped] if waits else None
         short = len(offsets) if stopped is None else stopped
         if stopped is not None:
             offset = offsets[stopped]
@@ -759,27 +773,22 @@ class Sampler:
         for k, ref in found:
             self._link_parent(ref, batch.start + k, now)
         self._fresh.extend(ref for _, ref in found)  # looked at in this sample
+        return deferred
 
-    def _first_unstarted(self, ks, refs, offsets, defer_from):
-        """The index in `ks` of the first entry at or after offset `defer_from` whose task
-        is pending and has not taken its first step (its coroutine is neither suspended nor
-        running), or None."""
-        for i, k in enumerate(ks):
-            if offsets[k] < defer_from:
-                continue
-            task = refs[i]()
-            if task is None:
-                continue
-            try:
-                unstarted = _unstarted(task)
-            except Exception:
-                unstarted = False
-            if _refcount(task) <= _SOLE:
-                self._hand_back(task)
-            task = None
-            if unstarted:
-                return i
-        return None
+    def _unstarted(self, wr):
+        """True when the task of `wr` is pending and has not taken its first step yet
+        (read safely, see `_alive`)."""
+        task = wr()
+        if task is None:
+            return False
+        try:
+            unstarted = _unstarted(task)
+        except Exception:
+            unstarted = False
+        if _refcount(task) <= _SOLE:
+            self._hand_back(task)
+        task = None
+        return unstarted
 
     def _adopt_entry(self, items, offset, now, created, wr, keep_done=False):
         """The record of the task of the entry at `offset` (`wr`: its weak reference),

@@ -663,11 +663,11 @@ class WithHooks(unittest.TestCase):
 
         asyncio.run(main())
 
-    def test_a_burst_of_tasks_not_started_yet_is_recorded_a_sample_later(self):
+    def test_tasks_not_started_yet_are_recorded_once_they_run_or_after_defer_seconds(self):
         # A burst (thousands of create_task in one loop) is still waiting for its first
-        # step at the sample after it was made; most of it ends before the next one.
-        # Those tasks wait a sample for their records; a loop that stays blocked still
-        # shows them then.
+        # step at the sample after it was made; most of it ends a sample or two later.
+        # Those tasks wait for their records until they run, or for defer_seconds: a loop
+        # that stays blocked still shows them then.
         async def noop():
             pass
 
@@ -675,16 +675,27 @@ class WithHooks(unittest.TestCase):
             await self.tick(2)
             self.sent()
             recorded = len(self.sampler.by_id)
+            self.sampler.defer_seconds = 0.2
             # Sampled with the loop blocked (no task gets a step in between).
-            blocked = [asyncio.create_task(asyncio.sleep(10)) for _ in range(20)]
+            waiting = [asyncio.create_task(asyncio.sleep(10)) for _ in range(20)]
             self.sampler.tick()  # takes their entries
             self.sampler.tick()  # due now: not one has started
-            self.assertEqual([t for t in blocked if self.registry.lookup(t) is not None], [])
+            self.sampler.tick()  # nor now
+            self.assertEqual([t for t in waiting if self.registry.lookup(t) is not None], [])
             self.assertEqual(len(self.sampler.by_id), recorded)
-            self.sampler.tick()  # a sample later they are recorded, started or not
+            await asyncio.sleep(0)  # they take their first step
+            self.sampler.tick()
+            self.assertEqual([t for t in waiting if self.registry.lookup(t) is None], [])
+            blocked = [asyncio.create_task(asyncio.sleep(10)) for _ in range(20)]
+            self.sampler.tick()
+            self.sampler.tick()
+            self.assertEqual([t for t in blocked if self.registry.lookup(t) is not None], [])
+            time.sleep(0.25)
+            self.sampler.tick()  # after defer_seconds they are recorded, started or not
             self.assertEqual([t for t in blocked if self.registry.lookup(t) is None], [])
-            ids = {self.registry.lookup(t).id for t in blocked}
+            ids = {self.registry.lookup(t).id for t in waiting + blocked}
             self.assertLessEqual(ids, {t["id"] for m in self.sent() for t in m.get("upsert", ())})
+            blocked += waiting
             for task in blocked:
                 task.cancel()
             await asyncio.sleep(0)
