@@ -398,7 +398,7 @@ class Sampler:
             # Nobody listens: only keep the entries of live tasks for a later session and
             # forget the dead (teaching the hook which code is the program's). The next
             # session starts with a snapshot, so what changed meanwhile need not be tracked.
-            self._park_new()
+            self._park_new(now)
             self._handle_collected(now)
             self._forget_stale(now)
             self.registry.regroup.clear()
@@ -655,23 +655,39 @@ class Sampler:
                 return None
         return None
 
-    def _park_new(self):
+    def _park_new(self, now):
         """While nobody listens: keeps the entries of live tasks that have lived through a
-        sample, drops the others."""
-        items = self._take_young()
+        sample, drops the others. Entries of tasks that have not started yet wait, as for
+        records (see `_adopt_items`): most tasks of a burst are gone a sample or two later."""
+        backlog, self._backlog = self._backlog, ()
+        young = self._take_young()
+        items = tuple(_joined((backlog, young))) if backlog and young else backlog or young
         if items:
-            kept = self._live_entries(items, heads(items))
+            waited = self._deferred_since
+            young_from = len(backlog)
+            defer_from = 0 if waited is not None and now - waited < self.defer_seconds else young_from
+            offsets = heads(items)
+            ks, _refs, stopped, waits = self._live_refs(items, offsets, None, defer_from)
+            kept = self._entries_at(items, offsets, ks)
             if kept:
                 self._parked.append(kept)
+            if waits:
+                self._backlog = items[offsets[stopped]:]
+                if offsets[stopped] >= young_from or waited is None:
+                    self._deferred_since = now
+            else:
+                self._deferred_since = None
         if self._parked and self._ticks % self.rescan_every == 0:
             parked = _joined(self._parked)
-            kept = self._live_entries(parked, heads(parked))
+            offsets = heads(parked)
+            kept = self._entries_at(parked, offsets, self._live_refs(parked, offsets)[0])
             self._parked = [kept] if kept else []
 
-    def _live_entries(self, items, offsets):
-        """The entries of `items` (at `offsets`) whose task is alive, as one tuple."""
+    @staticmethod
+    def _entries_at(items, offsets, ks):
+        """The entries of `items` at the `ks`-th offsets, as one tuple."""
         kept = []
-        for k in self._live_refs(items, offsets)[0]:
+        for k in ks:
             offset = offsets[k]
             kept.extend(items[offset:entry_end(items, offset)])
         return tuple(kept)

@@ -716,6 +716,38 @@ class WithHooks(unittest.TestCase):
 
         asyncio.run(main())
 
+    def test_while_nobody_listens_tasks_not_started_keep_their_entries_for_a_later_session(self):
+        def made_here():
+            return [asyncio.create_task(asyncio.sleep(10)) for _ in range(5)]
+
+        from taskscope.entries import heads
+
+        def parked():
+            return sum(len(heads(items)) for items in self.sampler._parked)
+
+        self.sink.active = False
+
+        async def main():
+            await self.tick(2)
+            before = parked()  # the main task's entry
+            tasks = made_here()
+            self.sampler.tick()  # takes their entries
+            self.sampler.tick()  # due: not started, they wait
+            self.assertEqual(parked(), before)
+            await asyncio.sleep(0)  # they start
+            self.sampler.tick()
+            self.assertEqual(parked(), before + len(tasks))
+            self.sink.active = True  # a session begins: its snapshot has them, with their site
+            self.sink.wants_snapshot = True
+            self.sampler.tick()
+            for task in tasks:
+                ref = self.registry.lookup(task)
+                self.assertIsNotNone(ref)
+                self.assertTrue(self.sampler._site(ref)["function"].endswith(".made_here"))
+                task.cancel()
+
+        asyncio.run(main())
+
     def test_the_hot_path_learns_to_stop_at_the_programs_frame(self):
         from taskscope.entries import entry_stack, heads
 
