@@ -19,6 +19,8 @@ import site
 import sys
 import sysconfig
 
+from .lasti import lasti as read_lasti
+
 _AGENT_DIR = os.path.dirname(os.path.abspath(__file__))
 _AGENT_PREFIX = os.path.normcase(os.path.join(_AGENT_DIR, ""))
 _SEGMENTS = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
@@ -319,6 +321,9 @@ def iter_await_chain(coro, limit=64):
 
 
 def _lasti(coro):
+    lasti = read_lasti(coro)  # without a frame object, where that can be done (see `lasti`)
+    if lasti is not None:
+        return lasti
     frame = getattr(coro, "cr_frame", None)
     if frame is None:
         frame = getattr(coro, "gi_frame", None)

@@ -53,6 +53,45 @@ class Frames(unittest.TestCase):
             frame = suspended.gi_frame
             self.assertEqual(resolver.line(frame.f_code, frame.f_lasti), frame.f_lineno)
 
+    def test_offsets_of_suspended_coroutines_are_read_without_frame_objects(self):
+        from taskscope import lasti
+
+        if sys.version_info < (3, 11) or sys.implementation.name != "cpython":
+            self.skipTest("before 3.11 every coroutine has a frame object anyway")
+        self.assertTrue(lasti.available(), "the offset could not be found in a coroutine object")
+
+        def frame_objects(coro):
+            return [r for r in gc.get_referents(coro) if isinstance(r, types.FrameType)]
+
+        async def steps(event, n):
+            for i in range(n):
+                await asyncio.sleep(0)
+            total = 0
+            while not event.is_set():
+                total += 1
+                await event.wait()
+            return total
+
+        async def main():
+            event = asyncio.Event()
+            tasks = [asyncio.create_task(steps(event, n)) for n in range(4)]
+            twins = [asyncio.create_task(steps(event, n)) for n in range(4)]  # read the usual way
+            self.assertEqual([lasti.lasti(t.get_coro()) for t in tasks], [None] * 4)  # not started
+            seen = set()
+            for _ in range(5):
+                await asyncio.sleep(0)
+                read = [lasti.lasti(t.get_coro()) for t in tasks]
+                self.assertEqual(read, [t.get_coro().cr_frame.f_lasti for t in twins])
+                self.assertEqual([frame_objects(t.get_coro()) for t in tasks], [[]] * 4)
+                seen.update(read)
+            self.assertEqual(len(seen), 2)  # at sleep(0), and at event.wait()
+            event.set()
+            await asyncio.gather(*tasks, *twins)
+            self.assertIsNone(lasti.lasti(tasks[0].get_coro()))  # finished: nothing to read
+
+        asyncio.run(main())
+        self.assertIsNone(lasti.lasti(iter(())))  # not a coroutine
+
     def test_a_comprehension_is_named_after_the_function_it_is_in(self):
         if sys.version_info < (3, 11):
             self.skipTest("code objects have no qualified name before 3.11")
@@ -471,6 +510,35 @@ class WithHooks(unittest.TestCase):
             await self.tick()
             (removal,) = self.sent()
             self.assertEqual(removal["remove"], [by_name["sleepy"]["id"]])
+
+        asyncio.run(main())
+
+    def test_looking_at_waiting_tasks_gives_their_coroutines_no_frame_objects(self):
+        # A frame object, once asked for, lives as long as its coroutine (160 bytes a task).
+        if sys.version_info < (3, 11) or sys.implementation.name != "cpython":
+            self.skipTest("before 3.11 every coroutine has a frame object anyway")
+        self.sampler.quiet_max = 0  # every task at every sample
+
+        async def inner(event):
+            await event.wait()
+
+        async def waiter(event):
+            await inner(event)
+
+        async def main():
+            event = asyncio.Event()
+            tasks = [asyncio.create_task(waiter(event)) for _ in range(10)]
+            await self.tick(4)
+            ref = self.registry.lookup(tasks[0])
+            self.assertIsNotNone(ref)
+            lines = [f["line"] for f in self.sampler.task_record(ref)["awaiting"] if f.get("user")]
+            self.assertEqual(lines, [waiter.__code__.co_firstlineno + 1, inner.__code__.co_firstlineno + 1])
+            for task in tasks:
+                coros = [task.get_coro(), task.get_coro().cr_await]
+                self.assertEqual([r for c in coros for r in gc.get_referents(c) if isinstance(r, types.FrameType)],
+                                 [])
+            event.set()
+            await asyncio.gather(*tasks)
 
         asyncio.run(main())
 
