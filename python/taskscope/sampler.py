@@ -732,12 +732,12 @@ class Sampler:
         deferred = None
         if items:
             deferred = self._adopt_items(items, now, None if everything else ADOPT_PER_SAMPLE, defer_from)
+        else:
+            self._log.add(items)  # an empty batch: the kept ones age by samples
         if deferred is None:
             self._deferred_since = None
         elif deferred >= young_from or waited is None:
             self._deferred_since = now  # the older ones are all adopted: the young wait now
-        else:
-            self._log.add(items)  # an empty batch: the kept ones age by samples
         if groups_due:
             self._regroup(groups_due)
         self._older_groups = len(regroup)

@@ -606,6 +606,21 @@ class WithHooks(unittest.TestCase):
         asyncio.run(main())
         self.assertEqual(reported, ["Task exception was never retrieved"])
 
+    def test_the_entries_of_a_sample_are_let_go_some_samples_later(self):
+        from taskscope.entries import KEEP
+
+        async def main():
+            event = asyncio.Event()
+            tasks = [asyncio.create_task(event.wait()) for _ in range(30)]
+            await self.tick(3)  # taken, then adopted
+            self.assertEqual([t for t in tasks if self.registry.lookup(t) is None], [])
+            await self.tick(KEEP)  # nothing new: the kept batches age out
+            self.assertEqual(sum(len(batch.offsets) for batch in self.sampler._log._batches), 0)
+            event.set()
+            await asyncio.gather(*tasks)
+
+        asyncio.run(main())
+
     def test_a_failing_hook_never_reaches_the_program(self):
         class Broken(dict):
             def get(self, key, default=None):
