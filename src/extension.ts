@@ -63,6 +63,7 @@ function tuning(): AgentTuning {
     stuckThreshold: getSetting('agent.stuckThreshold'),
     blockedThreshold: getSetting('agent.blockedThreshold'),
     sampleInterval: getSetting('agent.sampleInterval'),
+    historySeconds: getSetting('tasks.historySeconds'),
   };
 }
 

@@ -35,6 +35,7 @@ describe('Run and attach', function () {
     const env = session.configuration.env as Record<string, string>;
     assert.strictEqual(env.APP_SETTING, 'kept', 'the configuration\'s own environment must be kept');
     assert.strictEqual(env.TASKSCOPE_CONNECT, api.address);
+    assert.strictEqual(env.TASKSCOPE_HISTORY_SECONDS, String(vscode.workspace.getConfiguration('taskscope').get('tasks.historySeconds')));
     assert.ok(env.PYTHONPATH.split(path.delimiter)[0].endsWith(path.join('python', 'taskscope', 'bootstrap')), env.PYTHONPATH);
     // The program itself (not python -m taskscope) connects, through the bootstrap.
     const p = await until('the debugged program to connect', () => connectedWithArgv(program));

@@ -41,10 +41,13 @@ describe('Tasks view, live', function () {
 
   it('runs the active Python file with the agent and shows its process', async () => {
     await vscode.window.showTextDocument(program());
-    const result = (await vscode.commands.executeCommand('taskscope.runFile')) as { terminal: vscode.Terminal; launch: { args: string[] } };
+    const result = (await vscode.commands.executeCommand('taskscope.runFile')) as { terminal: vscode.Terminal; launch: { args: string[]; env: Record<string, string> } };
     assert.ok(result, 'the command started nothing');
     terminal = result.terminal;
     assert.deepStrictEqual(result.launch.args.slice(0, 3), ['-m', 'taskscope', 'run']);
+    // The settings reach the agent: the history of finished tasks among them.
+    const history = vscode.workspace.getConfiguration('taskscope').get<number>('tasks.historySeconds');
+    assert.strictEqual(result.launch.env.TASKSCOPE_HISTORY_SECONDS, String(history));
     const processNode = await until('the process row', () =>
       api.tasksView
         .getChildren()
