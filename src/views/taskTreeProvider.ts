@@ -118,7 +118,7 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
         findings.onDidChange((change) => {
           // A task that a finding concerns gets the warning mark.
           for (const f of [...change.added, ...change.updated]) {
-            if (f.taskId && this.model.task(f.processKey, f.taskId)) this.pendingRows.add(this.taskNode(f.processKey, f.taskId));
+            if (f.taskId && this.model.task(f.processKey, f.taskId)) for (const row of this.arrangement.rowsOf(f.processKey, f.taskId)) this.pendingRows.add(row);
           }
           if (change.cleared) this.pendingAll = true;
           this.schedule();
@@ -160,7 +160,7 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
         // Only rows whose shown duration moved on (the text is coarse: 5 s steps, then minutes).
         if (t.state !== 'pending' || t.waitingSince === undefined || now - t.waitingSince < 5_000) continue;
         if (rows.length >= DURATION_REDRAW_MAX_ROWS) return;
-        rows.push(this.taskNode(p.key, t.id));
+        rows.push(...this.arrangement.rowsOf(p.key, t.id));
       }
     }
     for (const row of rows) this.pendingRows.add(row);
@@ -201,7 +201,12 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     // Tooltips are built on hover, so that "waiting for 3.2 s" is fresh.
     if (element.kind === 'task') {
       const task = this.model.task(element.processKey, element.taskId);
-      if (task) item.tooltip = taskTooltip(task);
+      if (task) {
+        const tooltip = taskTooltip(task);
+        if (element.cycle) tooltip.appendMarkdown('\n\n*It waits on itself through the tasks above this row (a deadlock): not opened again here.*');
+        else if (element.alias) tooltip.appendMarkdown('\n\n*More than one task waits on it: it is shown under each of them.*');
+        item.tooltip = tooltip;
+      }
     }
     return item;
   }
@@ -242,7 +247,8 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
       arrangement === 'creator'
         ? this.model.childCount(node.processKey, task.id) > 0
         : arrangement === 'awaiter' && this.arrangement.children(node).length > 0;
-    const topLevel = !task.parent || !this.model.task(node.processKey, task.parent);
+    // Top-level tasks start open; another place of a task shown elsewhere starts closed.
+    const topLevel = !node.alias && (!task.parent || !this.model.task(node.processKey, task.parent));
     const item = new vscode.TreeItem(
       task.name,
       !hasChildren
