@@ -20,7 +20,7 @@ import { TaskModel } from './model/taskModel';
 import { PROTOCOL_VERSION } from './protocol/messages';
 import { DefaultInterpreterResolver } from './python/interpreter';
 import { AgentTuning } from './run/agentEnvironment';
-import { AttachChoice, pickAndCopyAttachText } from './run/attachCommand';
+import { AttachChoice, copyAgentPackage, pickAndCopyAttachText } from './run/attachCommand';
 import { DebugInjection } from './run/debugInjection';
 import { RunFileCommand } from './run/runFileCommand';
 import { FindingsTreeProvider, FindingsViewNode } from './views/findingsTreeProvider';
@@ -153,6 +153,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
     findingsKey,
     registerCommand(Commands.runFile, (uri?: vscode.Uri) => runFile.run(uri)),
     registerCommand(Commands.attachCommand, (choice?: AttachChoice) => pickAndCopyAttachText(attachTargets, choice)),
+    registerCommand(Commands.copyAgent, (folder?: vscode.Uri) => copyAgentPackage(agentRoot, folder)),
     registerCommand(Commands.openRecording, (uri?: vscode.Uri) => openRecording(uri, model, findings, log)),
     registerCommand(Commands.openCreationSite, (node?: TasksViewNode) => taskCommands.openCreationSite(node)),
     registerCommand(Commands.openAwaitPoint, (node?: TasksViewNode) => taskCommands.openAwaitPoint(node)),
