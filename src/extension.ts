@@ -24,9 +24,11 @@ import { AttachChoice, copyAgentPackage, pickAndCopyAttachText } from './run/att
 import { DebugInjection } from './run/debugInjection';
 import { RunFileCommand } from './run/runFileCommand';
 import { FindingsTreeProvider, FindingsViewNode } from './views/findingsTreeProvider';
+import { RowDecorations } from './views/rowDecorations';
 import { TaskScopeStatusBar } from './views/statusBar';
 import { TaskTreeProvider, TasksViewNode } from './views/taskTreeProvider';
 import { TasksViewOptions } from './views/tasksViewOptions';
+import type { RowMark } from './views/taskText';
 
 /** What the extension exports: for other extensions, and for the integration tests. */
 export interface TaskScopeApi {
@@ -54,6 +56,8 @@ export interface TaskScopeApi {
   reveal(node: TasksViewNode, timeoutMs?: number): Promise<number>;
   /** The rows selected in the Tasks view now. */
   selection(): readonly TasksViewNode[];
+  /** What a row of the Tasks view shows besides its icon: badge, colour (a theme colour id), tooltip. */
+  rowMark(node: TasksViewNode): RowMark | undefined;
   /** The gutter marks of blocked-loop lines in a file's visible editors: 0-based lines, hovers. */
   blockedMarks(uri: vscode.Uri): { line: number; hover: string }[];
 }
@@ -93,6 +97,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
   ];
 
   const tasksView = new TaskTreeProvider(model, findings);
+  const rowDecorations = new RowDecorations(model, findings);
   const treeView = vscode.window.createTreeView(Views.tasks, { treeDataProvider: tasksView, showCollapseAll: true });
   const treeVisibility = treeView.onDidChangeVisibility((e) => (tasksView.visible = e.visible));
   tasksView.visible = treeView.visible;
@@ -141,6 +146,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
     model,
     findings,
     tasksView,
+    rowDecorations,
+    vscode.window.registerFileDecorationProvider(rowDecorations),
     treeView,
     treeVisibility,
     findingsView,
@@ -209,6 +216,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
       return Date.now() - started;
     },
     selection: () => treeView.selection,
+    rowMark: (node) => {
+      const uri = tasksView.getTreeItem(node).resourceUri;
+      return uri ? rowDecorations.mark(uri) : undefined;
+    },
     blockedMarks: (uri) =>
       diagnostics.blockedMarks(uri).map((m) => ({
         line: m.range.start.line,

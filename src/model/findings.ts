@@ -97,8 +97,8 @@ export function relatedPlaces(event: EventMessage): RelatedPlace[] {
 
 export class FindingStore {
   private readonly byId = new Map<string, Finding>();
-  /** processKey → task ids that some finding concerns. */
-  private readonly flaggedTasks = new Map<string, Set<string>>();
+  /** processKey → task id → the kinds of the findings that concern the task. */
+  private readonly flaggedTasks = new Map<string, Map<string, Set<string>>>();
   private readonly changeEmitter = new Emitter<FindingsChange>();
 
   readonly onDidChange: Event<FindingsChange> = this.changeEmitter.event;
@@ -109,8 +109,10 @@ export class FindingStore {
     const existing = this.byId.get(id);
     if (event.task) {
       let flagged = this.flaggedTasks.get(processKey);
-      if (!flagged) this.flaggedTasks.set(processKey, (flagged = new Set()));
-      flagged.add(event.task);
+      if (!flagged) this.flaggedTasks.set(processKey, (flagged = new Map()));
+      let kinds = flagged.get(event.task);
+      if (!kinds) flagged.set(event.task, (kinds = new Set()));
+      kinds.add(event.kind);
     }
     if (existing) {
       existing.count++;
@@ -159,6 +161,14 @@ export class FindingStore {
   /** Whether some finding concerns this task. */
   isFlagged(processKey: string, taskId: string): boolean {
     return this.flaggedTasks.get(processKey)?.has(taskId) ?? false;
+  }
+
+  /** The kinds of the findings that concern this task, in their usual order. */
+  kindsOf(processKey: string, taskId: string): string[] {
+    const kinds = this.flaggedTasks.get(processKey)?.get(taskId);
+    if (!kinds) return [];
+    const known = (FINDING_KINDS as readonly string[]).filter((k) => kinds.has(k));
+    return [...known, ...[...kinds].filter((k) => !known.includes(k)).sort()];
   }
 
   /** Total occurrences (counting repeats) of findings of one kind created at one line. */

@@ -9,9 +9,10 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { Commands } from '../constants';
-import type { FindingStore } from '../model/findings';
+import { FindingStore, findingTitle } from '../model/findings';
 import type { ModelChange, ProcessInfo, TaskModel } from '../model/taskModel';
 import type { Frame, TaskRecord, TaskState } from '../protocol/messages';
+import { processRowUri, taskRowUri } from './rowDecorations';
 import { coarseDuration, describeFrame, formatDuration, taskDescription } from './taskText';
 
 export { coarseDuration, describeFrame, formatDuration, taskDescription };
@@ -32,8 +33,6 @@ const MAX_TARGETED_REFRESHES = 200;
 const DURATION_REDRAW_MS = 5_000;
 const DURATION_REDRAW_MAX_ROWS = 200;
 
-const FLAGGED_ICON = new vscode.ThemeIcon('warning', new vscode.ThemeColor('editorWarning.foreground'));
-
 const STATE_ICONS: Record<TaskState, vscode.ThemeIcon> = {
   running: new vscode.ThemeIcon('play-circle', new vscode.ThemeColor('debugIcon.startForeground')),
   pending: new vscode.ThemeIcon('watch'),
@@ -42,7 +41,7 @@ const STATE_ICONS: Record<TaskState, vscode.ThemeIcon> = {
   failed: new vscode.ThemeIcon('error', new vscode.ThemeColor('testing.iconFailed')),
 };
 
-/** A process that exited is history: its tasks are drawn greyed. */
+/** A process that exited is history: its icons are drawn grey (its labels too: rowDecorations.ts). */
 const EXITED_ICONS = Object.fromEntries(
   Object.entries(STATE_ICONS).map(([state, icon]) => [state, new vscode.ThemeIcon(icon.id, new vscode.ThemeColor('disabledForeground'))]),
 ) as Record<TaskState, vscode.ThemeIcon>;
@@ -224,7 +223,9 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     item.id = processKey;
     if (!info) return item;
     item.description = processDescription(info);
-    item.iconPath = new vscode.ThemeIcon(info.status === 'connected' ? 'vm-running' : 'vm-outline');
+    item.resourceUri = processRowUri(processKey);
+    item.iconPath =
+      info.status === 'connected' ? new vscode.ThemeIcon('vm-running') : new vscode.ThemeIcon('vm-outline', new vscode.ThemeColor('disabledForeground'));
     item.contextValue = `process ${info.status}`;
     item.tooltip = new vscode.MarkdownString(
       `**${escape(info.title)}** · pid ${info.pid}\n\n` +
@@ -259,9 +260,12 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     );
     item.id = node.id;
     item.description = taskDescription(task);
-    const flagged = this.findings?.isFlagged(node.processKey, task.id) ?? false;
+    // The state icon always; findings add a badge and colour the name (rowDecorations.ts).
+    item.resourceUri = taskRowUri(node.processKey, task.id);
+    const findingKinds = this.findings?.kindsOf(node.processKey, task.id) ?? [];
+    const flagged = findingKinds.length > 0;
     const exited = this.model.process(node.processKey)?.status === 'exited';
-    item.iconPath = flagged ? FLAGGED_ICON : exited ? EXITED_ICONS[task.state] : STATE_ICONS[task.state];
+    item.iconPath = exited ? EXITED_ICONS[task.state] : STATE_ICONS[task.state];
     item.contextValue = [
       flagged ? 'flagged' : '',
       'task',
@@ -270,10 +274,12 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
       task.awaiting?.length ? 'hasAwait' : '',
       task.parent ? 'hasParent' : '',
       task.state === 'pending' || task.state === 'running' ? 'live' : 'finished',
+      exited ? 'exited' : 'connected',
     ]
       .filter(Boolean)
       .join(' ');
-    item.accessibilityInformation = { label: `${task.name}, ${task.coro}, ${task.state}` };
+    const about = flagged ? `, findings: ${findingKinds.map(findingTitle).join(', ')}` : '';
+    item.accessibilityInformation = { label: `${task.name}, ${task.coro}, ${task.state}${about}` };
     if (task.site) {
       // No arguments: the command reads the view's selection (the clicked row). Arguments would
       // be held by a handle that a redraw of the row replaces, so a click landing on a row drawn

@@ -275,10 +275,16 @@ async function runE2E({ log = console.log, updateScreenshot = false, timeoutMs =
         if (!rows.some((r) => r.label === 'Fire-and-forget task')) throw new Error(rows.map((r) => r.label).join(', ') || 'no rows');
         return true;
       }, 30000);
-      await until(`a warning mark on the "${STEADY_TASK}" row`, async () => {
+      await until(`a finding badge on the "${STEADY_TASK}" row, next to its state icon`, async () => {
         const marked = await pane.locator('.monaco-list-row').evaluateAll((rows, wanted) =>
-          rows.some((r) => (r.querySelector('.label-name')?.textContent || '').trim() === wanted && !!r.querySelector('.codicon-warning')), STEADY_TASK);
-        if (!marked) throw new Error('no warning icon on the row');
+          rows.some((r) => {
+            if ((r.querySelector('.label-name')?.textContent || '').trim() !== wanted) return false;
+            const label = r.querySelector('.monaco-icon-label');
+            const badged = !!label && /-itemBadge-/.test(label.className);
+            const stateIcon = !!r.querySelector('.codicon-watch, .codicon-play-circle');
+            return badged && stateIcon;
+          }), STEADY_TASK);
+        if (!marked) throw new Error('no finding badge (or no state icon) on the row');
         return true;
       }, 15000);
       await wb.runCommand(page, 'Problems: Focus on Problems View');

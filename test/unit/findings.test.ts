@@ -46,6 +46,10 @@ describe('FindingStore', () => {
     assert.ok(store.isFlagged('p1', 't9'));
     assert.ok(!store.isFlagged('p2', 't9'));
     assert.ok(!store.isFlagged('p1', 't1'));
+    store.add('p1', event({ kind: 'stuck', site: { ...site, line: 60 } }));
+    store.add('p1', event({ kind: 'stuck', site: { ...site, line: 61 } }));
+    assert.deepStrictEqual(store.kindsOf('p1', 't9'), ['fire-and-forget', 'stuck']);
+    assert.deepStrictEqual(store.kindsOf('p1', 't1'), []);
   });
 
   it('counts findings at one line by kind, for the linter', () => {
