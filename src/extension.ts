@@ -14,7 +14,7 @@ import { AgentServer } from './ipc/agentServer';
 import { loadRecording, RecordingSummary } from './ipc/recording';
 import { LintFeature } from './lint/vscode/lintFeature';
 import { Log } from './log';
-import { FindingStore } from './model/findings';
+import { FindingStore, withTaskEvidence } from './model/findings';
 import { cancelledWith } from './model/taskRelations';
 import { TaskModel } from './model/taskModel';
 import { PROTOCOL_VERSION } from './protocol/messages';
@@ -85,7 +85,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
 
   const wireServer = (s: AgentServer): vscode.Disposable[] => [
     { dispose: () => s.dispose() },
-    s.onEvent(({ processKey, event }) => findings.add(processKey, event)),
+    s.onEvent(({ processKey, event }) => findings.add(processKey, withTaskEvidence(event, event.task ? model.task(processKey, event.task) : undefined))),
     s.onProtocolMismatch((m) =>
       log.notifyError(
         `protocol-${m.agentProtocol}`,
