@@ -1,5 +1,5 @@
 // Running and attaching, through public surfaces: a Python debug session gets the agent
-// injected (the 'debugpy' type is served by a stand-in adapter, test/fixtures/debugger-standin,
+// injected (the 'debugpy' and 'python' types are served by a stand-in adapter, test/fixtures/debugger-standin,
 // because the Python Debugger extension cannot be installed here), the setting turns it off,
 // and the attach command gives a command line that really connects a program to this window.
 import * as assert from 'assert';
@@ -29,8 +29,16 @@ describe('Run and attach', function () {
   });
 
   it('loads the agent into a Python debug session', async () => {
+    await debugWithAgent('debugpy');
+  });
+
+  it('loads the agent into a debug session of the older \'python\' type too', async () => {
+    await debugWithAgent('python');
+  });
+
+  async function debugWithAgent(type: string): Promise<void> {
     const started = await vscode.debug.startDebugging(undefined, {
-      type: 'debugpy', request: 'launch', name: 'TaskScope injection test', program, env: { APP_SETTING: 'kept' },
+      type, request: 'launch', name: `TaskScope injection test (${type})`, program, env: { APP_SETTING: 'kept' },
     });
     assert.ok(started, 'the debug session did not start');
     const session = await until('the debug session', () => vscode.debug.activeDebugSession);
@@ -42,9 +50,10 @@ describe('Run and attach', function () {
     // The program itself (not python -m taskscope) connects, through the bootstrap.
     const p = await until('the debugged program to connect', () => connectedWithArgv(program));
     assert.deepStrictEqual(api.model.children(p.key, null).map((t) => t.coro), ['main']);
+    assert.strictEqual(session.type, type);
     await vscode.debug.stopDebugging();
     await until('the debugged program to exit', () => api.model.process(p.key)?.status === 'exited');
-  });
+  }
 
   it('leaves debug sessions alone when taskscope.debug.injectAgent is off', async () => {
     await vscode.workspace.getConfiguration('taskscope').update('debug.injectAgent', false, vscode.ConfigurationTarget.Global);
