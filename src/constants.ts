@@ -9,6 +9,7 @@ export const EXTENSION_ID = 'taskscope.taskscope';
 export const Commands = {
   runFile: 'taskscope.runFile',
   attachCommand: 'taskscope.attachCommand',
+  copyAgent: 'taskscope.copyAgent',
   openRecording: 'taskscope.openRecording',
   openCreationSite: 'taskscope.openCreationSite',
   openAwaitPoint: 'taskscope.openAwaitPoint',

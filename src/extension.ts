@@ -14,19 +14,21 @@ import { AgentServer } from './ipc/agentServer';
 import { loadRecording, RecordingSummary } from './ipc/recording';
 import { LintFeature } from './lint/vscode/lintFeature';
 import { Log } from './log';
-import { FindingStore } from './model/findings';
+import { FindingStore, withTaskEvidence } from './model/findings';
 import { cancelledWith } from './model/taskRelations';
 import { TaskModel } from './model/taskModel';
 import { PROTOCOL_VERSION } from './protocol/messages';
 import { DefaultInterpreterResolver } from './python/interpreter';
 import { AgentTuning } from './run/agentEnvironment';
-import { AttachChoice, pickAndCopyAttachText } from './run/attachCommand';
+import { AttachChoice, copyAgentPackage, pickAndCopyAttachText } from './run/attachCommand';
 import { DebugInjection } from './run/debugInjection';
 import { RunFileCommand } from './run/runFileCommand';
 import { FindingsTreeProvider, FindingsViewNode } from './views/findingsTreeProvider';
+import { RowDecorations } from './views/rowDecorations';
 import { TaskScopeStatusBar } from './views/statusBar';
 import { TaskTreeProvider, TasksViewNode } from './views/taskTreeProvider';
 import { TasksViewOptions } from './views/tasksViewOptions';
+import type { RowMark } from './views/taskText';
 
 /** What the extension exports: for other extensions, and for the integration tests. */
 export interface TaskScopeApi {
@@ -54,6 +56,8 @@ export interface TaskScopeApi {
   reveal(node: TasksViewNode, timeoutMs?: number): Promise<number>;
   /** The rows selected in the Tasks view now. */
   selection(): readonly TasksViewNode[];
+  /** What a row of the Tasks view shows besides its icon: badge, colour (a theme colour id), tooltip. */
+  rowMark(node: TasksViewNode): RowMark | undefined;
   /** The gutter marks of blocked-loop lines in a file's visible editors: 0-based lines, hovers. */
   blockedMarks(uri: vscode.Uri): { line: number; hover: string }[];
 }
@@ -63,6 +67,7 @@ function tuning(): AgentTuning {
     stuckThreshold: getSetting('agent.stuckThreshold'),
     blockedThreshold: getSetting('agent.blockedThreshold'),
     sampleInterval: getSetting('agent.sampleInterval'),
+    historySeconds: getSetting('tasks.historySeconds'),
   };
 }
 
@@ -80,7 +85,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
 
   const wireServer = (s: AgentServer): vscode.Disposable[] => [
     { dispose: () => s.dispose() },
-    s.onEvent(({ processKey, event }) => findings.add(processKey, event)),
+    s.onEvent(({ processKey, event }) => findings.add(processKey, withTaskEvidence(event, event.task ? model.task(processKey, event.task) : undefined))),
     s.onProtocolMismatch((m) =>
       log.notifyError(
         `protocol-${m.agentProtocol}`,
@@ -92,6 +97,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
   ];
 
   const tasksView = new TaskTreeProvider(model, findings);
+  const rowDecorations = new RowDecorations(model, findings);
   const treeView = vscode.window.createTreeView(Views.tasks, { treeDataProvider: tasksView, showCollapseAll: true });
   const treeVisibility = treeView.onDidChangeVisibility((e) => (tasksView.visible = e.visible));
   tasksView.visible = treeView.visible;
@@ -140,6 +146,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
     model,
     findings,
     tasksView,
+    rowDecorations,
+    vscode.window.registerFileDecorationProvider(rowDecorations),
     treeView,
     treeVisibility,
     findingsView,
@@ -152,6 +160,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
     findingsKey,
     registerCommand(Commands.runFile, (uri?: vscode.Uri) => runFile.run(uri)),
     registerCommand(Commands.attachCommand, (choice?: AttachChoice) => pickAndCopyAttachText(attachTargets, choice)),
+    registerCommand(Commands.copyAgent, (folder?: vscode.Uri) => copyAgentPackage(agentRoot, folder)),
     registerCommand(Commands.openRecording, (uri?: vscode.Uri) => openRecording(uri, model, findings, log)),
     registerCommand(Commands.openCreationSite, (node?: TasksViewNode) => taskCommands.openCreationSite(node)),
     registerCommand(Commands.openAwaitPoint, (node?: TasksViewNode) => taskCommands.openAwaitPoint(node)),
@@ -207,6 +216,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
       return Date.now() - started;
     },
     selection: () => treeView.selection,
+    rowMark: (node) => {
+      const uri = tasksView.getTreeItem(node).resourceUri;
+      return uri ? rowDecorations.mark(uri) : undefined;
+    },
     blockedMarks: (uri) =>
       diagnostics.blockedMarks(uri).map((m) => ({
         line: m.range.start.line,

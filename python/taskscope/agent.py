@@ -17,6 +17,9 @@ Environment (read by `settings_from_env`):
   (default 10);
 - ``TASKSCOPE_BLOCKED_AFTER``: seconds without the loop getting control back before it is
   reported blocked (default 0.25);
+- ``TASKSCOPE_HISTORY_SECONDS``: seconds a finished task stays in the stream before it is
+  removed (default 30; 0 keeps none; the extension sets its ``taskscope.tasks.historySeconds``);
+- ``TASKSCOPE_HISTORY_MAX``: finished tasks kept at most (default 1000; 0 keeps none);
 - ``TASKSCOPE_RECORD``: a file to record the stream into (see `recorder`);
 - ``TASKSCOPE_LOG`` / ``TASKSCOPE_DEBUG``: the agent's own log (see `log`).
 
@@ -33,13 +36,14 @@ from . import hooks, protocol
 from .log import log
 from .recorder import Fanout, Recorder
 from .registry import Registry
-from .sampler import BLOCKED_AFTER, STUCK_AFTER, Sampler
+from .sampler import BLOCKED_AFTER, HISTORY_MAX, HISTORY_SECONDS, STUCK_AFTER, Sampler
 from .transport import RETRY_SECONDS, Transport
 
 DEFAULT_INTERVAL = 0.1
 
 #: What the environment says (`settings_from_env`).
-Settings = namedtuple("Settings", "address token interval retry stuck_after blocked_after record")
+Settings = namedtuple("Settings", "address token interval retry stuck_after blocked_after record "
+                                 "history_seconds history_max")
 
 _agent = None
 _agent_lock = threading.Lock()
@@ -59,6 +63,36 @@ def _float_env(environ, name, default):
     return value
 
 
+def _history_seconds_env(environ, name, default):
+    """Seconds, 0 allowed (no history)."""
+    text = environ.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        log.warning("ignoring %s=%r: expected a number of seconds >= 0", name, text)
+        return default
+    return value
+
+
+def _count_env(environ, name, default):
+    """A whole number >= 0."""
+    text = environ.get(name)
+    if not text:
+        return default
+    try:
+        value = int(text.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        log.warning("ignoring %s=%r: expected a whole number >= 0", name, text)
+        return default
+    return value
+
+
 def settings_from_env(environ=None):
     """The agent's `Settings` from the environment (address text or None, ...)."""
     env = os.environ if environ is None else environ
@@ -68,7 +102,9 @@ def settings_from_env(environ=None):
                     _float_env(env, "TASKSCOPE_RETRY", RETRY_SECONDS),
                     _float_env(env, "TASKSCOPE_STUCK_AFTER", STUCK_AFTER),
                     _float_env(env, "TASKSCOPE_BLOCKED_AFTER", BLOCKED_AFTER),
-                    env.get("TASKSCOPE_RECORD") or None)
+                    env.get("TASKSCOPE_RECORD") or None,
+                    _history_seconds_env(env, "TASKSCOPE_HISTORY_SECONDS", HISTORY_SECONDS),
+                    _count_env(env, "TASKSCOPE_HISTORY_MAX", HISTORY_MAX))
 
 
 class Agent:
@@ -77,7 +113,8 @@ class Agent:
     `address` (an `Address`) or `record` (a path, or a `Recorder`) or both."""
 
     def __init__(self, address, token=None, interval=DEFAULT_INTERVAL, retry=RETRY_SECONDS,
-                 argv=None, title=None, stuck_after=STUCK_AFTER, blocked_after=BLOCKED_AFTER, record=None):
+                 argv=None, title=None, stuck_after=STUCK_AFTER, blocked_after=BLOCKED_AFTER, record=None,
+                 history_seconds=HISTORY_SECONDS, history_max=HISTORY_MAX):
         self.address = address
         self.token = token
         self.title = title
@@ -91,7 +128,8 @@ class Agent:
         sinks = [s for s in (self.transport, self.recorder) if s is not None]
         sink = sinks[0] if len(sinks) == 1 else Fanout(sinks)
         self.sampler = Sampler(self.registry, sink, interval=interval, stuck_after=stuck_after,
-                               blocked_after=blocked_after)
+                               blocked_after=blocked_after, history_seconds=history_seconds,
+                               history_max=history_max)
         if self.transport is not None:
             self.transport.on_session_start = self.sampler.request_tick
             self.transport.on_command = self.sampler.submit
@@ -171,7 +209,8 @@ def current():
 
 
 def install(address, token=None, interval=DEFAULT_INTERVAL, retry=RETRY_SECONDS, argv=None, title=None,
-            stuck_after=STUCK_AFTER, blocked_after=BLOCKED_AFTER, record=None):
+            stuck_after=STUCK_AFTER, blocked_after=BLOCKED_AFTER, record=None, history_seconds=HISTORY_SECONDS,
+            history_max=HISTORY_MAX):
     """Starts the agent for `address` (an `Address`, its text, or None with `record`);
     returns it.
 
@@ -191,7 +230,8 @@ def install(address, token=None, interval=DEFAULT_INTERVAL, retry=RETRY_SECONDS,
                 log.warning("agent already running (address %s); ignoring %s", running, wanted)
             return _agent
         _agent = Agent(address, token=token, interval=interval, retry=retry, argv=argv, title=title,
-                       stuck_after=stuck_after, blocked_after=blocked_after, record=record).start()
+                       stuck_after=stuck_after, blocked_after=blocked_after, record=record,
+                       history_seconds=history_seconds, history_max=history_max).start()
         return _agent
 
 
@@ -218,7 +258,8 @@ def install_from_env(environ=None):
                 if address is None:
                     return None
         return install(address, token=settings.token, interval=settings.interval, retry=settings.retry,
-                       stuck_after=settings.stuck_after, blocked_after=settings.blocked_after, record=record)
+                       stuck_after=settings.stuck_after, blocked_after=settings.blocked_after, record=record,
+                       history_seconds=settings.history_seconds, history_max=settings.history_max)
     except Exception:
         log.exception("starting the agent failed")
         return None

@@ -63,6 +63,8 @@ environment:
   TASKSCOPE_STUCK_AFTER  seconds at one await before a task is reported stuck (default 10)
   TASKSCOPE_BLOCKED_AFTER  seconds without the loop getting control back before it is
                          reported blocked (default 0.25)
+  TASKSCOPE_HISTORY_SECONDS  seconds a finished task stays listed (default 30; 0: none)
+  TASKSCOPE_HISTORY_MAX  finished tasks listed at most (default 1000; 0: none)
   TASKSCOPE_RETRY        seconds between connection attempts (default 3)
   TASKSCOPE_LOG          a file for the agent's own log (default: no log)
   TASKSCOPE_DEBUG=1      also log to stderr, debug messages included
@@ -280,7 +282,8 @@ def _install_agent(launch, argv, title):
     try:
         return agent_module.install(address, token=token, interval=settings.interval, retry=settings.retry,
                                     argv=argv, title=title, stuck_after=settings.stuck_after,
-                                    blocked_after=settings.blocked_after, record=launch.recorder)
+                                    blocked_after=settings.blocked_after, record=launch.recorder,
+                                    history_seconds=settings.history_seconds, history_max=settings.history_max)
     except Exception:
         log.exception("starting the agent failed; running without it")
         if launch.recorder is not None:

@@ -7,7 +7,7 @@ import * as vscode from 'vscode';
 import type { AgentServer } from '../ipc/agentServer';
 import type { Log } from '../log';
 import type { TaskModel } from '../model/taskModel';
-import { cancelledWith, descendants, formatStack } from '../model/taskRelations';
+import { cancelConfirmation, cancelledWith, cancelTreeConfirmation, Confirmation, descendants, formatStack } from '../model/taskRelations';
 import type { Frame, TaskRecord } from '../protocol/messages';
 import type { TasksViewNode } from '../views/taskTreeProvider';
 import type { TaskTreeProvider } from '../views/taskTreeProvider';
@@ -18,10 +18,9 @@ export interface CancelOptions {
   readonly confirm?: boolean;
 }
 
-function names(tasks: TaskRecord[], max = 8): string {
-  const shown = tasks.slice(0, max).map((t) => `'${t.name}'`);
-  if (tasks.length > max) shown.push(`and ${tasks.length - max} more`);
-  return shown.join(', ');
+/** Asks, modally; true when the user chose the confirmation's button. */
+async function confirmed(c: Confirmation): Promise<boolean> {
+  return (await vscode.window.showWarningMessage(c.message, { modal: true, detail: c.detail }, c.button)) === c.button;
 }
 
 export class TaskCommands {
@@ -67,11 +66,7 @@ export class TaskCommands {
     const t = this.target(node);
     if (!t) return undefined;
     const withIt = cancelledWith(this.model, t.processKey, t.task.id);
-    if (options.confirm !== false) {
-      const detail = withIt.length ? `Cancelling it also cancels what it waits on: ${names(withIt)}.` : 'No other task waits on it through this task.';
-      const ok = await vscode.window.showWarningMessage(`Cancel task '${t.task.name}' (${t.task.coro})?`, { modal: true, detail }, 'Cancel Task');
-      if (ok !== 'Cancel Task') return undefined;
-    }
+    if (options.confirm !== false && !(await confirmed(cancelConfirmation(t.task, withIt)))) return undefined;
     return this.send(t.processKey, { command: 'cancel', task: t.task.id, msg: 'cancelled from TaskScope' });
   }
 
@@ -79,11 +74,7 @@ export class TaskCommands {
     const t = this.target(node);
     if (!t) return undefined;
     const created = descendants(this.model, t.processKey, t.task.id);
-    if (options.confirm !== false) {
-      const detail = created.length ? `It created ${created.length} live task${created.length === 1 ? '' : 's'}: ${names(created)}.` : 'It created no live tasks.';
-      const ok = await vscode.window.showWarningMessage(`Cancel task '${t.task.name}' and everything it created?`, { modal: true, detail }, 'Cancel All');
-      if (ok !== 'Cancel All') return undefined;
-    }
+    if (options.confirm !== false && !(await confirmed(cancelTreeConfirmation(t.task, created)))) return undefined;
     return this.send(t.processKey, { command: 'cancelTree', task: t.task.id, msg: 'cancelled from TaskScope' });
   }
 

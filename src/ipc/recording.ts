@@ -4,7 +4,7 @@
  * run is browsed like a live process (shown as exited). Pure: no `vscode` import.
  */
 
-import type { FindingStore } from '../model/findings';
+import { FindingStore, withTaskEvidence } from '../model/findings';
 import type { TaskModel } from '../model/taskModel';
 import { parseAgentMessage } from '../protocol/messages';
 import type { Logger } from './agentServer';
@@ -51,7 +51,7 @@ export function loadRecording(text: string, name: string, model: TaskModel, find
         model.applyDelta(processKey, message);
         break;
       case 'event':
-        findings.add(processKey, message);
+        findings.add(processKey, withTaskEvidence(message, message.task ? model.task(processKey, message.task) : undefined));
         events++;
         break;
       case 'bye':

@@ -8,7 +8,7 @@
  */
 
 import { Emitter, Event } from './emitter';
-import type { EventMessage, Frame } from '../protocol/messages';
+import type { EventMessage, Frame, TaskRecord } from '../protocol/messages';
 
 export const FINDING_KINDS = [
   'fire-and-forget',
@@ -70,16 +70,34 @@ function frameOf(value: unknown): Frame | undefined {
     : undefined;
 }
 
+/** The innermost frame of the program's own code (`user`), else the innermost frame. */
+function innermostOwn(value: unknown): Frame | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const own = [...value].reverse().find((f) => typeof f === 'object' && f !== null && (f as { user?: unknown }).user === true);
+  return frameOf(own) ?? framesOf(value).pop();
+}
+
 function framesOf(value: unknown): Frame[] {
   return Array.isArray(value) ? value.map(frameOf).filter((f): f is Frame => f !== undefined) : [];
+}
+
+/**
+ * The event, with where its task waits taken from the task's record when the agent did not
+ * send it (fire-and-forget and orphan findings concern pending tasks whose await chain the
+ * model knows), so that the diagnostic points there too.
+ */
+export function withTaskEvidence(event: EventMessage, task: TaskRecord | undefined): EventMessage {
+  const evidence = event.evidence ?? {};
+  if (!task || task.state !== 'pending' || !task.awaiting?.length || evidence.awaiting !== undefined) return event;
+  return { ...event, evidence: { ...evidence, awaiting: task.awaiting } };
 }
 
 /** The places a finding's evidence points to, each with what it is. */
 export function relatedPlaces(event: EventMessage): RelatedPlace[] {
   const evidence = event.evidence ?? {};
   const out: RelatedPlace[] = [];
-  const awaiting = framesOf(evidence.awaiting);
-  const lastAwait = awaiting[awaiting.length - 1];
+  // Where it waits: the program's own line, as Open Await Point opens it (not asyncio's).
+  const lastAwait = innermostOwn(evidence.awaiting);
   if (lastAwait) out.push({ frame: lastAwait, note: 'where it waits' });
   const traceback = framesOf(evidence.traceback);
   const raised = traceback[traceback.length - 1];
@@ -88,8 +106,12 @@ export function relatedPlaces(event: EventMessage): RelatedPlace[] {
   if (blocking && event.kind === 'loop-blocked') {
     const stack = framesOf(evidence.stack);
     const innermost = stack[stack.length - 1];
-    if (innermost && (innermost.file !== blocking.file || innermost.line !== blocking.line)) {
-      out.push({ frame: innermost, note: 'innermost frame while blocked' });
+    const same = (a: Frame, b: Frame) => a.file === b.file && a.line === b.line;
+    if (innermost && !same(innermost, blocking)) out.push({ frame: innermost, note: 'innermost frame while blocked' });
+    // The program's own calls that led there, innermost first (the task's coroutine last).
+    const own = Array.isArray(evidence.stack) ? evidence.stack.filter((f) => (f as { user?: unknown })?.user === true) : [];
+    for (const caller of framesOf(own).reverse()) {
+      if (!same(caller, blocking)) out.push({ frame: caller, note: 'called from' });
     }
   }
   return out;
@@ -97,8 +119,8 @@ export function relatedPlaces(event: EventMessage): RelatedPlace[] {
 
 export class FindingStore {
   private readonly byId = new Map<string, Finding>();
-  /** processKey → task ids that some finding concerns. */
-  private readonly flaggedTasks = new Map<string, Set<string>>();
+  /** processKey → task id → the kinds of the findings that concern the task. */
+  private readonly flaggedTasks = new Map<string, Map<string, Set<string>>>();
   private readonly changeEmitter = new Emitter<FindingsChange>();
 
   readonly onDidChange: Event<FindingsChange> = this.changeEmitter.event;
@@ -109,8 +131,10 @@ export class FindingStore {
     const existing = this.byId.get(id);
     if (event.task) {
       let flagged = this.flaggedTasks.get(processKey);
-      if (!flagged) this.flaggedTasks.set(processKey, (flagged = new Set()));
-      flagged.add(event.task);
+      if (!flagged) this.flaggedTasks.set(processKey, (flagged = new Map()));
+      let kinds = flagged.get(event.task);
+      if (!kinds) flagged.set(event.task, (kinds = new Set()));
+      kinds.add(event.kind);
     }
     if (existing) {
       existing.count++;
@@ -159,6 +183,14 @@ export class FindingStore {
   /** Whether some finding concerns this task. */
   isFlagged(processKey: string, taskId: string): boolean {
     return this.flaggedTasks.get(processKey)?.has(taskId) ?? false;
+  }
+
+  /** The kinds of the findings that concern this task, in their usual order. */
+  kindsOf(processKey: string, taskId: string): string[] {
+    const kinds = this.flaggedTasks.get(processKey)?.get(taskId);
+    if (!kinds) return [];
+    const known = (FINDING_KINDS as readonly string[]).filter((k) => kinds.has(k));
+    return [...known, ...[...kinds].filter((k) => !known.includes(k)).sort()];
   }
 
   /** Total occurrences (counting repeats) of findings of one kind created at one line. */

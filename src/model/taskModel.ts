@@ -197,10 +197,17 @@ export class TaskModel {
   /**
    * Forgets finished tasks that finished before `cutoff` (ms since the epoch): the view's
    * bounded history. Returns how many went.
+   *
+   * Only connected processes are pruned. An exited process (a recording is one too) is a
+   * picture of the program when it ended, kept whole until it is removed: its last history
+   * explains how it ended, nothing new arrives to make it grow, and what it holds is
+   * bounded by the agent's own history (`TASKSCOPE_HISTORY_MAX`). A recording's times are
+   * those of the run, so pruning it by today's clock would empty it at once.
    */
   pruneFinished(cutoff: number): number {
     let pruned = 0;
     for (const [key, entry] of this.processMap) {
+      if (entry.info.status !== 'connected') continue;
       const parents = new Set<string | null>();
       const removed: string[] = [];
       for (const task of entry.tasks.tasks.values()) {

@@ -1,6 +1,7 @@
 /**
  * Relations between tasks that commands need: what cancelling a task cancels with it, what
- * a task created, and a task's stack as text. Pure: no `vscode` import.
+ * a task created, the words of the confirmations, and a task's stack as text. Pure: no
+ * `vscode` import.
  */
 
 import type { TaskModel } from './taskModel';
@@ -61,3 +62,38 @@ export function formatStack(task: TaskRecord, awaiting: readonly Frame[], creati
   if (task.exception) lines.push(`${task.exception.type}: ${task.exception.message}`);
   return lines.join('\n') + '\n';
 }
+
+/** A modal confirmation: its question, its detail, and the button that goes ahead. */
+export interface Confirmation {
+  readonly message: string;
+  readonly detail: string;
+  readonly button: string;
+}
+
+/** Quoted task names, the first `max` of them, then how many more. */
+export function taskNames(tasks: readonly TaskRecord[], max = 8): string {
+  const shown = tasks.slice(0, max).map((t) => `'${t.name}'`);
+  if (tasks.length > max) shown.push(`and ${tasks.length - max} more`);
+  return shown.join(', ');
+}
+
+/** Cancel Task: names what cancelling it cancels with it (`cancelledWith`). */
+export function cancelConfirmation(task: TaskRecord, withIt: readonly TaskRecord[]): Confirmation {
+  return {
+    message: `Cancel task '${task.name}' (${task.coro})?`,
+    detail: withIt.length
+      ? `Cancelling it also cancels ${withIt.length === 1 ? 'the task' : `the ${withIt.length} tasks`} it waits on: ${taskNames(withIt)}.`
+      : 'Cancelling it cancels no other task.',
+    button: 'Cancel Task',
+  };
+}
+
+/** Cancel Task and Everything It Created: names the live tasks it created (`descendants`). */
+export function cancelTreeConfirmation(task: TaskRecord, created: readonly TaskRecord[]): Confirmation {
+  return {
+    message: `Cancel task '${task.name}' and everything it created?`,
+    detail: created.length ? `It created ${created.length} live task${created.length === 1 ? '' : 's'}: ${taskNames(created)}.` : 'It created no live tasks.',
+    button: 'Cancel All',
+  };
+}
+

@@ -17,6 +17,8 @@ export interface AgentTuning {
   readonly stuckThreshold?: number;
   readonly blockedThreshold?: number;
   readonly sampleInterval?: number;
+  /** How long the agent keeps finished tasks (`taskscope.tasks.historySeconds`). */
+  readonly historySeconds?: number;
 }
 
 /** The environment variables that carry the tuning to the agent (docs/agent.md). */
@@ -25,6 +27,7 @@ export function tuningEnv(tuning: AgentTuning): Record<string, string> {
   if (tuning.stuckThreshold !== undefined) env.TASKSCOPE_STUCK_AFTER = String(tuning.stuckThreshold);
   if (tuning.blockedThreshold !== undefined) env.TASKSCOPE_BLOCKED_AFTER = String(tuning.blockedThreshold);
   if (tuning.sampleInterval !== undefined) env.TASKSCOPE_INTERVAL = String(tuning.sampleInterval);
+  if (tuning.historySeconds !== undefined) env.TASKSCOPE_HISTORY_SECONDS = String(tuning.historySeconds);
   return env;
 }
 

@@ -1,12 +1,22 @@
 /**
- * "TaskScope: Attach a Program Started Elsewhere…": the exact environment or command line
- * that starts a program with the agent connected to this window — through this window's
- * private socket on the same machine, or over TCP on 127.0.0.1 with a token for a container
- * or another user (the TCP listener starts only when asked for).
+ * "TaskScope: Attach a Program Started Elsewhere…": copies the exact environment or command
+ * line that starts a program with the agent connected to this window — through this window's
+ * private socket on the same machine, over TCP on 127.0.0.1 with a token (another user, a
+ * container that shares this machine's network). The TCP listener starts only when asked for.
+ * The words are in attachText.ts.
+ *
+ * "TaskScope: Copy the Agent Package into a Folder…": puts a copy of the agent (the
+ * `taskscope` package, standard library only) where a container or another machine can
+ * import it.
  */
 
+import * as path from 'path';
 import * as vscode from 'vscode';
-import { AgentTuning, bootstrapFolder, quotePosix } from './agentEnvironment';
+import { Commands } from '../constants';
+import type { AgentTuning } from './agentEnvironment';
+import { AttachChoice, attachNotice, attachText } from './attachText';
+
+export type { AttachChoice } from './attachText';
 
 export interface AttachTargets {
   readonly agentRoot: string;
@@ -16,23 +26,6 @@ export interface AttachTargets {
   tuning(): AgentTuning;
 }
 
-export type AttachChoice = 'local-run' | 'local-env' | 'tcp';
-
-/** The text to copy for each choice (POSIX shell syntax). */
-export async function attachText(targets: AttachTargets, choice: AttachChoice): Promise<string> {
-  const python = quotePosix(targets.agentRoot);
-  switch (choice) {
-    case 'local-run':
-      return `PYTHONPATH=${python} python3 -m taskscope run --connect ${quotePosix(targets.localAddress())} your_app.py`;
-    case 'local-env':
-      return `export PYTHONPATH=${quotePosix(bootstrapFolder(targets.agentRoot))}\${PYTHONPATH:+:$PYTHONPATH} TASKSCOPE_CONNECT=${quotePosix(targets.localAddress())}`;
-    case 'tcp': {
-      const { address, token } = await targets.tcp();
-      return `TASKSCOPE_TOKEN=${token} PYTHONPATH=${python} python3 -m taskscope run --connect ${address} your_app.py`;
-    }
-  }
-}
-
 export async function pickAndCopyAttachText(targets: AttachTargets, preset?: AttachChoice): Promise<string | undefined> {
   let choice = preset;
   if (!choice) {
@@ -40,19 +33,69 @@ export async function pickAndCopyAttachText(targets: AttachTargets, preset?: Att
       [
         { label: '$(terminal) Command line, this machine', description: 'python -m taskscope run, through this window\'s private socket', choice: 'local-run' as const },
         { label: '$(symbol-variable) Environment variables, this machine', description: 'loads the agent into any python you start afterwards', choice: 'local-env' as const },
-        { label: '$(plug) Command line over TCP with a token', description: 'for a container or another user: 127.0.0.1 only', choice: 'tcp' as const },
+        { label: '$(plug) Command line over TCP with a token', description: 'another user or a sandbox on this machine: 127.0.0.1 only', choice: 'tcp' as const },
+        { label: '$(package) Container sharing this machine\'s network', description: 'docker run --network host, the agent mounted, TCP with a token', choice: 'container' as const },
       ],
       { title: 'Attach a Program Started Elsewhere', placeHolder: 'How will you start the program?' },
     );
     choice = picked?.choice;
   }
   if (!choice) return undefined;
-  const text = await attachText(targets, choice);
+  const tcp = choice === 'tcp' || choice === 'container' ? await targets.tcp() : undefined;
+  const text = attachText({ agentRoot: targets.agentRoot, localAddress: targets.localAddress(), tcp, tuning: targets.tuning() }, choice);
   await vscode.env.clipboard.writeText(text);
-  void vscode.window.showInformationMessage(
-    choice === 'tcp'
-      ? 'TaskScope: copied a command that connects over TCP (127.0.0.1) with a token. The taskscope package (the extension\'s python/ folder) must be importable where the program runs.'
-      : 'TaskScope: copied. Replace your_app.py with your program and run it in a terminal on this machine.',
-  );
+  const copyAgent = 'Copy the Agent into a Folder…';
+  void vscode.window.showInformationMessage(attachNotice(choice), ...(choice === 'container' ? [copyAgent] : [])).then((action) => {
+    if (action === copyAgent) void vscode.commands.executeCommand(Commands.copyAgent);
+  });
   return text;
+}
+
+/** Files of the agent package that a copy leaves out. */
+function skipped(name: string): boolean {
+  return name === '__pycache__' || name.endsWith('.pyc');
+}
+
+async function copyTree(from: vscode.Uri, to: vscode.Uri): Promise<number> {
+  await vscode.workspace.fs.createDirectory(to);
+  let files = 0;
+  for (const [name, type] of await vscode.workspace.fs.readDirectory(from)) {
+    if (skipped(name)) continue;
+    const source = vscode.Uri.joinPath(from, name);
+    const target = vscode.Uri.joinPath(to, name);
+    if (type & vscode.FileType.Directory) files += await copyTree(source, target);
+    else if (type & vscode.FileType.File) {
+      await vscode.workspace.fs.copy(source, target, { overwrite: true });
+      files++;
+    }
+  }
+  return files;
+}
+
+/**
+ * Copies the agent package into `<folder>/taskscope` (asking for the folder when none is
+ * given). Returns the package's new path.
+ */
+export async function copyAgentPackage(agentRoot: string, folder?: vscode.Uri): Promise<string | undefined> {
+  const target =
+    folder instanceof vscode.Uri
+      ? folder
+      : (
+          await vscode.window.showOpenDialog({
+            title: 'Copy the TaskScope Agent into a Folder',
+            openLabel: 'Copy the Agent Here',
+            canSelectFiles: false,
+            canSelectFolders: true,
+            canSelectMany: false,
+            defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+          })
+        )?.[0];
+  if (!target) return undefined;
+  const destination = vscode.Uri.joinPath(target, 'taskscope');
+  const files = await copyTree(vscode.Uri.file(path.join(agentRoot, 'taskscope')), destination);
+  void vscode.window.showInformationMessage(
+    `TaskScope: copied the agent (${files} files) to ${destination.fsPath}. Where the program runs, put the folder that holds it ` +
+      `(${target.fsPath} here, wherever the container sees it) on PYTHONPATH, then start the program with python3 -m taskscope run.`,
+  );
+  return destination.fsPath;
 }

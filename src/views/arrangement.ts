@@ -7,6 +7,13 @@
  *
  * Pure: no `vscode` import. The tree provider renders the nodes; this module decides them.
  * It hands out one node object per id, so the view can tell rows apart by identity.
+ *
+ * By awaiter, a task that several tasks wait on appears under each of them. Its first place
+ * (under the task that `parentOf` names: the first that waits on it, else the owner of its
+ * TaskGroup; at the top when none) keeps the task's own id, `process/task`, as in the other
+ * arrangements. Every other place gets an id made from the row above it
+ * (`<row above>>task`), and so do the rows below that place (`scope`): VS Code requires
+ * every id to be unique, and these stay the same from one update to the next.
  */
 
 import type { TaskModel } from '../model/taskModel';
@@ -28,18 +35,34 @@ export interface LoopNode {
   readonly loopId: string;
 }
 
-export interface TaskNode {
+/** What rows shown again below another waiter carry (awaiter arrangement; see the module comment). */
+interface Placement {
+  /** The prefix of the ids of the rows below; absent (or '') under a task's first place. */
+  readonly scope?: string;
+  /** The row above: fixed by the id for rows in a scope. */
+  readonly via?: ViewNode;
+  /** The tasks on the way down to this row, its own included (rows in a scope only). */
+  path?: readonly string[];
+}
+
+export interface TaskNode extends Placement {
   readonly kind: 'task';
   readonly id: string;
   readonly processKey: string;
   readonly taskId: string;
+  /** Another place of a task that more than one task waits on (by awaiter). */
+  readonly alias?: boolean;
+  /** The task waits on itself through the tasks above it (a deadlock): shown without children. */
+  cycle?: boolean;
 }
 
 /** Siblings with the same creation site and coroutine, folded into one row. */
-export interface FoldNode {
+export interface FoldNode extends Placement {
   readonly kind: 'fold';
   readonly id: string;
   readonly processKey: string;
+  /** The task the row is under (by awaiter: what decides whether a task's place here is its first). */
+  readonly anchor: string | null;
   /** Where they were created: `file:line`, or '' when unknown. */
   readonly siteKey: string;
   coro: string;
@@ -47,7 +70,7 @@ export interface FoldNode {
 }
 
 /** In the awaiter arrangement: a gather, wait() or TaskGroup that a task waits on. */
-export interface JoinNode {
+export interface JoinNode extends Placement {
   readonly kind: 'join';
   readonly id: string;
   readonly processKey: string;
@@ -91,10 +114,19 @@ interface ProcessIndex {
   awaiter?: Map<string, string>;
   /** Awaiter arrangement: TaskGroup id → its tasks that nobody awaits. */
   groups?: Map<string, string[]>;
+  /** Awaiter arrangement: TaskGroup id → the known task that owns it (created its tasks). */
+  owners?: Map<string, string>;
+  /**
+   * Awaiter arrangement: task → the task it is first shown under (its first waiter, else its
+   * TaskGroup's owner); without one it is at the top. Never a cycle.
+   */
+  parentOf?: Map<string, string>;
 }
 
 export class TaskArrangement {
   private readonly nodes = new Map<string, ViewNode>();
+  /** `process/task` → ids of the task's rows at other places (by awaiter). */
+  private readonly placements = new Map<string, Set<string>>();
   private readonly indexes = new Map<string, ProcessIndex>();
   private options: ArrangeOptions = { ...DEFAULT_OPTIONS };
 
@@ -108,6 +140,8 @@ export class TaskArrangement {
   configure(options: Partial<ArrangeOptions>): void {
     this.options = { ...this.options, ...options, filter: (options.filter ?? this.options.filter).trim() };
     this.invalidate();
+    // Rows placed by the awaiter arrangement belong to it (their ids say where they are).
+    for (const [id, node] of this.nodes) if (isPlaced(node)) this.forgetNode(id, node);
   }
 
   /** Forgets derived facts of one process (or all) after the model changed. */
@@ -119,12 +153,27 @@ export class TaskArrangement {
   /** Forgets the row objects of one process (it went away, or was replaced by a snapshot). */
   forget(processKey: string): void {
     for (const [id, node] of this.nodes) if (node.processKey === processKey && node.kind !== 'process') this.nodes.delete(id);
+    for (const key of this.placements.keys()) if (key.startsWith(`${processKey}/`)) this.placements.delete(key);
     this.indexes.delete(processKey);
   }
 
-  /** Forgets the row of one task the agent no longer reports. */
+  /** Forgets the rows of one task the agent no longer reports (each of its places). */
   forgetTask(processKey: string, taskId: string): void {
-    this.nodes.delete(`${processKey}/${taskId}`);
+    const key = `${processKey}/${taskId}`;
+    this.nodes.delete(key);
+    for (const id of this.placements.get(key) ?? []) this.nodes.delete(id);
+    this.placements.delete(key);
+  }
+
+  /** Every row handed out for a task: its own, and its other places by awaiter. */
+  rowsOf(processKey: string, taskId: string): TaskNode[] {
+    const key = `${processKey}/${taskId}`;
+    const rows: TaskNode[] = [this.taskNode(processKey, taskId)];
+    for (const id of this.placements.get(key) ?? []) {
+      const node = this.nodes.get(id);
+      if (node?.kind === 'task') rows.push(node);
+    }
+    return rows;
   }
 
   processNode(processKey: string): ProcessNode {
@@ -153,10 +202,10 @@ export class TaskArrangement {
       case 'loop':
         return this.fold(node, this.topLevel(node.processKey, node.loopId));
       case 'task':
-        return this.fold(node, this.taskChildren(node.processKey, node.taskId));
+        return node.cycle ? [] : this.fold(node, this.taskChildren(node));
       case 'fold':
         return this.shown(node.processKey, node.taskIds.map((id) => this.model.task(node.processKey, id)).filter(isDefined)).map(
-          (t) => this.taskNode(node.processKey, t.id),
+          (t) => this.place(node, t.id),
         );
       case 'join':
         return this.fold(node, this.shown(node.processKey, this.tasks(node.processKey, node.taskIds)));
@@ -168,6 +217,7 @@ export class TaskArrangement {
     if (node.kind === 'process') return undefined;
     const processRow = this.processNode(node.processKey);
     if (node.kind === 'loop') return processRow;
+    if (node.via) return node.via;
     const above = this.findParent(node);
     return above ?? processRow;
   }
@@ -215,8 +265,8 @@ export class TaskArrangement {
         tasks = this.model.children(processKey, null);
         break;
       case 'awaiter': {
-        const index = this.awaiterIndex(processKey);
-        tasks = this.allTasks(processKey).filter((t) => !index.awaiter!.has(t.id) && !(t.group && index.groups!.has(t.group) && this.groupOwner(processKey, t.group) !== null));
+        const parentOf = this.awaiterIndex(processKey).parentOf!;
+        tasks = this.allTasks(processKey).filter((t) => !parentOf.has(t.id));
         break;
       }
     }
@@ -224,26 +274,26 @@ export class TaskArrangement {
     return this.options.arrangement === 'flat' ? tasks.filter((t) => this.passes(t)) : this.shown(processKey, tasks);
   }
 
-  private taskChildren(processKey: string, taskId: string): (TaskRecord | JoinNode)[] {
+  private taskChildren(node: TaskNode): (TaskRecord | JoinNode)[] {
     switch (this.options.arrangement) {
       case 'flat':
         return [];
       case 'creator':
-        return this.shown(processKey, this.model.children(processKey, taskId));
+        return this.shown(node.processKey, this.model.children(node.processKey, node.taskId));
       case 'awaiter':
-        return this.awaitedBy(processKey, taskId);
+        return this.awaitedBy(node);
     }
   }
 
-  /** Awaiter arrangement: what `taskId` waits on, gathers and TaskGroups as nodes of their own. */
-  private awaitedBy(processKey: string, taskId: string): (TaskRecord | JoinNode)[] {
+  /** Awaiter arrangement: what the row's task waits on, gathers and TaskGroups as nodes of their own. */
+  private awaitedBy(row: TaskNode): (TaskRecord | JoinNode)[] {
+    const { processKey, taskId } = row;
     const task = this.model.task(processKey, taskId);
     const out: (TaskRecord | JoinNode)[] = [];
     const target = task?.waitingOn;
     if (task && target?.tasks?.length) {
       if (JOIN_KINDS.has(target.kind)) {
-        const id = `${processKey}/${taskId}~${target.kind}`;
-        const join = this.node<JoinNode>(id, () => ({ kind: 'join', id, processKey, waitKind: target.kind, waiterId: taskId, label: '', taskIds: [] }));
+        const join = this.joinNode(row, `~${target.kind}`, target.kind);
         join.label = target.label ?? target.kind;
         join.taskIds = [...target.tasks];
         out.push(join);
@@ -254,20 +304,63 @@ export class TaskArrangement {
     // TaskGroups this task owns (it created their tasks) that it is not waiting on right now.
     const index = this.awaiterIndex(processKey);
     for (const [groupId, members] of index.groups!) {
-      if (this.groupOwner(processKey, groupId) !== taskId) continue;
+      if (index.owners!.get(groupId) !== taskId) continue;
       if (target?.kind === 'taskgroup' && members.every((m) => target.tasks?.includes(m))) continue;
-      const id = `${processKey}/${taskId}~group:${groupId}`;
-      const join = this.node<JoinNode>(id, () => ({ kind: 'join', id, processKey, waitKind: 'group', waiterId: taskId, label: 'TaskGroup', taskIds: [] }));
+      const join = this.joinNode(row, `~group:${groupId}`, 'group');
+      join.label = 'TaskGroup';
       join.taskIds = members;
       out.push(join);
     }
     return out;
   }
 
-  private groupOwner(processKey: string, groupId: string): string | null {
-    const members = this.awaiterIndex(processKey).groups!.get(groupId);
-    const first = members?.length ? this.model.task(processKey, members[0]) : undefined;
-    return first?.parent ?? null;
+  /** The row of a gather, wait() or TaskGroup under a task's row; its id is made from the row's. */
+  private joinNode(row: TaskNode, suffix: string, waitKind: WaitKind | 'group'): JoinNode {
+    const id = `${row.id}${suffix}`;
+    const scoped = row.scope ? { scope: row.scope, via: row } : {};
+    const join = this.node<JoinNode>(id, () => ({ kind: 'join', id, processKey: row.processKey, waitKind, waiterId: row.taskId, label: '', taskIds: [], ...scoped }));
+    if (row.scope) join.path = row.path;
+    return join;
+  }
+
+  /**
+   * The row of task `taskId` under `parent`: the task's own row at its first place (or a row
+   * of the parent's scope below another place), else a row of its own scope (another place).
+   */
+  private place(parent: ViewNode, taskId: string): TaskNode {
+    const processKey = parent.processKey;
+    if (this.options.arrangement !== 'awaiter') return this.taskNode(processKey, taskId);
+    const expected = this.awaiterIndex(processKey).parentOf!.get(taskId) ?? null;
+    const scope = parent.kind === 'process' || parent.kind === 'loop' ? '' : (parent.scope ?? '');
+    const first = expected === anchorOf(parent);
+    if (first && !scope) return this.taskNode(processKey, taskId);
+    // The ids say where the rows are; the tasks above the first places may have moved since.
+    const above = this.pathOf(parent);
+    let made: TaskNode;
+    if (first) {
+      const id = `${scope}>${taskId}`;
+      made = this.node<TaskNode>(id, () => ({ kind: 'task', id, processKey, taskId, scope, via: parent }));
+    } else {
+      const id = `${parent.id}>${taskId}`;
+      made = this.node<TaskNode>(id, () => ({ kind: 'task', id, processKey, taskId, scope: id, via: parent, alias: true }));
+      made.cycle = above.includes(taskId);
+    }
+    made.path = [...above, taskId];
+    const key = `${processKey}/${taskId}`;
+    let ids = this.placements.get(key);
+    if (!ids) this.placements.set(key, (ids = new Set()));
+    ids.add(made.id);
+    return made;
+  }
+
+  /** The tasks on the way down to `row`, its own task (or waiter) included. */
+  private pathOf(row: ViewNode): readonly string[] {
+    if (row.kind !== 'process' && row.kind !== 'loop' && row.path) return row.path;
+    // A row at its first place: the chain of first places above it.
+    const parentOf = this.awaiterIndex(row.processKey).parentOf!;
+    const path: string[] = [];
+    for (let id: string | null | undefined = anchorOf(row); id && path.length < 1024; id = parentOf.get(id)) path.push(id);
+    return path;
   }
 
   private awaiterIndex(processKey: string): ProcessIndex {
@@ -275,6 +368,7 @@ export class TaskArrangement {
     if (!index.awaiter) {
       const awaiter = new Map<string, string>();
       const groups = new Map<string, string[]>();
+      const owners = new Map<string, string>();
       const all = this.allTasks(processKey);
       for (const t of all) for (const u of t.waitingOn?.tasks ?? []) if (u !== t.id && !awaiter.has(u)) awaiter.set(u, t.id);
       for (const t of all) {
@@ -283,8 +377,19 @@ export class TaskArrangement {
         if (!members) groups.set(t.group, (members = []));
         members.push(t.id);
       }
+      const parentOf = new Map(awaiter);
+      for (const [groupId, members] of groups) {
+        // The group's owner: the task that created its first task, while it is known.
+        const owner = this.model.task(processKey, members[0])?.parent;
+        if (!owner || !this.model.task(processKey, owner)) continue;
+        owners.set(groupId, owner);
+        for (const m of members) if (m !== owner) parentOf.set(m, owner);
+      }
+      breakCycles(parentOf, (id) => this.model.task(processKey, id));
       index.awaiter = awaiter;
       index.groups = groups;
+      index.owners = owners;
+      index.parentOf = parentOf;
     }
     return index;
   }
@@ -319,7 +424,7 @@ export class TaskArrangement {
       const visible = new Set<string>();
       const upward = (id: string | null | undefined): string | undefined => {
         if (!id) return undefined;
-        if (this.options.arrangement === 'awaiter') return this.awaiterIndex(processKey).awaiter!.get(id);
+        if (this.options.arrangement === 'awaiter') return this.awaiterIndex(processKey).parentOf!.get(id);
         return this.model.task(processKey, id)?.parent ?? undefined;
       };
       for (const t of this.allTasks(processKey)) {
@@ -367,12 +472,17 @@ export class TaskArrangement {
       const key = `${siteKey(item)}|${item.coro}`;
       const group = groups.get(key);
       if (!group || group.length < threshold) {
-        out.push(this.taskNode(parent.processKey, item.id));
+        out.push(this.place(parent, item.id));
       } else if (!emitted.has(key)) {
         emitted.add(key);
         const id = `${parent.id}>${key}`;
-        const fold = this.node<FoldNode>(id, () => ({ kind: 'fold', id, processKey: parent.processKey, siteKey: siteKey(item), coro: item.coro, taskIds: [] }));
+        const scope = parent.kind === 'process' || parent.kind === 'loop' ? '' : parent.scope;
+        const scoped = scope ? { scope, via: parent } : {};
+        const fold = this.node<FoldNode>(id, () => ({
+          kind: 'fold', id, processKey: parent.processKey, anchor: anchorOf(parent), siteKey: siteKey(item), coro: item.coro, taskIds: [], ...scoped,
+        }));
         fold.coro = item.coro;
+        if (scope) fold.path = this.pathOf(parent);
         fold.taskIds = group.map((t) => t.id);
         out.push(fold);
       }
@@ -398,6 +508,55 @@ export class TaskArrangement {
     let node = this.nodes.get(id);
     if (!node) this.nodes.set(id, (node = make()));
     return node as T;
+  }
+
+  private forgetNode(id: string, node: ViewNode): void {
+    this.nodes.delete(id);
+    if (node.kind === 'task' && node.via) this.placements.get(`${node.processKey}/${node.taskId}`)?.delete(id);
+  }
+}
+
+/** Rows whose place is fixed by their id (awaiter arrangement, below another place). */
+function isPlaced(node: ViewNode): boolean {
+  return node.kind !== 'process' && node.kind !== 'loop' && node.via !== undefined;
+}
+
+/** The task a row stands under, for the tasks placed below it (none at the top). */
+function anchorOf(row: ViewNode): string | null {
+  switch (row.kind) {
+    case 'process':
+    case 'loop':
+      return null;
+    case 'task':
+      return row.taskId;
+    case 'join':
+      return row.waiterId;
+    case 'fold':
+      return row.anchor;
+  }
+}
+
+/**
+ * Makes `parentOf` a forest: tasks that wait on each other in a ring (a deadlock) would
+ * otherwise have no top and show nowhere; the ring's oldest task goes to the top.
+ */
+function breakCycles(parentOf: Map<string, string>, task: (id: string) => TaskRecord | undefined): void {
+  const done = new Set<string>();
+  for (const start of [...parentOf.keys()]) {
+    const walk: string[] = [];
+    const onWalk = new Set<string>();
+    let id: string | undefined = start;
+    while (id !== undefined && !done.has(id) && !onWalk.has(id)) {
+      walk.push(id);
+      onWalk.add(id);
+      id = parentOf.get(id);
+    }
+    if (id !== undefined && onWalk.has(id)) {
+      const ring = walk.slice(walk.indexOf(id));
+      const created = (t: string) => task(t)?.created ?? 0;
+      parentOf.delete(ring.reduce((oldest, t) => (created(t) < created(oldest) ? t : oldest)));
+    }
+    for (const t of walk) done.add(t);
   }
 }
 

@@ -4,6 +4,7 @@
  */
 
 import * as path from 'path';
+import { findingTitle } from '../model/findings';
 import type { Frame, TaskRecord } from '../protocol/messages';
 
 export function describeFrame(frame: Frame): string {
@@ -45,4 +46,31 @@ export function taskDescription(task: TaskRecord, now = Date.now()): string {
     default:
       return `${task.coro} · ${task.state}`;
   }
+}
+
+/**
+ * What a row shows besides its icon (a decoration: the colour of its label and a badge, as
+ * the Explorer marks a file with problems): the findings that concern a task, and the grey of
+ * a process that exited and of its tasks. Colours are theme colour ids.
+ */
+export interface RowMark {
+  readonly badge?: string;
+  readonly tooltip?: string;
+  readonly color?: string;
+}
+
+export function taskMark(findingKinds: readonly string[], exited: boolean): RowMark | undefined {
+  if (findingKinds.length) {
+    const severe = findingKinds.includes('exception-never-retrieved');
+    return {
+      badge: findingKinds.length > 9 ? '9+' : String(findingKinds.length),
+      tooltip: findingKinds.map(findingTitle).join(', '),
+      color: severe ? 'list.errorForeground' : 'list.warningForeground',
+    };
+  }
+  return exited ? { color: 'disabledForeground' } : undefined;
+}
+
+export function processMark(exited: boolean): RowMark | undefined {
+  return exited ? { tooltip: 'exited', color: 'disabledForeground' } : undefined;
 }

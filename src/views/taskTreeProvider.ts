@@ -9,9 +9,10 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { Commands } from '../constants';
-import type { FindingStore } from '../model/findings';
+import { FindingStore, findingTitle } from '../model/findings';
 import type { ModelChange, ProcessInfo, TaskModel } from '../model/taskModel';
 import type { Frame, TaskRecord, TaskState } from '../protocol/messages';
+import { processRowUri, taskRowUri } from './rowDecorations';
 import { coarseDuration, describeFrame, formatDuration, taskDescription } from './taskText';
 
 export { coarseDuration, describeFrame, formatDuration, taskDescription };
@@ -32,8 +33,6 @@ const MAX_TARGETED_REFRESHES = 200;
 const DURATION_REDRAW_MS = 5_000;
 const DURATION_REDRAW_MAX_ROWS = 200;
 
-const FLAGGED_ICON = new vscode.ThemeIcon('warning', new vscode.ThemeColor('editorWarning.foreground'));
-
 const STATE_ICONS: Record<TaskState, vscode.ThemeIcon> = {
   running: new vscode.ThemeIcon('play-circle', new vscode.ThemeColor('debugIcon.startForeground')),
   pending: new vscode.ThemeIcon('watch'),
@@ -42,7 +41,7 @@ const STATE_ICONS: Record<TaskState, vscode.ThemeIcon> = {
   failed: new vscode.ThemeIcon('error', new vscode.ThemeColor('testing.iconFailed')),
 };
 
-/** A process that exited is history: its tasks are drawn greyed. */
+/** A process that exited is history: its icons are drawn grey (its labels too: rowDecorations.ts). */
 const EXITED_ICONS = Object.fromEntries(
   Object.entries(STATE_ICONS).map(([state, icon]) => [state, new vscode.ThemeIcon(icon.id, new vscode.ThemeColor('disabledForeground'))]),
 ) as Record<TaskState, vscode.ThemeIcon>;
@@ -118,7 +117,7 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
         findings.onDidChange((change) => {
           // A task that a finding concerns gets the warning mark.
           for (const f of [...change.added, ...change.updated]) {
-            if (f.taskId && this.model.task(f.processKey, f.taskId)) this.pendingRows.add(this.taskNode(f.processKey, f.taskId));
+            if (f.taskId && this.model.task(f.processKey, f.taskId)) for (const row of this.arrangement.rowsOf(f.processKey, f.taskId)) this.pendingRows.add(row);
           }
           if (change.cleared) this.pendingAll = true;
           this.schedule();
@@ -160,7 +159,7 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
         // Only rows whose shown duration moved on (the text is coarse: 5 s steps, then minutes).
         if (t.state !== 'pending' || t.waitingSince === undefined || now - t.waitingSince < 5_000) continue;
         if (rows.length >= DURATION_REDRAW_MAX_ROWS) return;
-        rows.push(this.taskNode(p.key, t.id));
+        rows.push(...this.arrangement.rowsOf(p.key, t.id));
       }
     }
     for (const row of rows) this.pendingRows.add(row);
@@ -201,7 +200,12 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     // Tooltips are built on hover, so that "waiting for 3.2 s" is fresh.
     if (element.kind === 'task') {
       const task = this.model.task(element.processKey, element.taskId);
-      if (task) item.tooltip = taskTooltip(task);
+      if (task) {
+        const tooltip = taskTooltip(task);
+        if (element.cycle) tooltip.appendMarkdown('\n\n*It waits on itself through the tasks above this row (a deadlock): not opened again here.*');
+        else if (element.alias) tooltip.appendMarkdown('\n\n*More than one task waits on it: it is shown under each of them.*');
+        item.tooltip = tooltip;
+      }
     }
     return item;
   }
@@ -219,7 +223,9 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     item.id = processKey;
     if (!info) return item;
     item.description = processDescription(info);
-    item.iconPath = new vscode.ThemeIcon(info.status === 'connected' ? 'vm-running' : 'vm-outline');
+    item.resourceUri = processRowUri(processKey);
+    item.iconPath =
+      info.status === 'connected' ? new vscode.ThemeIcon('vm-running') : new vscode.ThemeIcon('vm-outline', new vscode.ThemeColor('disabledForeground'));
     item.contextValue = `process ${info.status}`;
     item.tooltip = new vscode.MarkdownString(
       `**${escape(info.title)}** · pid ${info.pid}\n\n` +
@@ -242,7 +248,8 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
       arrangement === 'creator'
         ? this.model.childCount(node.processKey, task.id) > 0
         : arrangement === 'awaiter' && this.arrangement.children(node).length > 0;
-    const topLevel = !task.parent || !this.model.task(node.processKey, task.parent);
+    // Top-level tasks start open; another place of a task shown elsewhere starts closed.
+    const topLevel = !node.alias && (!task.parent || !this.model.task(node.processKey, task.parent));
     const item = new vscode.TreeItem(
       task.name,
       !hasChildren
@@ -253,9 +260,12 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     );
     item.id = node.id;
     item.description = taskDescription(task);
-    const flagged = this.findings?.isFlagged(node.processKey, task.id) ?? false;
+    // The state icon always; findings add a badge and colour the name (rowDecorations.ts).
+    item.resourceUri = taskRowUri(node.processKey, task.id);
+    const findingKinds = this.findings?.kindsOf(node.processKey, task.id) ?? [];
+    const flagged = findingKinds.length > 0;
     const exited = this.model.process(node.processKey)?.status === 'exited';
-    item.iconPath = flagged ? FLAGGED_ICON : exited ? EXITED_ICONS[task.state] : STATE_ICONS[task.state];
+    item.iconPath = exited ? EXITED_ICONS[task.state] : STATE_ICONS[task.state];
     item.contextValue = [
       flagged ? 'flagged' : '',
       'task',
@@ -264,10 +274,12 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
       task.awaiting?.length ? 'hasAwait' : '',
       task.parent ? 'hasParent' : '',
       task.state === 'pending' || task.state === 'running' ? 'live' : 'finished',
+      exited ? 'exited' : 'connected',
     ]
       .filter(Boolean)
       .join(' ');
-    item.accessibilityInformation = { label: `${task.name}, ${task.coro}, ${task.state}` };
+    const about = flagged ? `, findings: ${findingKinds.map(findingTitle).join(', ')}` : '';
+    item.accessibilityInformation = { label: `${task.name}, ${task.coro}, ${task.state}${about}` };
     if (task.site) {
       // No arguments: the command reads the view's selection (the clicked row). Arguments would
       // be held by a handle that a redraw of the row replaces, so a click landing on a row drawn

@@ -67,7 +67,7 @@ export class TasksViewOptions implements vscode.Disposable {
     this.apply({ filter });
   }
 
-  /** Forgets finished tasks older than the history setting. */
+  /** Forgets finished tasks older than the history setting (of running processes only: see TaskModel.pruneFinished). */
   prune(now = Date.now()): number {
     const seconds = getSetting('tasks.historySeconds') ?? 60;
     return this.model.pruneFinished(now - seconds * 1000);

@@ -25,7 +25,8 @@ class CommandLine(unittest.TestCase):
         for text in ("script.py [args ...]", "-m module [args ...]", "--connect ADDRESS", "--token TOKEN",
                      "unix:/path/to/socket", "tcp:127.0.0.1:PORT", "pipe:\\\\.\\pipe\\NAME",
                      "TASKSCOPE_CONNECT", "TASKSCOPE_TOKEN", "TASKSCOPE_INTERVAL", "TASKSCOPE_LOG", "TASKSCOPE_DEBUG",
-                     "--record FILE", "TASKSCOPE_RECORD", "TASKSCOPE_STUCK_AFTER", "TASKSCOPE_BLOCKED_AFTER"):
+                     "--record FILE", "TASKSCOPE_RECORD", "TASKSCOPE_STUCK_AFTER", "TASKSCOPE_BLOCKED_AFTER",
+                     "TASKSCOPE_HISTORY_SECONDS", "TASKSCOPE_HISTORY_MAX"):
             self.assertIn(text, done.stdout)
 
     def test_no_command_is_a_usage_error(self):

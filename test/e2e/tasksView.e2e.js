@@ -64,12 +64,13 @@ class Checks {
     this.log(`  WARNING ${message}`);
   }
 
-  async screenshot(name) {
+  /** `readme: false`: a picture of a step after the one the README shows (not a candidate for it). */
+  async screenshot(name, { readme = true } = {}) {
     if (!this.page) return;
     this.shot += 1;
     const file = path.join(OUT, `${String(this.shot).padStart(2, '0')}-${name}.png`);
     await this.page.screenshot({ path: file }).catch(() => {});
-    if (name !== 'failure') this.lastScreenshot = file;
+    if (name !== 'failure' && readme) this.lastScreenshot = file;
   }
 }
 
@@ -275,10 +276,16 @@ async function runE2E({ log = console.log, updateScreenshot = false, timeoutMs =
         if (!rows.some((r) => r.label === 'Fire-and-forget task')) throw new Error(rows.map((r) => r.label).join(', ') || 'no rows');
         return true;
       }, 30000);
-      await until(`a warning mark on the "${STEADY_TASK}" row`, async () => {
+      await until(`a finding badge on the "${STEADY_TASK}" row, next to its state icon`, async () => {
         const marked = await pane.locator('.monaco-list-row').evaluateAll((rows, wanted) =>
-          rows.some((r) => (r.querySelector('.label-name')?.textContent || '').trim() === wanted && !!r.querySelector('.codicon-warning')), STEADY_TASK);
-        if (!marked) throw new Error('no warning icon on the row');
+          rows.some((r) => {
+            if ((r.querySelector('.label-name')?.textContent || '').trim() !== wanted) return false;
+            const label = r.querySelector('.monaco-icon-label');
+            const badged = !!label && /-itemBadge-/.test(label.className);
+            const stateIcon = !!r.querySelector('.codicon-watch, .codicon-play-circle');
+            return badged && stateIcon;
+          }), STEADY_TASK);
+        if (!marked) throw new Error('no finding badge (or no state icon) on the row');
         return true;
       }, 15000);
       await wb.runCommand(page, 'Problems: Focus on Problems View');
@@ -290,6 +297,42 @@ async function runE2E({ log = console.log, updateScreenshot = false, timeoutMs =
       await page.mouse.move(700, 450);
       await proc.sleep(500);
       await checks.screenshot('findings');
+    });
+    await checks.check('clicking the status bar item brings the Tasks view back', async () => {
+      await wb.activityBarItem(page, 'Explorer').click();
+      await until('the Tasks view to be hidden', async () => !(await pane.isVisible()), 10000);
+      const item = page.locator('.statusbar-item', { hasText: /\d+ process(es)? · \d+ tasks?/ }).first();
+      await item.waitFor({ timeout: 10000 });
+      await item.click();
+      await until('the Tasks view', async () => pane.isVisible(), 10000);
+      await until(`the "${STEADY_TASK}" row`, async () => (await treeRows(pane)).some((r) => r.label === STEADY_TASK), 10000);
+    });
+    await checks.check(`"Cancel Task" from the row's context menu asks first, naming "${STEADY_TASK}", then cancels it in the program`, async () => {
+      const point = await until(`a visible row "${STEADY_TASK}"`, () => rowPoint(pane, STEADY_TASK), 10000);
+      await page.mouse.click(point.x, point.y, { button: 'right' });
+      const menuItem = page.locator('.context-view .action-label', { hasText: /^Cancel Task$/ }).first();
+      await menuItem.waitFor({ timeout: 10000 }).catch(async () => {
+        const items = await page.locator('.context-view .action-label').allInnerTexts().catch(() => []);
+        throw new Error(`no "Cancel Task" in the context menu: ${items.join(', ') || 'no menu'}`);
+      });
+      // The menu ignores a click that comes right after it opened; a person's click comes later.
+      await menuItem.hover();
+      await proc.sleep(300);
+      await menuItem.click();
+      const dialog = page.locator('.monaco-dialog-box').first();
+      await dialog.waitFor({ timeout: 10000 });
+      const text = (await dialog.innerText()).replace(/\s+/g, ' ');
+      log(`       the dialog: ${text}`);
+      if (!text.includes(`Cancel task '${STEADY_TASK}' (report_progress)?`)) throw new Error(`the dialog does not name the task: ${text}`);
+      if (!text.includes('Cancelling it cancels no other task.')) throw new Error(`the dialog does not say what else is cancelled: ${text}`);
+      await checks.screenshot('cancel-confirmation', { readme: false });
+      await dialog.locator('.monaco-button', { hasText: /^Cancel Task$/ }).first().click();
+      // Drawn finished: cancelled, or done when the task (fire-and-forget: nothing else holds
+      // it) was collected before the agent could read how it ended (docs/agent.md).
+      await until(`"${STEADY_TASK}" drawn finished`, async () =>
+        pane.locator('.monaco-list-row').evaluateAll((rows, wanted) =>
+          rows.some((r) => (r.querySelector('.label-name')?.textContent || '').trim() === wanted && !!r.querySelector('.codicon-circle-slash, .codicon-pass')), STEADY_TASK), 15000);
+      await checks.screenshot('cancelled', { readme: false });
     });
   };
 

@@ -1,6 +1,7 @@
 import * as assert from 'assert';
 import * as fs from 'fs';
 import * as net from 'net';
+import * as os from 'os';
 import { AgentServer, Logger, ProtocolMismatch } from '../../src/ipc/agentServer';
 import { TaskModel } from '../../src/model/taskModel';
 import { ExtensionMessage, parseExtensionMessage } from '../../src/protocol/messages';
@@ -238,5 +239,24 @@ describe('AgentServer (real sockets)', () => {
     friend.hello({ token: server.token });
     await friend.next('welcome');
     assert.strictEqual(model.processes().length, 1);
+  });
+
+  it('on TCP, listens on the loopback interface only', async function () {
+    // Reached through another address of this machine, the listener is not there.
+    const external = Object.values(os.networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+    if (!external) this.skip();
+    server.dispose();
+    server = await AgentServer.listen({ model, logger: log, extensionVersion: '9.9.9' }, { kind: 'tcp' });
+    const port = Number(server.address.split(':').pop());
+    const outcome = await new Promise<string>((resolve) => {
+      const socket = net.connect({ host: external, port }, () => {
+        socket.destroy();
+        resolve('connected');
+      });
+      socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    });
+    assert.strictEqual(outcome, 'ECONNREFUSED', `a connection to ${external}:${port}`);
   });
 });

@@ -161,4 +161,103 @@ describe('TaskArrangement', () => {
     assert.deepStrictEqual(names(arrangement, arrangement.children(loops[1])), ['t2']);
     assert.strictEqual((arrangement.children(loops[0])[0] as TaskNode).taskId, 't1');
   });
+
+  /** Every row of the tree, depth first, as the view would draw it with everything open. */
+  function allRows(): ViewNode[] {
+    const rows: ViewNode[] = [];
+    const visit = (node: ViewNode | undefined, depth: number) => {
+      assert.ok(depth < 32, 'the tree does not end');
+      for (const child of arrangement.children(node)) {
+        rows.push(child);
+        visit(child, depth + 1);
+      }
+    };
+    visit(undefined, 0);
+    return rows;
+  }
+
+  function assertUniqueIds(rows: ViewNode[]): void {
+    const seen = new Map<string, number>();
+    for (const r of rows) seen.set(r.id, (seen.get(r.id) ?? 0) + 1);
+    assert.deepStrictEqual([...seen].filter(([, n]) => n > 1), [], 'VS Code rejects a tree with the same id twice');
+  }
+
+  it('by awaiter: a task two tasks wait on shows under both, each row with an id of its own that stays', () => {
+    load([
+      task('t1', null, { waitingOn: { kind: 'task', tasks: ['t3'] } }),
+      task('t2', null, { waitingOn: { kind: 'task', tasks: ['t3'] } }),
+      task('t3', null, { waitingOn: { kind: 'task', tasks: ['t4'] } }),
+      task('t4', 't3'),
+    ]);
+    arrangement.configure({ arrangement: 'awaiter' });
+    assert.deepStrictEqual(names(arrangement, top()), ['t1', 't2']);
+    const [first] = under('t1') as TaskNode[];
+    const [again] = under('t2') as TaskNode[];
+    assert.deepStrictEqual([first.taskId, again.taskId], ['t3', 't3']);
+    // Its first place keeps the task's own row; the other place is a row of its own.
+    assert.strictEqual(first, arrangement.taskNode(key, 't3'));
+    assert.notStrictEqual(again.id, first.id);
+    assert.strictEqual(again.alias, true);
+    // What it waits on shows under both places too, again with ids of their own.
+    const [t4First] = arrangement.children(first) as TaskNode[];
+    const [t4Again] = arrangement.children(again) as TaskNode[];
+    assert.deepStrictEqual([t4First.taskId, t4Again.taskId], ['t4', 't4']);
+    assert.notStrictEqual(t4First.id, t4Again.id);
+    assertUniqueIds(allRows());
+    // Stable: the same rows come back, and reveal finds the way up from each.
+    assert.strictEqual(under('t2')[0], again);
+    assert.strictEqual(arrangement.children(again)[0], t4Again);
+    assert.strictEqual(arrangement.parent(t4Again), again);
+    assert.strictEqual(arrangement.parent(again), arrangement.taskNode(key, 't2'));
+    assert.strictEqual(arrangement.parent(t4First), first);
+    assert.strictEqual(arrangement.parent(first), arrangement.taskNode(key, 't1'));
+    // Every row of the task, for refreshing it.
+    assert.deepStrictEqual(arrangement.rowsOf(key, 't3').map((r) => r.id).sort(), [first.id, again.id].sort());
+    arrangement.forgetTask(key, 't3');
+    assert.deepStrictEqual(arrangement.rowsOf(key, 't3').length, 1);
+  });
+
+  it('by awaiter: a task in a gather that another task also waits on, folded siblings too', () => {
+    const same = { site: { file: '/app/app.py', line: 9, function: 'f' }, coro: 'fetch' };
+    const kids = Array.from({ length: 3 }, (_, i) => task(`t${i + 10}`, 't1', same));
+    load([
+      task('t1', null, { waitingOn: { kind: 'gather', tasks: kids.map((k) => k.id), label: 'gather' } }),
+      task('t2', null, { waitingOn: { kind: 'gather', tasks: kids.map((k) => k.id), label: 'gather' } }),
+      ...kids,
+    ]);
+    arrangement.configure({ arrangement: 'awaiter', foldThreshold: 2 });
+    const rows = allRows();
+    assertUniqueIds(rows);
+    const folds = rows.filter((r): r is FoldNode => r.kind === 'fold');
+    assert.strictEqual(folds.length, 2, 'one folded row under each gather');
+    for (const fold of folds) assert.deepStrictEqual(names(arrangement, arrangement.children(fold)), ['t10', 't11', 't12']);
+    const placed = rows.filter((r): r is TaskNode => r.kind === 'task' && r.taskId === 't11');
+    assert.strictEqual(placed.length, 2);
+    for (const row of placed) {
+      // reveal walks up from each place to the process
+      let up: ViewNode | undefined = row;
+      const chain: string[] = [];
+      while (up) {
+        chain.push(up.kind);
+        up = arrangement.parent(up);
+      }
+      assert.deepStrictEqual(chain, ['task', 'fold', 'join', 'task', 'process']);
+    }
+  });
+
+  it('by awaiter: tasks that wait on each other (a deadlock) show once, the ring cut and marked', () => {
+    load([
+      task('t1', null, { waitingOn: { kind: 'task', tasks: ['t2'] } }),
+      task('t2', 't1', { waitingOn: { kind: 'task', tasks: ['t1'] } }),
+    ]);
+    arrangement.configure({ arrangement: 'awaiter' });
+    assert.deepStrictEqual(names(arrangement, top()), ['t1']);
+    const [t2] = under('t1') as TaskNode[];
+    assert.strictEqual(t2.taskId, 't2');
+    const [t1Again] = arrangement.children(t2) as TaskNode[];
+    assert.strictEqual(t1Again.taskId, 't1');
+    assert.strictEqual(t1Again.cycle, true);
+    assert.deepStrictEqual(arrangement.children(t1Again), []);
+    assertUniqueIds(allRows());
+  });
 });

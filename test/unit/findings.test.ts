@@ -1,6 +1,6 @@
 import * as assert from 'assert';
-import { FindingsChange, FindingStore, relatedPlaces } from '../../src/model/findings';
-import type { EventMessage } from '../../src/protocol/messages';
+import { FindingsChange, FindingStore, relatedPlaces, withTaskEvidence } from '../../src/model/findings';
+import type { EventMessage, TaskRecord } from '../../src/protocol/messages';
 
 const site = { file: '/app/crawler.py', line: 52, function: 'start', user: true };
 
@@ -46,6 +46,10 @@ describe('FindingStore', () => {
     assert.ok(store.isFlagged('p1', 't9'));
     assert.ok(!store.isFlagged('p2', 't9'));
     assert.ok(!store.isFlagged('p1', 't1'));
+    store.add('p1', event({ kind: 'stuck', site: { ...site, line: 60 } }));
+    store.add('p1', event({ kind: 'stuck', site: { ...site, line: 61 } }));
+    assert.deepStrictEqual(store.kindsOf('p1', 't9'), ['fire-and-forget', 'stuck']);
+    assert.deepStrictEqual(store.kindsOf('p1', 't1'), []);
   });
 
   it('counts findings at one line by kind, for the linter', () => {
@@ -69,7 +73,12 @@ describe('FindingStore', () => {
 
   it('points to where a task waits, where its exception was raised, and where the loop blocked', () => {
     const waits = { file: '/app/w.py', line: 3, function: 'w' };
-    assert.deepStrictEqual(relatedPlaces(event({ kind: 'destroyed-pending', evidence: { awaiting: [site, waits] } })), [{ frame: waits, note: 'where it waits' }]);
+    const unmarked = { file: site.file, line: site.line, function: site.function };
+    assert.deepStrictEqual(relatedPlaces(event({ kind: 'destroyed-pending', evidence: { awaiting: [unmarked, waits] } })), [{ frame: waits, note: 'where it waits' }]);
+    // The program's own line (`user`), not asyncio's, when the frames say which is which.
+    const own = { ...waits, user: true };
+    const asyncio = { file: '/usr/lib/python3.11/asyncio/locks.py', line: 200, function: 'Event.wait', user: false };
+    assert.deepStrictEqual(relatedPlaces(event({ kind: 'stuck', evidence: { awaiting: [site, own, asyncio] } })), [{ frame: waits, note: 'where it waits' }]);
     const raised = { file: '/app/r.py', line: 9, function: 'r' };
     assert.deepStrictEqual(
       relatedPlaces(event({ kind: 'exception-never-retrieved', evidence: { type: 'KeyError', traceback: [site, raised] } })),
@@ -79,6 +88,26 @@ describe('FindingStore', () => {
     assert.deepStrictEqual(relatedPlaces(event({ kind: 'loop-blocked', evidence: { blocking: site, stack: [site, inner] } })), [
       { frame: inner, note: 'innermost frame while blocked' },
     ]);
+    const caller = { file: '/app/app.py', line: 20, function: 'handler', user: true };
+    const helper = { file: '/app/app.py', line: 8, function: 'parse', user: true };
+    assert.deepStrictEqual(relatedPlaces(event({ kind: 'loop-blocked', evidence: { blocking: helper, stack: [caller, helper] } })), [
+      { frame: { file: '/app/app.py', line: 20, function: 'handler' }, note: 'called from' },
+    ]);
     assert.deepStrictEqual(relatedPlaces(event({ evidence: { awaiting: 'garbage', traceback: [1, null] } })), []);
+  });
+
+  it('takes where a pending task waits from its record when the agent did not send it', () => {
+    const own = { file: '/app/w.py', line: 3, function: 'w', user: true };
+    const asyncio = { file: '/usr/lib/python3.11/asyncio/tasks.py', line: 600, function: 'sleep', user: false };
+    const task: TaskRecord = { id: 't9', name: 'poller', coro: 'poll', state: 'pending', parent: 't1', loop: 'l1', created: 1, site: null, awaiting: [own, asyncio] };
+    const orphan = event({ kind: 'orphan', evidence: { parent: 't1', parentState: 'done' } });
+    const enriched = withTaskEvidence(orphan, task);
+    assert.deepStrictEqual(enriched.evidence, { parent: 't1', parentState: 'done', awaiting: [own, asyncio] });
+    assert.deepStrictEqual(relatedPlaces(enriched), [{ frame: { file: '/app/w.py', line: 3, function: 'w' }, note: 'where it waits' }]);
+    // Not for a task that is not waiting, nor over what the agent sent.
+    assert.strictEqual(withTaskEvidence(orphan, { ...task, state: 'running' }), orphan);
+    assert.strictEqual(withTaskEvidence(orphan, undefined), orphan);
+    const sent = event({ kind: 'stuck', evidence: { awaiting: [asyncio] } });
+    assert.strictEqual(withTaskEvidence(sent, task), sent);
   });
 });

@@ -42,4 +42,25 @@ describe('loadRecording', () => {
     assert.strictEqual(summary.processKey, undefined);
     assert.deepStrictEqual(model.processes(), []);
   });
+
+  it('keeps the finished tasks of an old recording when the view prunes its history', () => {
+    // Recorded a day ago: every finished time is older than any history setting.
+    const dayAgo = Date.now() - 24 * 3600 * 1000;
+    const task = (id: string, parent: string | null, state: string, finished?: number) => ({
+      id, name: id, coro: 'work', state, parent, loop: 'l1', created: dayAgo, ...(finished === undefined ? {} : { finished }),
+    });
+    const lines = [
+      { type: 'hello', protocol: 1, agent: '0.1.0', pid: 7, python: '3.12.1', argv: ['old.py'] },
+      { type: 'snapshot', seq: 1, time: dayAgo, loops: [], tasks: [task('t1', null, 'pending'), task('t2', 't1', 'failed', dayAgo + 10)] },
+      { type: 'delta', seq: 2, time: dayAgo + 20, upsert: [task('t3', 't1', 'cancelled', dayAgo + 20), task('t4', 't1', 'done', dayAgo + 30)], remove: [] },
+      { type: 'bye', exitCode: 1 },
+    ];
+    const model = new TaskModel();
+    const summary = loadRecording(lines.map((l) => JSON.stringify(l)).join('\n'), 'old.taskscope', model, new FindingStore(), silent);
+    const before = model.allTasks(summary.processKey!).map((t) => t.id);
+    assert.deepStrictEqual(before, ['t1', 't2', 't3', 't4']);
+    // What the Tasks view does every 5 s, with the default history of 60 s.
+    assert.strictEqual(model.pruneFinished(Date.now() - 60_000), 0);
+    assert.deepStrictEqual(model.allTasks(summary.processKey!).map((t) => t.id), before);
+  });
 });

@@ -142,4 +142,16 @@ describe('TaskModel history', () => {
     assert.deepStrictEqual(changes[0].removed, ['t2']);
     assert.strictEqual(model.pruneFinished(500), 0);
   });
+
+  it('keeps every finished task of a process that exited: the picture of how it ended', () => {
+    const model = new TaskModel();
+    const key = model.addProcess(hello).key;
+    model.applySnapshot(key, {
+      type: 'snapshot', seq: 1, time: 0, loops: [],
+      tasks: [task('t1', null, { state: 'done', finished: 100 }), task('t2', 't1', { state: 'cancelled', finished: 200 })],
+    });
+    model.markExited(key, 0);
+    assert.strictEqual(model.pruneFinished(Date.now()), 0);
+    assert.deepStrictEqual(ids(model.allTasks(key)), ['t1', 't2']);
+  });
 });

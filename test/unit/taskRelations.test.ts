@@ -1,6 +1,6 @@
 import * as assert from 'assert';
 import { TaskModel } from '../../src/model/taskModel';
-import { cancelledWith, descendants, formatStack } from '../../src/model/taskRelations';
+import { cancelConfirmation, cancelledWith, cancelTreeConfirmation, descendants, formatStack } from '../../src/model/taskRelations';
 import type { TaskRecord } from '../../src/protocol/messages';
 
 let clock = 0;
@@ -37,6 +37,29 @@ describe('task relations', () => {
   it('finds every live task a task created, transitively', () => {
     assert.deepStrictEqual(descendants(model, key, 't2').map((t) => t.id).sort(), ['t5', 't6']);
     assert.deepStrictEqual(descendants(model, key, 't1').map((t) => t.id).sort(), ['t2', 't3', 't5', 't6']);
+  });
+
+  it('asks before cancelling, naming the tasks cancelled with it', () => {
+    const branch = model.task(key, 't1')!;
+    assert.deepStrictEqual(cancelConfirmation(branch, cancelledWith(model, key, 't1')), {
+      message: "Cancel task 't1' (work)?",
+      detail: "Cancelling it also cancels the 3 tasks it waits on: 't2', 't3', 't5'.",
+      button: 'Cancel Task',
+    });
+    assert.strictEqual(cancelConfirmation(model.task(key, 't2')!, cancelledWith(model, key, 't2')).detail, "Cancelling it also cancels the task it waits on: 't5'.");
+    assert.strictEqual(cancelConfirmation(model.task(key, 't8')!, cancelledWith(model, key, 't8')).detail, 'Cancelling it cancels no other task.');
+    const many = Array.from({ length: 11 }, (_, i) => task(`m${i}`, 't1'));
+    assert.match(cancelConfirmation(branch, many).detail, /the 11 tasks it waits on: 'm0', .*'m7', and 3 more\.$/);
+  });
+
+  it('asks before cancelling a task and what it created, naming them', () => {
+    const t2 = model.task(key, 't2')!;
+    assert.deepStrictEqual(cancelTreeConfirmation(t2, descendants(model, key, 't2')), {
+      message: "Cancel task 't2' and everything it created?",
+      detail: "It created 2 live tasks: 't5', 't6'.",
+      button: 'Cancel All',
+    });
+    assert.strictEqual(cancelTreeConfirmation(model.task(key, 't3')!, []).detail, 'It created no live tasks.');
   });
 
   it('prints a stack the way a Python traceback reads', () => {

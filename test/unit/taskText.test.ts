@@ -1,6 +1,6 @@
 import * as assert from 'assert';
 import type { TaskRecord } from '../../src/protocol/messages';
-import { coarseDuration, formatDuration, taskDescription } from '../../src/views/taskText';
+import { coarseDuration, formatDuration, processMark, taskDescription, taskMark } from '../../src/views/taskText';
 
 const base: TaskRecord = { id: 't1', name: 'worker-1', coro: 'Crawler.worker', state: 'pending', parent: null, loop: 'l1', created: 0, site: null };
 const awaiting = [
@@ -32,5 +32,17 @@ describe('task row text', () => {
     assert.strictEqual(coarseDuration(4_999), undefined);
     assert.strictEqual(coarseDuration(59_999), '55 s');
     assert.strictEqual(coarseDuration(2 * 3_600_000), '2 h');
+  });
+
+  it('marks a task a finding concerns with a badge and colour, its state icon kept; greys what exited', () => {
+    assert.deepStrictEqual(taskMark(['fire-and-forget'], false), { badge: '1', tooltip: 'Fire-and-forget task', color: 'list.warningForeground' });
+    const both = taskMark(['stuck', 'exception-never-retrieved'], true)!;
+    assert.strictEqual(both.badge, '2');
+    assert.strictEqual(both.color, 'list.errorForeground', 'an exception nobody retrieved is an error');
+    assert.match(both.tooltip!, /Stuck/);
+    assert.deepStrictEqual(taskMark([], true), { color: 'disabledForeground' });
+    assert.strictEqual(taskMark([], false), undefined);
+    assert.deepStrictEqual(processMark(true), { tooltip: 'exited', color: 'disabledForeground' });
+    assert.strictEqual(processMark(false), undefined);
   });
 });

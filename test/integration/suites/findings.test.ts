@@ -73,7 +73,11 @@ describe('Findings', function () {
     assert.strictEqual(api.findingsView.getTreeItem(row).description, 'nested_tasks.py:15 ×2');
     const key = api.model.processes().find((p) => p.title.endsWith('(recording)'))!.key;
     const leaf = api.tasksView.taskNode(key, 't3');
-    assert.strictEqual((api.tasksView.getTreeItem(leaf).iconPath as vscode.ThemeIcon).id, 'warning');
+    // The state icon stays (greyed: the process exited); the finding adds a badge and colour.
+    assert.strictEqual((api.tasksView.getTreeItem(leaf).iconPath as vscode.ThemeIcon).id, 'watch');
+    assert.deepStrictEqual(api.rowMark(leaf), { badge: '1', tooltip: 'Fire-and-forget task', color: 'list.warningForeground' });
+    assert.match(String(api.tasksView.getTreeItem(leaf).accessibilityInformation?.label), /findings: Fire-and-forget task$/);
+    assert.deepStrictEqual(api.rowMark(api.tasksView.taskNode(key, 't1')), { color: 'disabledForeground' });
     await until('the status bar to count the findings', () => api.statusText().includes('$(warning) 2'));
   });
 

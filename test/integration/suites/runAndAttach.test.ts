@@ -1,9 +1,11 @@
 // Running and attaching, through public surfaces: a Python debug session gets the agent
-// injected (the 'debugpy' type is served by a stand-in adapter, test/fixtures/debugger-standin,
+// injected (the 'debugpy' and 'python' types are served by a stand-in adapter, test/fixtures/debugger-standin,
 // because the Python Debugger extension cannot be installed here), the setting turns it off,
 // and the attach command gives a command line that really connects a program to this window.
 import * as assert from 'assert';
 import * as cp from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
 import type { TaskScopeApi } from '../../../src/extension';
@@ -27,21 +29,31 @@ describe('Run and attach', function () {
   });
 
   it('loads the agent into a Python debug session', async () => {
+    await debugWithAgent('debugpy');
+  });
+
+  it('loads the agent into a debug session of the older \'python\' type too', async () => {
+    await debugWithAgent('python');
+  });
+
+  async function debugWithAgent(type: string): Promise<void> {
     const started = await vscode.debug.startDebugging(undefined, {
-      type: 'debugpy', request: 'launch', name: 'TaskScope injection test', program, env: { APP_SETTING: 'kept' },
+      type, request: 'launch', name: `TaskScope injection test (${type})`, program, env: { APP_SETTING: 'kept' },
     });
     assert.ok(started, 'the debug session did not start');
     const session = await until('the debug session', () => vscode.debug.activeDebugSession);
     const env = session.configuration.env as Record<string, string>;
     assert.strictEqual(env.APP_SETTING, 'kept', 'the configuration\'s own environment must be kept');
     assert.strictEqual(env.TASKSCOPE_CONNECT, api.address);
+    assert.strictEqual(env.TASKSCOPE_HISTORY_SECONDS, String(vscode.workspace.getConfiguration('taskscope').get('tasks.historySeconds')));
     assert.ok(env.PYTHONPATH.split(path.delimiter)[0].endsWith(path.join('python', 'taskscope', 'bootstrap')), env.PYTHONPATH);
     // The program itself (not python -m taskscope) connects, through the bootstrap.
     const p = await until('the debugged program to connect', () => connectedWithArgv(program));
     assert.deepStrictEqual(api.model.children(p.key, null).map((t) => t.coro), ['main']);
+    assert.strictEqual(session.type, type);
     await vscode.debug.stopDebugging();
     await until('the debugged program to exit', () => api.model.process(p.key)?.status === 'exited');
-  });
+  }
 
   it('leaves debug sessions alone when taskscope.debug.injectAgent is off', async () => {
     await vscode.workspace.getConfiguration('taskscope').update('debug.injectAgent', false, vscode.ConfigurationTarget.Global);
@@ -53,18 +65,65 @@ describe('Run and attach', function () {
     assert.strictEqual(api.model.processes().length, before, 'a process connected although injection was off');
   });
 
+  /** `KEY=value` words of a copied text, unquoted. */
+  function envOf(words: string[]): Record<string, string> {
+    return Object.fromEntries(words.map((w) => /^(\w+)=(.*)$/.exec(w)!).map(([, k, v]) => [k, v.replace(/^'|'$/g, '')]));
+  }
+
   it('gives a command line that connects a program started elsewhere, over TCP with a token', async () => {
     const text = (await vscode.commands.executeCommand('taskscope.attachCommand', 'tcp')) as string;
-    const match = /^TASKSCOPE_TOKEN=(\w+) PYTHONPATH=(\S+) python3 -m taskscope run --connect (tcp:127\.0\.0\.1:\d+) your_app\.py$/.exec(text);
+    const match = /^TASKSCOPE_TOKEN=(\w+) PYTHONPATH=(\S+) ((?:TASKSCOPE_\w+=\S+ )*)python3 -m taskscope run --connect (tcp:127\.0\.0\.1:\d+) your_app\.py$/.exec(text);
     assert.ok(match, text);
     assert.strictEqual(await vscode.env.clipboard.readText(), text);
-    const [, token, pythonPath, address] = match;
+    const [, token, pythonPath, settings, address] = match;
+    assert.strictEqual(envOf(settings.trim().split(' ')).TASKSCOPE_HISTORY_SECONDS, String(vscode.workspace.getConfiguration('taskscope').get('tasks.historySeconds')));
     const child = cp.spawn('python3', ['-m', 'taskscope', 'run', '--connect', address, program], {
       env: { ...process.env, TASKSCOPE_TOKEN: token, PYTHONPATH: pythonPath.replace(/^'|'$/g, '') },
     });
     const p = await until('the TCP program to connect', () => connectedWithArgv(program)).finally(() => child.kill('SIGTERM'));
     assert.ok(api.model.taskCount(p.key) > 0);
     await until('the TCP program to exit', () => api.model.process(p.key)?.status === 'exited');
+  });
+
+  it('connects a program in a container that shares this machine\'s network, with a copy of the agent, never without the token', async () => {
+    // No container runtime here: the copied line's pieces are checked, then its program is
+    // run the way the container would run it (the agent from a copied folder, its environment).
+    const text = (await vscode.commands.executeCommand('taskscope.attachCommand', 'container')) as string;
+    const match = /^docker run --rm -it --network host -v (\S+):\/opt\/taskscope:ro ((?:-e \S+ )+)your-image python3 -m taskscope run --connect (tcp:127\.0\.0\.1:\d+) your_app\.py$/.exec(text);
+    assert.ok(match, text);
+    const [, mounted, envWords, address] = match;
+    assert.strictEqual(mounted, api.agentRoot);
+    const env = envOf(envWords.trim().split(' ').filter((w) => w !== '-e'));
+    assert.strictEqual(env.PYTHONPATH, '/opt/taskscope');
+    assert.match(env.TASKSCOPE_TOKEN, /^[0-9a-f]{48}$/);
+
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'taskscope-container-'));
+    try {
+      const copied = (await vscode.commands.executeCommand('taskscope.copyAgent', vscode.Uri.file(folder))) as string;
+      assert.strictEqual(copied, path.join(folder, 'taskscope'));
+      for (const file of ['__init__.py', 'agent.py', 'cli.py', path.join('bootstrap', 'sitecustomize.py')]) {
+        assert.ok(fs.existsSync(path.join(copied, file)), `${file} was not copied`);
+      }
+      assert.ok(!fs.readdirSync(copied, { recursive: true }).some((f) => String(f).includes('__pycache__')), 'caches copied');
+      const run = (token: string) =>
+        cp.spawn('python3', ['-m', 'taskscope', 'run', '--connect', address, program], {
+          cwd: folder,
+          env: { ...process.env, ...env, PYTHONPATH: folder, TASKSCOPE_TOKEN: token },
+        });
+      const intruder = run('0'.repeat(48));
+      try {
+        await new Promise((r) => setTimeout(r, 2000));
+        assert.ok(!connectedWithArgv(program), 'a program with the wrong token was let in');
+      } finally {
+        intruder.kill('SIGTERM');
+      }
+      const child = run(env.TASKSCOPE_TOKEN);
+      const p = await until('the program to connect with the copied agent', () => connectedWithArgv(program)).finally(() => child.kill('SIGTERM'));
+      assert.ok(api.model.taskCount(p.key) > 0);
+      await until('the program to exit', () => api.model.process(p.key)?.status === 'exited');
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it('copies the stack of a live task, asked of the agent', async () => {

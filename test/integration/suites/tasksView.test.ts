@@ -10,6 +10,22 @@ import type { TaskScopeApi } from '../../../src/extension';
 import type { TasksViewNode } from '../../../src/views/taskTreeProvider';
 import { EXTENSION_ID, label, note, until, workspaceFile } from '../support';
 
+/**
+ * The commands the manifest's view/item/context menus show for a Tasks view row with this
+ * contextValue (a `view == …` clause holds; each `viewItem =~ /…/` is tested), inline ones too.
+ */
+function menuCommandsFor(contextValue: string): string[] {
+  const manifest = vscode.extensions.getExtension(EXTENSION_ID)!.packageJSON as {
+    contributes: { menus: Record<string, { command: string; when?: string }[]> };
+  };
+  return manifest.contributes.menus['view/item/context']
+    .filter((m) => (m.when ?? '').includes('view == taskscope.tasks'))
+    .filter((m) =>
+      [...(m.when ?? '').matchAll(/viewItem =~ \/(.*?)\//g)].every(([, re]) => new RegExp(re).test(contextValue)),
+    )
+    .map((m) => m.command);
+}
+
 /** The 1-based line of the file that contains `text`. */
 function lineOf(file: vscode.Uri, text: string): number {
   const index = fs.readFileSync(file.fsPath, 'utf8').split('\n').findIndex((l) => l.includes(text));
@@ -41,10 +57,13 @@ describe('Tasks view, live', function () {
 
   it('runs the active Python file with the agent and shows its process', async () => {
     await vscode.window.showTextDocument(program());
-    const result = (await vscode.commands.executeCommand('taskscope.runFile')) as { terminal: vscode.Terminal; launch: { args: string[] } };
+    const result = (await vscode.commands.executeCommand('taskscope.runFile')) as { terminal: vscode.Terminal; launch: { args: string[]; env: Record<string, string> } };
     assert.ok(result, 'the command started nothing');
     terminal = result.terminal;
     assert.deepStrictEqual(result.launch.args.slice(0, 3), ['-m', 'taskscope', 'run']);
+    // The settings reach the agent: the history of finished tasks among them.
+    const history = vscode.workspace.getConfiguration('taskscope').get<number>('tasks.historySeconds');
+    assert.strictEqual(result.launch.env.TASKSCOPE_HISTORY_SECONDS, String(history));
     const processNode = await until('the process row', () =>
       api.tasksView
         .getChildren()
@@ -161,6 +180,16 @@ describe('Tasks view, live', function () {
     assert.ok(tooltip.value.includes(`(${link('await asyncio.sleep(3600)')})`), tooltip.value);
   });
 
+  it('offers the actions of a live task in its context menu and inline, cancel included', () => {
+    const leaf = leafRow(1);
+    const contextValue = api.tasksView.getTreeItem(leaf).contextValue!;
+    assert.deepStrictEqual(menuCommandsFor(contextValue).sort(), [
+      'taskscope.cancelTask', 'taskscope.cancelTask', 'taskscope.cancelTaskTree', 'taskscope.copyStack',
+      'taskscope.openAwaitPoint', 'taskscope.openAwaitPoint', 'taskscope.openCreationSite', 'taskscope.revealCreator',
+    ]);
+    assert.strictEqual(api.rowMark(leaf), undefined, 'a live task without findings has no decoration');
+  });
+
   it('cancels a task in the Python process', async () => {
     const processNode = ourProcess();
     const [main] = api.tasksView.getChildren(processNode);
@@ -204,9 +233,15 @@ describe('Tasks view, live', function () {
       /exited/.test(String(api.tasksView.getTreeItem(ourProcess()).description)) ? ourProcess() : undefined,
     );
     assert.match(String(api.tasksView.getTreeItem(processNode).contextValue), /\bexited\b/);
-    // Its tasks stay, greyed: history.
+    // The process row and its tasks stay, greyed: history (icons, and names through a decoration).
+    const processItem = api.tasksView.getTreeItem(processNode);
+    assert.strictEqual(((processItem.iconPath as vscode.ThemeIcon).color as vscode.ThemeColor).id, 'disabledForeground');
+    assert.strictEqual(api.rowMark(processNode)?.color, 'disabledForeground');
     const [main] = api.tasksView.getChildren(processNode);
     assert.strictEqual(((api.tasksView.getTreeItem(main).iconPath as vscode.ThemeIcon).color as vscode.ThemeColor).id, 'disabledForeground');
+    assert.strictEqual(api.rowMark(main)?.color, 'disabledForeground');
+    // Nothing left to cancel: the cancel actions are gone from its tasks.
+    assert.deepStrictEqual(menuCommandsFor(api.tasksView.getTreeItem(main).contextValue!).filter((c) => c.startsWith('taskscope.cancel')), []);
     await vscode.commands.executeCommand('taskscope.removeProcess', processNode);
     assert.ok(!api.tasksView.getChildren().some((n) => n.processKey === processNode.processKey));
   });

@@ -1,0 +1,143 @@
+"""The agent's settings from the environment: the history of finished tasks
+(TASKSCOPE_HISTORY_SECONDS, which the extension sets from taskscope.tasks.historySeconds,
+and TASKSCOPE_HISTORY_MAX), read the same way through the command line and the bootstrap;
+bad values are logged and ignored."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+from test.agent import support
+from taskscope import agent, protocol, sampler
+from taskscope.log import log
+
+PROGRAM = "finishes_tasks.py"
+FINISHED = ("cancelled", "failed")
+
+
+class HistorySettings(unittest.TestCase):
+    def test_defaults_are_the_samplers(self):
+        settings = agent.settings_from_env({})
+        self.assertEqual((settings.history_seconds, settings.history_max), (sampler.HISTORY_SECONDS, sampler.HISTORY_MAX))
+
+    def test_read_from_the_environment_zero_included(self):
+        settings = agent.settings_from_env({"TASKSCOPE_HISTORY_SECONDS": "120", "TASKSCOPE_HISTORY_MAX": "5000"})
+        self.assertEqual((settings.history_seconds, settings.history_max), (120.0, 5000))
+        settings = agent.settings_from_env({"TASKSCOPE_HISTORY_SECONDS": "0", "TASKSCOPE_HISTORY_MAX": "0"})
+        self.assertEqual((settings.history_seconds, settings.history_max), (0.0, 0))
+
+    def test_bad_values_are_logged_and_ignored(self):
+        folder = tempfile.mkdtemp(prefix="ts-settings-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        path = os.path.join(folder, "agent.log")
+        saved = (log.path, log.debug_enabled)
+        log.path, log.debug_enabled = path, False
+        try:
+            for seconds, count in (("soon", "many"), ("-1", "-1"), ("nan", "2.5"), ("inf", "1e3")):
+                with self.subTest(seconds=seconds, count=count):
+                    settings = agent.settings_from_env({"TASKSCOPE_HISTORY_SECONDS": seconds,
+                                                        "TASKSCOPE_HISTORY_MAX": count})
+                    self.assertEqual((settings.history_seconds, settings.history_max),
+                                     (sampler.HISTORY_SECONDS, sampler.HISTORY_MAX))
+        finally:
+            log.path, log.debug_enabled = saved
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        for seconds in ("soon", "-1", "nan", "inf"):
+            self.assertIn("ignoring TASKSCOPE_HISTORY_SECONDS=%r" % seconds, text)
+        for count in ("many", "-1", "2.5", "1e3"):
+            self.assertIn("ignoring TASKSCOPE_HISTORY_MAX=%r" % count, text)
+
+    def test_the_agent_hands_them_to_its_sampler(self):
+        address = protocol.parse_address("unix:/nonexistent/ipc.sock")
+        made = agent.Agent(address, history_seconds=7.5, history_max=3)  # not started: no thread
+        self.assertEqual((made.sampler.history_seconds, made.sampler.history_max), (7.5, 3))
+
+
+def run_finishing(env, via="cli", gone=None):
+    """Runs the program against a fake extension until both tasks were seen finished, then
+    until `gone(removed ids, ids of the two tasks)` holds (else for 1.5 s). Returns the two
+    tasks' ids and the ids the agent removed by then."""
+    release_path = support.release_file()
+    try:
+        with support.FakeExtension() as ext:
+            environment = support.clean_env(RELEASE_FILE=release_path, **env)
+            if via == "cli":
+                proc = support.start_agent([PROGRAM], connect=ext.address, env=environment)
+            else:
+                environment.update(PYTHONPATH=support.BOOTSTRAP, TASKSCOPE_CONNECT=ext.address)
+                proc = subprocess.Popen([sys.executable, PROGRAM], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, env=environment, cwd=support.PROGRAMS)
+            try:
+                conn = ext.wait_connection()
+                ids = {}
+
+                def finished():
+                    for t in conn.tasks.values():
+                        if t["name"] in FINISHED and t["state"] in ("cancelled", "failed"):
+                            ids[t["name"]] = t["id"]
+                    return len(ids) == len(FINISHED)
+
+                ext.wait(finished, what="both tasks seen finished")
+
+                def removed():
+                    return {tid for m in conn.messages if m["type"] == "delta" for tid in m["remove"]}
+
+                if gone is not None:
+                    ext.wait(lambda: gone(removed(), set(ids.values())), timeout=15, what="the tasks removed")
+                else:
+                    time.sleep(1.5)
+                with ext.cond:
+                    result = dict(ids), removed()
+                support.release(release_path)
+                out, err = proc.communicate(timeout=30)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
+        if proc.returncode != 0 or out != "done True ValueError\n":
+            raise AssertionError("the program did not run as usual: %r %r %r" % (proc.returncode, out, err))
+        return result
+    finally:
+        shutil.rmtree(os.path.dirname(release_path), ignore_errors=True)
+
+
+class HistoryOfARunningProgram(unittest.TestCase):
+    """The variables set the history the agent keeps (finished tasks leave with ``remove``)."""
+
+    @classmethod
+    def setUpClass(cls):
+        def both_gone(removed, ids):
+            return ids <= removed
+
+        runs = {
+            "cli, 0.3 s": lambda: run_finishing({"TASKSCOPE_HISTORY_SECONDS": "0.3"}, gone=both_gone),
+            "bootstrap, 0.3 s": lambda: run_finishing({"TASKSCOPE_HISTORY_SECONDS": "0.3"}, via="bootstrap",
+                                                      gone=both_gone),
+            "cli, at most 1": lambda: run_finishing({"TASKSCOPE_HISTORY_MAX": "1"}),
+            "cli, default": lambda: run_finishing({}),
+        }
+        names = list(runs)
+        cls.runs = dict(zip(names, support.parallel(lambda name: runs[name](), names, workers=4)))
+
+    def test_a_short_history_removes_finished_tasks_command_line_and_bootstrap(self):
+        for name in ("cli, 0.3 s", "bootstrap, 0.3 s"):
+            with self.subTest(name):
+                ids, removed = self.runs[name]
+                self.assertLessEqual(set(ids.values()), removed)
+
+    def test_a_history_of_one_task_keeps_the_last_one_only(self):
+        ids, removed = self.runs["cli, at most 1"]
+        self.assertEqual(len(set(ids.values()) & removed), 1, (ids, removed))
+
+    def test_by_default_finished_tasks_stay(self):
+        ids, removed = self.runs["cli, default"]
+        self.assertEqual(set(ids.values()) & removed, set())
+
+
+if __name__ == "__main__":
+    unittest.main()

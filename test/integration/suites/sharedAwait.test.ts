@@ -1,0 +1,59 @@
+// A real program in which two tasks await one task: by awaiter, the shared task shows under
+// both waiters, each row with an id of its own (VS Code refuses a tree with the same id twice:
+// "Element with id … is already registered"), and both rows can be revealed and selected.
+import * as assert from 'assert';
+import * as vscode from 'vscode';
+import type { TaskScopeApi } from '../../../src/extension';
+import type { TasksViewNode } from '../../../src/views/taskTreeProvider';
+import { EXTENSION_ID, label, until, workspaceFile } from '../support';
+
+describe('Tasks view by awaiter, a task that two tasks await', function () {
+  this.timeout(60000);
+  let api: TaskScopeApi;
+  let terminal: vscode.Terminal | undefined;
+
+  before(async () => {
+    api = (await vscode.extensions.getExtension<TaskScopeApi>(EXTENSION_ID)!.activate())!;
+  });
+
+  after(async () => {
+    terminal?.dispose();
+    await vscode.commands.executeCommand('taskscope.arrangeByCreator');
+  });
+
+  it('shows it under each waiter with ids of their own, and reveals and selects each', async () => {
+    await vscode.window.showTextDocument(workspaceFile('shared_wait.py'));
+    const result = (await vscode.commands.executeCommand('taskscope.runFile')) as { terminal: vscode.Terminal };
+    terminal = result.terminal;
+    const processNode = await until('the process row', () =>
+      api.tasksView.getChildren().find((n) => label(api, n) === 'shared_wait.py' && /\bconnected\b/.test(String(api.tasksView.getTreeItem(n).contextValue))),
+    );
+    await vscode.commands.executeCommand('taskscope.arrangeByAwaiter');
+    const rowsUnder = (waiter: string): TasksViewNode[] => {
+      const [main] = api.tasksView.getChildren(processNode);
+      const gather = main ? api.tasksView.getChildren(main).find((n) => n.kind === 'join') : undefined;
+      const row = gather ? api.tasksView.getChildren(gather).find((n) => label(api, n) === waiter) : undefined;
+      return row ? api.tasksView.getChildren(row) : [];
+    };
+    const [underA, underB] = await until('the shared task under both waiters', () => {
+      const a = rowsUnder('waiter-a').find((n) => label(api, n) === 'shared');
+      const b = rowsUnder('waiter-b').find((n) => label(api, n) === 'shared');
+      return a && b ? [a, b] : undefined;
+    });
+    const ids = [api.tasksView.getTreeItem(underA).id, api.tasksView.getTreeItem(underB).id];
+    assert.notStrictEqual(ids[0], ids[1], `both rows have the id ${ids[0]}`);
+    // Revealing a row makes VS Code fetch (and register) every row on the way: a repeated id
+    // fails there. The second place starts closed; its tooltip says why it is there.
+    for (const row of [underA, underB, underA]) {
+      await api.reveal(row);
+      assert.deepStrictEqual(api.selection().map((n) => n.id), [row.id]);
+    }
+    assert.strictEqual(api.tasksView.getTreeItem(underB).collapsibleState, vscode.TreeItemCollapsibleState.None);
+    const tooltip = (await api.tasksView.resolveTreeItem(api.tasksView.getTreeItem(underB), underB)).tooltip as vscode.MarkdownString;
+    assert.match(tooltip.value, /More than one task waits on it/);
+    // Commands act on the task, whichever row: its creation site is the line in main.
+    const editor = (await vscode.commands.executeCommand('taskscope.openCreationSite', underB)) as vscode.TextEditor | undefined;
+    assert.ok(editor, 'no editor opened');
+    assert.match(editor.document.lineAt(editor.selection.active.line).text, /name="shared"/);
+  });
+});
