@@ -217,11 +217,17 @@ class FrameResolver:
         ``user: true``); without a user frame it holds the first `limit` frames and
         `site` is None.
         """
+        made = self.made(captured, limit)
+        return made[0], made[1]
+
+    def made(self, captured, limit=8):
+        """``(site, stack, codes)`` as `creation` tells them, one shared tuple for every
+        task made at the same place (records keep it: one slot, no object of their own)."""
         codes = tuple(captured[::2])
         key = _key(codes, captured)
         cached = self._creations.get(key)
         if cached is not None and cached[2] == codes:  # the same code objects (identity first)
-            return cached[0], cached[1]
+            return cached
         stack = []
         site_frame = None
         for i in range(0, len(captured) - 1, 2):
@@ -236,8 +242,8 @@ class FrameResolver:
                 stack.append(self.frame(code, captured[i + 1]))
         if len(self._creations) >= self.MAX_CACHE:
             self._creations.clear()
-        self._creations[key] = (site_frame, stack, codes)
-        return site_frame, stack
+        made = self._creations[key] = (site_frame, stack, codes)
+        return made
 
     def chain(self, captured):
         """``(chain, frames)`` for an await chain ``[code, lasti, ...]``: a tuple and its

@@ -49,22 +49,96 @@ import weakref
 from collections import deque
 
 
-#: The fields of a task's record (`TaskRef` and `DeadRef`).
+#: The fields of a task's record (`TaskRef` and `DeadRef`) that every record has a slot
+#: for: a slot costs 8 bytes per task, so a field only some tasks need (finished,
+#: failed, cancelled, suspected) lives in `_RARE`, and what can be told from another
+#: field is a property (see `_Record`).
 RECORD_FIELDS = (
-    "num", "id", "addr", "loop", "parent", "parent_id", "created", "stack", "coro", "name", "collected",
-    "state", "site", "creation", "await_sig", "awaiting", "waiting_since", "published", "finished",
-    "exception", "cancel_message", "cancel_requested", "tries", "due", "quiet", "group", "waiter",
-    "waiting_on", "binding", "suspect", "flagged",
+    "num", "addr", "loop", "parent", "created", "stack", "coro", "name", "collected", "state", "made",
+    "point", "waiting_since", "published", "quiet", "group", "waiter", "waiting_on", "binding", "_rare",
 )
 
+#: Fields kept in the record's ``_rare`` dict (made when one of them is first set to
+#: something else than its default), with their defaults. Written on the sampler thread
+#: only (``collected`` is a slot: the collection callback runs on any thread).
+_RARE = {
+    "finished": None, "exception": None, "cancel_message": None, "cancel_requested": None,
+    "tries": 0, "suspect": 0, "flagged": None,
+}
 
-class TaskRef(weakref.ref):
+
+def _rare_field(name, default):
+    def get(self):
+        rare = self._rare
+        return default if rare is None else rare.get(name, default)
+
+    def put(self, value):
+        rare = self._rare
+        if value is default or (value == default and type(value) is type(default)):
+            if rare is not None:
+                rare.pop(name, None)
+                if not rare:
+                    self._rare = None
+            return
+        if rare is None:
+            rare = self._rare = {}
+        rare[name] = value
+
+    return property(get, put, doc="a rare field of the record (see `_RARE`)")
+
+
+class _Record:
+    """What `TaskRef` and `DeadRef` share: the properties over their slots."""
+
+    __slots__ = ()
+
+    @property
+    def id(self):
+        """The task's id in the protocol (``"t12"``), once the sampler adopted it."""
+        return "t%d" % self.num if self.state is not None else None
+
+    @property
+    def parent_id(self):
+        parent = self.parent
+        return parent.id if isinstance(parent, _Record) else None
+
+    # The creation frames, once resolved from `stack` (see `FrameResolver.creation`):
+    # ``made`` is the resolver's shared pair.
+    @property
+    def site(self):
+        made = self.made
+        return made[0] if made is not None else None
+
+    @property
+    def creation(self):
+        made = self.made
+        return made[1] if made is not None else None
+
+    # Where it waits: ``point`` is the resolver's shared ``(chain, frames)`` pair (see
+    # `FrameResolver.chain`), the same for every task waiting at one place.
+    @property
+    def await_sig(self):
+        point = self.point
+        return point[0] if point is not None else None
+
+    @property
+    def awaiting(self):
+        point = self.point
+        return point[1] if point is not None else None
+
+
+for _name, _default in _RARE.items():
+    setattr(_Record, _name, _rare_field(_name, _default))
+del _name, _default
+
+
+class TaskRef(weakref.ref, _Record):
     """A weak reference to a task, plus its record."""
 
     __slots__ = RECORD_FIELDS
 
 
-class DeadRef:
+class DeadRef(_Record):
     """The record of a task that was gone before its record was made; calling it
     returns None, as a dead `TaskRef` would."""
 
@@ -239,6 +313,10 @@ class Registry:
         ref.name = None
         ref.collected = None
         ref.group = None
+        ref.state = None  # adopted when set (see `_Record.id`)
+        ref.made = None
+        ref.point = None
+        ref._rare = None
 
     def track_discovered(self, task, loop, now):
         """Records a task the hook did not see (``asyncio.Task(...)`` made directly where

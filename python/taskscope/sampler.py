@@ -249,8 +249,8 @@ class Sampler:
         self._orphan_watch = deque()  # (due, child, parent)
         self._stale = deque()  # (time, TaskRef) of collected tasks still in by_addr
         self._events = []  # findings of this sample, sent after its snapshot or delta
-        self.by_id = {}
-        self._live = {}
+        self._live = {}  # num -> record of each live task
+        self._done = {}  # num -> record of each finished task kept (the history)
         self._history = deque()
         self._changed = {}
         self._removed = []
@@ -473,10 +473,11 @@ class Sampler:
             self._fresh = []
         finished = None
         live = self._live
+        seen = set()
         for ref in due:
-            if ref.due == -tick or ref.num not in live:
+            if ref.num in seen or live.get(ref.num) is not ref:
                 continue  # seen already at this sample, or ended
-            ref.due = -tick
+            seen.add(ref.num)
             if self._observe(ref, now, running):
                 if finished is None:
                     finished = []
@@ -497,7 +498,6 @@ class Sampler:
             # tasks made together spread over the samples.
             ahead = 1 + quiet // 2 + ref.num % (quiet + 1)
         at = tick + ahead
-        ref.due = at
         slot = self._wheel.get(at)
         if slot is None:
             self._wheel[at] = [ref]
@@ -848,7 +848,6 @@ class Sampler:
             self._orphans.append(ref)  # not recorded yet: made eagerly (3.12+), or unseen
             return
         ref.parent = parent
-        ref.parent_id = parent.id
         self._child_of(parent, ref, now)
 
     def _parent_at(self, addr, position, child, now, depth=0):
@@ -899,23 +898,13 @@ class Sampler:
         return ref
 
     def _adopt(self, ref, now, task):
-        ref.id = "t%d" % ref.num
-        ref.state = "pending"
-        ref.parent_id = None
-        ref.await_sig = None
-        ref.awaiting = None
+        ref.state = "pending"  # from now on it has an id (see `registry._Record`)
+        ref.point = None
         ref.waiting_since = None
         ref.published = None
-        ref.finished = None
-        ref.exception = None
-        ref.cancel_message = None
-        ref.cancel_requested = None
-        ref.tries = 0
-        ref.due = 0
         ref.quiet = 0
-        ref.waiter = ref.waiting_on = ref.flagged = None
-        ref.suspect = 0
-        ref.site = ref.creation = None  # resolved from ref.stack when first needed
+        ref.waiter = ref.waiting_on = None
+        ref.made = None  # resolved from ref.stack when first needed
         lr = ref.loop
         if lr is not None and lr.id not in self._loops:
             self._adopt_loop(lr)
@@ -925,9 +914,8 @@ class Sampler:
         if ref.stack:
             ref.stack = self._cut_construction(ref.stack)
             ref.binding = self.calls.binding(ref.stack) if ref.stack else None
-        self.by_id[ref.id] = ref
         self._live[ref.num] = ref
-        self._changed[ref.id] = ref
+        self._changed[ref.num] = ref
         if task is None:
             ref.name = ref.name or ""
             ref.coro = ref.coro or ""
@@ -1073,15 +1061,16 @@ class Sampler:
 
     def _finished(self, ref, when):
         ref.finished = when
-        ref.awaiting = None
-        ref.await_sig = None
+        ref.point = None
         ref.waiting_since = None
         ref.waiter = ref.waiting_on = None
         ref.binding = None
-        self._live.pop(ref.num, None)
+        if self._live.get(ref.num) is ref:
+            del self._live[ref.num]
+        self._done[ref.num] = ref
         self._running_refs.pop(ref.num, None)
         self._history.append(ref)
-        self._changed[ref.id] = ref
+        self._changed[ref.num] = ref
         children = self._children.pop(ref.num, None)
         if children:
             due = time.time() + self.orphan_grace
@@ -1160,7 +1149,7 @@ class Sampler:
             ref = by_addr.get(addr)
             if ref is not None and ref.group is None and ref.id is not None and ref.num in self._live:
                 ref.group = group
-                self._changed[ref.id] = ref
+                self._changed[ref.num] = ref
 
     def _handle_reports(self, now):
         """asyncio's reports about dying tasks, noted by the hook (see `hooks`)."""
@@ -1200,8 +1189,8 @@ class Sampler:
                     ref.exception = {"type": exc_type, "message": message}
                     if traceback:
                         ref.exception["traceback"] = traceback
-                    if self.by_id.get(task_id) is ref:
-                        self._changed[task_id] = ref
+                    if self._tracked(ref):
+                        self._changed[ref.num] = ref
             self._emit(event)
 
     def _record_of_reported(self, key, name, coro, when, lr):
@@ -1297,6 +1286,13 @@ class Sampler:
     def _discover(self, now):
         ws = _weak_all_tasks()
         lookup = self.registry.lookup
+        # Tasks whose entries wait in a queue (not started yet, or over the sample's
+        # limit) were seen: they get their records from their entries, with their parent
+        # and site.
+        queued = set()
+        for items in (self.registry.new, self._young, self._backlog, *self._parked):
+            if items:
+                _add_keys(queued, items, 0)
         if ws is not None:
             try:
                 refs = list(ws.data)
@@ -1307,7 +1303,7 @@ class Sampler:
                 if task is None:
                     continue
                 try:
-                    if lookup(task) is None and not task.done():
+                    if lookup(task) is None and not task.done() and hash(task) not in queued:
                         self._adopt_discovered(task, now)
                 finally:
                     if _refcount(task) <= _SOLE:
@@ -1325,7 +1321,7 @@ class Sampler:
             loop = None
             while tasks:
                 task = tasks.pop()
-                if lookup(task) is None:
+                if lookup(task) is None and hash(task) not in queued:
                     self._adopt_discovered(task, now)
                 if _refcount(task) <= _SOLE:
                     self._hand_back(task)
@@ -1360,9 +1356,8 @@ class Sampler:
             parent = by_addr.get(addr)
             if parent is not None and parent.id is not None and parent is not ref:
                 ref.parent = parent
-                ref.parent_id = parent.id
-                if self.by_id.get(ref.id) is ref:
-                    self._changed[ref.id] = ref
+                if self._tracked(ref):
+                    self._changed[ref.num] = ref
                 self._child_of(parent, ref, time.time())
                 continue
             ref.tries += 1
@@ -1370,6 +1365,7 @@ class Sampler:
                 keep.append(ref)
             else:
                 ref.parent = None
+                ref.tries = 0
         self._orphans = keep
 
     def _observe(self, ref, now, running=()):
@@ -1414,7 +1410,7 @@ class Sampler:
                     changed = True
                 if changed or retry:
                     if changed:
-                        self._changed[ref.id] = ref
+                        self._changed[ref.num] = ref
                     ref.quiet = 0
                 else:
                     ref.quiet = min(2 * ref.quiet or 1, self._max_skip)
@@ -1460,10 +1456,7 @@ class Sampler:
         if moved or not same:
             if moved:
                 sig = await_chain(coro, is_user=self.resolver.is_user) if coro is not None else []
-                if sig:
-                    ref.await_sig, ref.awaiting = self.resolver.chain(sig)
-                else:
-                    ref.await_sig = ref.awaiting = None
+                ref.point = self.resolver.chain(sig) if sig else None
             ref.waiting_since = now
             if fut is None:
                 ref.waiter = None
@@ -1513,9 +1506,9 @@ class Sampler:
         horizon = now - self.history_seconds
         while history and (len(history) > self.history_max or history[0].finished < horizon):
             ref = history.popleft()
-            if self.by_id.get(ref.id) is ref:
-                del self.by_id[ref.id]
-            self._changed.pop(ref.id, None)
+            if self._done.get(ref.num) is ref:
+                del self._done[ref.num]
+            self._changed.pop(ref.num, None)
             self._removed.append(ref.id)
             ref.parent = None
 
@@ -1525,7 +1518,7 @@ class Sampler:
         """Resolves the creation frames the hook captured (once, when first needed)."""
         stack = ref.stack
         if stack:
-            ref.site, ref.creation = self.resolver.creation(stack)
+            ref.made = self.resolver.made(stack)
             ref.stack = None
 
     def task_record(self, ref):
@@ -1569,7 +1562,7 @@ class Sampler:
         referenced = set()
         records = list(self._live.values())
         records.extend(self._history)
-        for ref in self.by_id.values():
+        for ref in records:
             if ref.loop is not None:
                 referenced.add(ref.loop.id)
         loops = []
@@ -1646,9 +1639,21 @@ class Sampler:
         return protocol.result_error(cid, "unknown command %r" % name)
 
     def _find(self, task_id):
-        if not isinstance(task_id, str):
+        if not isinstance(task_id, str) or not task_id.startswith("t") or not task_id[1:].isdigit():
             return None
-        return self.by_id.get(task_id)  # an id is given when the record is made
+        num = int(task_id[1:])
+        ref = self._live.get(num)
+        return ref if ref is not None else self._done.get(num)
+
+    def _tracked(self, ref):
+        """True while `ref` is one of the records the extension is told about."""
+        return self._live.get(ref.num) is ref or self._done.get(ref.num) is ref
+
+    def records(self):
+        """Every record the extension is told about: the live tasks, then the history."""
+        records = list(self._live.values())
+        records.extend(self._done.values())
+        return records
 
     def _cancel(self, ref, msg):
         """Schedules ``task.cancel(msg)`` on the task's loop; returns an error text or None."""

@@ -606,6 +606,37 @@ class WithHooks(unittest.TestCase):
         asyncio.run(main())
         self.assertEqual(reported, ["Task exception was never retrieved"])
 
+    def test_a_waiting_tasks_record_holds_no_rare_fields(self):
+        # A record's rare fields (finished, exception, cancel, findings) share one dict,
+        # made only when one is set: a waiting task's record is its slots alone.
+        self.sampler.quiet_max = 0
+
+        async def main():
+            event = asyncio.Event()
+            tasks = [asyncio.create_task(event.wait()) for _ in range(10)]
+            await self.tick(6)
+            refs = [self.registry.lookup(t) for t in tasks]
+            self.assertEqual([ref._rare for ref in refs], [None] * 10)
+            self.assertEqual({ref.id for ref in refs}, {"t%d" % ref.num for ref in refs})
+            self.assertEqual({ref.parent_id for ref in refs}, {self.registry.lookup(asyncio.current_task()).id})
+            async def fails():
+                raise KeyError("k")
+
+            failing = asyncio.create_task(fails())
+            await self.tick(2)
+            failed = self.registry.lookup(failing)
+            self.assertEqual(failed.state, "failed")
+            self.assertEqual(failed.exception["type"], "KeyError")
+            self.assertEqual(set(failed._rare), {"exception", "finished"})
+            failing.exception()
+            refs[1].tries = 3
+            refs[1].tries = 0  # back to the default: the dict goes
+            self.assertIsNone(refs[1]._rare)
+            event.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run(main())
+
     def test_the_entries_of_a_sample_are_let_go_some_samples_later(self):
         from taskscope.entries import KEEP
 
@@ -664,7 +695,7 @@ class WithHooks(unittest.TestCase):
             ref = self.registry.lookup(later)
             self.assertIsNotNone(ref, "the later task got no record")
             self.assertTrue(self.sampler._site(ref)["function"].endswith(".made_later"), self.sampler._site(ref))
-            records = [r for r in self.sampler.by_id.values() if r() is later]
+            records = [r for r in self.sampler.records() if r() is later]
             self.assertEqual(len(records), 1)
             for task in keep + [later]:
                 task.cancel()
@@ -698,7 +729,7 @@ class WithHooks(unittest.TestCase):
             ref = self.registry.lookup(later)
             self.assertIsNotNone(ref, "the later task got no record")
             self.assertTrue(self.sampler._site(ref)["function"].endswith(".made_later"), self.sampler._site(ref))
-            self.assertEqual(len([r for r in self.sampler.by_id.values() if r() is later]), 1)
+            self.assertEqual(len([r for r in self.sampler.records() if r() is later]), 1)
             for task in keep + [later]:
                 task.cancel()
 
@@ -724,7 +755,7 @@ class WithHooks(unittest.TestCase):
                 with self.subTest(taken=taken):
                     if taken:
                         await self.tick()
-                    recorded = len(self.sampler.by_id)
+                    recorded = len(self.sampler.records())
                     self.sampler._report_blocked(Blocked(loop, blocker, 0.3, []))
                     (event,) = self.sampler._events
                     self.sampler._events = []
@@ -732,11 +763,11 @@ class WithHooks(unittest.TestCase):
                     self.assertIsNotNone(ref)
                     self.assertEqual(event["task"], ref.id)
                     self.assertTrue(self.sampler._site(ref)["function"].endswith(".made_here"))
-                    self.assertEqual(len(self.sampler.by_id), recorded + (0 if taken else 1))
+                    self.assertEqual(len(self.sampler.records()), recorded + (0 if taken else 1))
             # When the entries come due, the others get their records, and the blocker
             # keeps its one record, with its parent.
             await self.tick()
-            self.assertEqual(len([r for r in self.sampler.by_id.values() if r() is blocker]), 1)
+            self.assertEqual(len([r for r in self.sampler.records() if r() is blocker]), 1)
             for task in before + after:
                 self.assertIsNotNone(self.registry.lookup(task))
             self.assertEqual(self.registry.lookup(blocker).parent_id,
@@ -757,7 +788,7 @@ class WithHooks(unittest.TestCase):
         async def main():
             await self.tick(2)
             self.sent()
-            recorded = len(self.sampler.by_id)
+            recorded = len(self.sampler.records())
             self.sampler.defer_seconds = 0.2
             # Sampled with the loop blocked (no task gets a step in between).
             waiting = [asyncio.create_task(asyncio.sleep(10)) for _ in range(20)]
@@ -765,7 +796,7 @@ class WithHooks(unittest.TestCase):
             self.sampler.tick()  # due now: not one has started
             self.sampler.tick()  # nor now
             self.assertEqual([t for t in waiting if self.registry.lookup(t) is not None], [])
-            self.assertEqual(len(self.sampler.by_id), recorded)
+            self.assertEqual(len(self.sampler.records()), recorded)
             await asyncio.sleep(0)  # they take their first step
             self.sampler.tick()
             self.assertEqual([t for t in waiting if self.registry.lookup(t) is None], [])
@@ -784,7 +815,7 @@ class WithHooks(unittest.TestCase):
             await asyncio.sleep(0)
             self.sent()
             # A burst that is over by then costs no record at all.
-            recorded = len(self.sampler.by_id)
+            recorded = len(self.sampler.records())
             short = self.sampler.short_lived
             burst = [asyncio.create_task(noop()) for _ in range(50)]
             self.sampler.tick()
@@ -794,7 +825,7 @@ class WithHooks(unittest.TestCase):
             del burst, task
             await asyncio.sleep(0)  # the loop lets go of the last one it woke
             self.sampler.tick()
-            self.assertEqual(len(self.sampler.by_id), recorded)
+            self.assertEqual(len(self.sampler.records()), recorded)
             self.assertEqual(self.sampler.short_lived - short, 50)
 
         asyncio.run(main())
