@@ -61,7 +61,7 @@ from . import findings, hooks, protocol
 from .findings import CallSites, loop_only_holds
 from .frames import FrameResolver, await_chain, capture_traceback, chain_matches
 from .log import log
-from .entries import (STRIDE, EntryLog, TaskLookup, entry_end, entry_stack, heads, keys_at,
+from .entries import (FRAMES, STRIDE, EntryLog, TaskLookup, entry_end, entry_stack, heads, keys_at, pack,
                       pointer_hash, unknown_codes)
 from .registry import RECORDS, is_eager
 from .waits import WaitClassifier
@@ -683,13 +683,33 @@ class Sampler:
             kept = self._entries_at(parked, offsets, self._live_refs(parked, offsets)[0])
             self._parked = [kept] if kept else []
 
-    @staticmethod
-    def _entries_at(items, offsets, ks):
-        """The entries of `items` at the `ks`-th offsets, as one tuple."""
+    def _entries_at(self, items, offsets, ks):
+        """The entries of `items` at the `ks`-th offsets, as one tuple, each cut down to
+        what a record needs (its stack up to the program's first frame, usually one slot;
+        the parent's id shared with its siblings'): they are kept as long as their task
+        lives, and a burst's first entries walked the whole stack before the hook knew
+        where the program's code was."""
         kept = []
+        user = self.registry.user_codes.get
+        parents = {}
         for k in ks:
             offset = offsets[k]
-            kept.extend(items[offset:entry_end(items, offset)])
+            end = entry_end(items, offset)
+            if end - offset == STRIDE and items[offset + 2] < FRAMES:
+                parent = items[offset + 1]  # one slot: nothing to cut
+                kept.append(items[offset])
+                kept.append(parents.setdefault(parent, parent) if type(parent) is int else parent)
+                kept.extend(items[offset + 2:end])
+                continue
+            stack = entry_stack(items, offset)
+            for i in range(0, len(stack), 2):
+                if user(id(stack[i])):
+                    stack = stack[:i + 2]
+                    break
+            parent = items[offset + 1]
+            if type(parent) is int:
+                parent = parents.setdefault(parent, parent)
+            kept.extend(pack([items[offset], parent, 0, *stack]))
         return tuple(kept)
 
     def _adopt_new(self, now, everything=False):

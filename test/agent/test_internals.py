@@ -851,6 +851,9 @@ class WithHooks(unittest.TestCase):
             await asyncio.sleep(0)  # they start
             self.sampler.tick()
             self.assertEqual(parked(), before + len(tasks))
+            for _ in range(self.sampler.rescan_every):  # the parked entries are looked at again
+                self.sampler.tick()
+            self.assertEqual(parked(), before + len(tasks))
             self.sink.active = True  # a session begins: its snapshot has them, with their site
             self.sink.wants_snapshot = True
             self.sampler.tick()
