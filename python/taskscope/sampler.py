@@ -182,17 +182,17 @@ _ASYNCIO_TASKS = tuple(t for t in (asyncio.Task, getattr(asyncio.tasks, "_PyTask
 
 
 def _add_keys(keys, items, offset):
-    """Adds the key of each entry of `items` from `offset` on to the set `keys` (hashed,
-    where the key is a weak reference; continuation slots add None); returns the offset
-    past the last one. The hook adds whole entries at once, so the length read is at the
-    end of one."""
+    """Adds the key of each entry of `items` from `offset` on to the dict `keys` (hashed,
+    where the key is a weak reference; continuation slots add None), as keys; returns the
+    offset past the last one. The hook adds whole entries at once, so the length read is
+    at the end of one. A dict of ints, not a set: the garbage collector does not track it
+    (a set it does, and goes through its items at every collection while it lives)."""
     n = len(items)
     if offset < n:
         column = items[offset:n:STRIDE]
-        if type(column[0]) is int:
-            keys.update(column)
-        else:  # weak references (3.14)
-            keys.update(map(_hash_or_none, column))
+        if type(column[0]) is not int:  # weak references (3.14)
+            column = map(_hash_or_none, column)
+        keys.update(dict.fromkeys(column))
     return n
 
 
@@ -544,7 +544,7 @@ class Sampler:
         hook's queue, read up to now (see `_live_refs`)."""
         later = self._later
         if later is None:
-            later = self._later = set()
+            later = self._later = {}
             self._later_seen = 0
             if self._young:
                 _add_keys(later, self._young, 0)
@@ -1309,7 +1309,7 @@ class Sampler:
         # Tasks whose entries wait in a queue (not started yet, or over the sample's
         # limit) were seen: they get their records from their entries, with their parent
         # and site.
-        queued = set()
+        queued = {}
         for items in (self.registry.new, self._young, self._backlog, *self._parked):
             if items:
                 _add_keys(queued, items, 0)
