@@ -317,8 +317,30 @@ def _recording_set_class(base, registry):
                             f = g
                             g = None
                         else:
+                            # Frame 1 made the task (the loop's create_task) or asked for it
+                            # (asyncio.Task(...) called by the program); frame 2 called it.
+                            e = getframe(1)
+                            made = e.f_code
+                            if user_codes.get(id(made)) is False:
+                                known = user_codes.get(id(code))
+                                if known:
+                                    # The program called loop.create_task: one step again.
+                                    queue_extend((hash_of(wr), id(parent) if parent is not None else None, 2,
+                                                  made, -1, code, f.f_lasti, None, -1))
+                                    return
+                                if known is False:
+                                    # A library did (aiohttp's request handler): the next
+                                    # frame is often the loop's dispatch, where walks stop.
+                                    g = f.f_back
+                                    up = g.f_code if g is not None else None
+                                    if user_codes.get(id(up)):
+                                        queue_extend((hash_of(wr), id(parent) if parent is not None else None, 3,
+                                                      made, -1, code, -1, up, g.f_lasti))
+                                        return
+                                    g = None
                             entry = [hash_of(wr), id(parent) if parent is not None else None, 0]
-                            f = getframe(1)  # frame 1 may be where the task was asked for
+                            f = e  # frame 1 may be where the task was asked for
+                            e = None
                     except ValueError:
                         entry = [hash_of(wr), id(parent) if parent is not None else None, 0]
                         f = getframe(1)  # made at the top level of a module
