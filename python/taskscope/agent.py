@@ -219,7 +219,7 @@ def install(address, token=None, interval=DEFAULT_INTERVAL, retry=RETRY_SECONDS,
     """
     global _agent
     if address is not None and not isinstance(address, protocol.Address):
-        address = protocol.parse_address(address)
+        address = protocol.parse_address(address, token)
     if address is None and record is None:
         raise ValueError("the agent needs an address or a recording")
     with _agent_lock:
@@ -245,7 +245,7 @@ def install_from_env(environ=None):
         address = None
         if settings.address:
             try:
-                address = protocol.parse_address(settings.address)
+                address = protocol.parse_address(settings.address, settings.token)
             except protocol.AddressError as e:
                 log.error("TASKSCOPE_CONNECT: %s; the agent is not started", e)
                 return None

@@ -276,7 +276,7 @@ def _install_agent(launch, argv, title):
         return None
     settings = agent_module.settings_from_env()
     token = launch.token or settings.token
-    address = protocol.parse_address(text) if text is not None else None  # checked before
+    address = protocol.parse_address(text, token) if text is not None else None  # checked before
     if address is not None and address.kind == "tcp" and not token:
         log.warning("%s: a tcp: address needs a token (--token or TASKSCOPE_TOKEN)", text)
     try:
@@ -296,7 +296,7 @@ def run(target, is_module, program_args, connect=None, token=None, record=None):
     text = connect if connect is not None else os.environ.get("TASKSCOPE_CONNECT") or None
     if text is not None:
         try:
-            protocol.parse_address(text)
+            protocol.parse_address(text, token if token is not None else os.environ.get("TASKSCOPE_TOKEN"))
         except protocol.AddressError as e:
             where = "--connect" if connect is not None else "TASKSCOPE_CONNECT"
             sys.stderr.write("%s run: error: %s: %s\n" % (PROG, where, e))

@@ -57,14 +57,19 @@ _LOOPBACK_NAMES = ("localhost",)
 _PIPE_PREFIX = "\\\\.\\pipe\\"
 
 
-def parse_address(text):
-    """Parses a connection address; raises `AddressError` with a message naming `text`."""
+def parse_address(text, token=None):
+    """Parses a connection address; raises `AddressError` with a message naming `text`.
+
+    A ``tcp:`` address names this machine's loopback interface, or, with a `token`, any
+    host: a program in a container on a bridge network reaches the editor's machine at
+    the bridge's gateway (``host.docker.internal``), where the extension listens only when
+    told to, and every TCP connection must present the token."""
     if not isinstance(text, str) or not text:
-        raise AddressError("empty address: expected unix:PATH, tcp:127.0.0.1:PORT or pipe:\\\\.\\pipe\\NAME")
+        raise AddressError("empty address: expected unix:PATH, tcp:HOST:PORT or pipe:\\\\.\\pipe\\NAME")
     kind, sep, rest = text.partition(":")
     if not sep or kind not in ("unix", "tcp", "pipe"):
         raise AddressError(
-            "invalid address %r: expected unix:PATH, tcp:127.0.0.1:PORT or pipe:\\\\.\\pipe\\NAME" % text)
+            "invalid address %r: expected unix:PATH, tcp:HOST:PORT or pipe:\\\\.\\pipe\\NAME" % text)
     if kind == "unix":
         if not rest or "\0" in rest:
             raise AddressError("invalid address %r: unix: needs a socket path, as in unix:/tmp/taskscope.sock" % text)
@@ -77,11 +82,11 @@ def parse_address(text):
     host, sep, port_text = rest.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise AddressError("invalid address %r: tcp: needs a loopback host and a port, as in tcp:127.0.0.1:4711" % text)
-    if not _is_loopback(host):
-        raise AddressError("invalid address %r: tcp: connects to the loopback interface only "
-                           "(127.0.0.1, ::1 or localhost), not %r" % (text, host))
+    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536 or "\0" in host:
+        raise AddressError("invalid address %r: tcp: needs a host and a port, as in tcp:127.0.0.1:4711" % text)
+    if not _is_loopback(host) and not token:
+        raise AddressError("invalid address %r: tcp: to %r, which is not this machine's loopback interface, "
+                           "needs the token the extension gave (--token or TASKSCOPE_TOKEN)" % (text, host))
     return Address("tcp", (host, int(port_text)), text)
 
 

@@ -139,7 +139,7 @@ class Connection:
 class FakeExtension:
     """A stand-in for the extension's agent server (see the module docstring).
 
-    Listens on a Unix socket, or on 127.0.0.1 with `tcp`. mode: ``"welcome"`` (default), ``"reject"``, ``"silent"`` (never answers hello) or
+    Listens on a Unix socket, or on TCP with `tcp` (True: 127.0.0.1; or a host address). mode: ``"welcome"`` (default), ``"reject"``, ``"silent"`` (never answers hello) or
     ``"hangup"`` (closes the connection after hello). `before_welcome` / `after_welcome`
     are raw byte strings sent around the welcome.
     """
@@ -153,9 +153,10 @@ class FakeExtension:
         self.connections = []
         self.cond = threading.Condition()
         if tcp:
+            host = tcp if isinstance(tcp, str) else "127.0.0.1"
             self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self._listener.bind(("127.0.0.1", 0))
-            self.address = "tcp:127.0.0.1:%d" % self._listener.getsockname()[1]
+            self._listener.bind((host, 0))
+            self.address = "tcp:%s:%d" % (host, self._listener.getsockname()[1])
         else:
             self.path = os.path.join(self.dir, "ipc.sock")
             self.address = "unix:" + self.path
@@ -376,3 +377,16 @@ def release_file():
 def release(path):
     with open(path, "w") as f:
         f.write("go")
+
+
+def non_loopback_address():
+    """An IPv4 address of this machine that is not loopback, or None."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the route
+        host = probe.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        probe.close()
+    return None if host.startswith("127.") or host == "0.0.0.0" else host

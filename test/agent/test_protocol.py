@@ -110,6 +110,12 @@ class Addresses(unittest.TestCase):
         self.assertEqual(protocol.parse_address("tcp:localhost:1").target, ("localhost", 1))
         self.assertEqual(protocol.parse_address("tcp:[::1]:65535").target, ("::1", 65535))
         self.assertEqual(protocol.parse_address("pipe:\\\\.\\pipe\\taskscope-1").target, "\\\\.\\pipe\\taskscope-1")
+        # Another host (a container's way to the editor's machine) only with a token.
+        self.assertEqual(protocol.parse_address("tcp:host.docker.internal:4711", "a-token").target,
+                         ("host.docker.internal", 4711))
+        with self.assertRaises(protocol.AddressError) as caught:
+            protocol.parse_address("tcp:host.docker.internal:4711")
+        self.assertIn("token", str(caught.exception))
 
     def test_bad_addresses_name_the_value(self):
         for bad in ("", "nonsense", "unix:", "tcp:127.0.0.1", "tcp:127.0.0.1:0", "tcp:127.0.0.1:70000",

@@ -205,6 +205,22 @@ class OverTcp(unittest.TestCase):
             self.assertEqual(conn.invalid, [])
             self.assertEqual(conn.messages[-1], {"type": "bye", "exitCode": 3})
 
+    def test_tcp_to_another_host_needs_the_token(self):
+        # A program in a container reaches the editor's machine by another address than
+        # loopback (the bridge's gateway): allowed with the token only.
+        host = support.non_loopback_address()
+        if host is None:
+            self.skipTest("this machine has no address but loopback")
+        with support.FakeExtension(tcp=host) as ext:
+            with_token = support.run_agent(["--token", "s3cret", "exits_3.py"], connect=ext.address)
+            without = support.run_agent(["exits_3.py"], connect=ext.address)
+            ext.wait(lambda: len(ext.connections) == 1 and ext.connections[0].closed.is_set(),
+                     what="one finished connection")
+        self.assertEqual(with_token.returncode, 3)
+        self.assertEqual(ext.connections[0].hello.get("token"), "s3cret")
+        self.assertEqual(without.returncode, 2)  # refused before the program ran
+        self.assertIn("token", without.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
