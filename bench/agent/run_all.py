@@ -18,7 +18,7 @@ import time
 
 import harness
 
-BENCHMARKS = ("spawn", "sampling", "server", "memory", "hook_cost")
+BENCHMARKS = ("spawn", "sampling", "server", "memory", "hook_cost", "hook_instructions")
 TIMEOUT = 600
 
 

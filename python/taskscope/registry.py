@@ -2,23 +2,31 @@
 
 The hot path (`hooks`) makes no record: it queues a light *entry* per new task on the
 list ``Registry.new``, as items, not as a tuple (a queued tuple per task is an object
-the garbage collector looks at until it is taken): ``key, id of the parent task or None,
-size, code, lasti, code, lasti, ...``, where ``size`` is the number of items of the entry
-(3 plus 2 per frame, innermost first). One ``list.extend`` per entry, so that entries
-made on two threads do not mix, and the length of the list is always at the end of an
-entry. The key is the task's hash where asyncio's all-tasks set is hooked (3.10 to 3.13:
-the sampler finds the task in that set, ``task_data``; see `entries.TaskLookup`), else
-(3.14) a weak reference to the task made by the ``create_task`` wrapper (see `hooks`). The sampler takes the entries queued so far at each sample
-(`take_new`: a copy of the items, then their deletion; the hook only ever adds at the
-end) and turns an entry into a record only once the task has lived through a sample
-(most tasks end before that, and then cost nothing more).
+the garbage collector looks at until it is taken), in fixed *slots* of `entries.STRIDE`
+items: ``key, id of the parent task or None, n, code, lasti, code, lasti, code, lasti``,
+the first ``n`` of the `entries.FRAMES` (three) frames used, innermost first, and
+``None, -1`` after them. A deeper stack takes more slots, whose key and parent are None
+(continuation slots). Fixed slots let the sampler find every entry's key and code by
+slicing the list (``items[0::STRIDE]``), in C, instead of walking it entry by entry in
+Python. One ``list.extend`` per entry, so that entries made on two threads do not mix,
+and the length of the list is always at the end of an entry. The key is the task's hash
+where asyncio's all-tasks set is hooked (3.10 to 3.13: the sampler finds the task in
+that set, ``task_data``; see `entries.TaskLookup`), else (3.14) a weak reference to the
+task made by the ``create_task`` wrapper (see `hooks`). The sampler takes the entries
+queued so far at each sample (`take_new`: a copy of the items, then their deletion; the
+hook only ever adds at the end) and turns an entry into a record only once the task has
+lived through a sample and taken its first step (most tasks end before that, and then
+cost nothing more).
 
 A `TaskRef` is a ``weakref.ref`` to one task that also carries everything the agent
 knows about it, all of it written on the sampler thread. Being a weak reference, it never
 keeps a task alive; its callback only notes the collection time and queues the record for
 the sampler. A `DeadRef` carries the same fields for a task that was already gone when
 its record was made (a parent that ended before its child was adopted, a task asyncio
-reported as destroyed); calling it returns None, like a dead weak reference.
+reported as destroyed); calling it returns None, like a dead weak reference. A record is
+kept small (it exists for every live task the extension sees): a slot per field every
+record needs, one dict for the fields few records need (`_RARE`), and properties for what
+follows from other fields (its id, its parent's id, its creation site, where it waits).
 
 The `Registry` holds the hand-over points between the hot path and the sampler:
 
