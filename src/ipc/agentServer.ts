@@ -46,6 +46,8 @@ export interface AgentServerOptions {
   readonly extensionVersion: string;
   /** How long a command may wait for its result. */
   readonly commandTimeoutMs?: number;
+  /** How long a new connection may take to send a valid `hello` before it is closed. */
+  readonly handshakeTimeoutMs?: number;
 }
 
 export type ListenOptions = { readonly kind: 'local' } | { readonly kind: 'tcp'; readonly port?: number };
@@ -56,6 +58,13 @@ export type CommandRequest = Omit<CommandMessage, 'type' | 'id'>;
 export class CommandError extends Error {}
 
 const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/**
+ * What a TCP peer may send before its `hello` is accepted. A real `hello` is a few hundred
+ * bytes (its longest field is the program's command line); a peer that has not shown the
+ * token must not make the window hold up to a whole line's 8 MiB.
+ */
+export const MAX_PRE_HELLO_BYTES = 1024 * 1024;
 
 /** One agent's connection: handshake, then the live stream. */
 class AgentConnection {
@@ -66,18 +75,44 @@ class AgentConnection {
   private readonly pending = new Map<number, { resolve(r: ResultMessage): void; reject(e: Error): void; timer: NodeJS.Timeout }>();
   private readonly reported = new Set<string>();
   private readonly decoder: LineDecoder;
+  /** Bytes received before `hello` was accepted (counted on TCP only). */
+  private preHelloBytes = 0;
+  /**
+   * Closes the connection if no valid `hello` arrives in time; cleared at `hello` and on close.
+   * Local connections get it too: it costs one timer per connection, and it is harmless to a
+   * real agent, which sends `hello` as its first act after connecting (and, should it be held
+   * up, gives up on the handshake itself and reconnects); it frees a connection that a stray
+   * local client opened and left silent.
+   */
+  private handshakeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: net.Socket,
     private readonly server: AgentServer,
     private readonly label: string,
     private readonly token: string | undefined,
+    handshakeTimeoutMs: number,
   ) {
     this.decoder = new LineDecoder(
       (line) => this.onLine(line),
       (bytes) => this.logOnce('oversized', `${this.describe()}: dropped a line of ${bytes} bytes (over the limit)`),
     );
+    this.handshakeTimer = setTimeout(() => {
+      this.handshakeTimer = undefined;
+      this.server.logger.warn(`${this.describe()}: closed: no valid 'hello' within ${handshakeTimeoutMs / 1000} s`);
+      this.close();
+    }, handshakeTimeoutMs);
     socket.on('data', (data) => {
+      if (!this.hello && this.token !== undefined) {
+        this.preHelloBytes += data.length;
+        if (this.preHelloBytes > MAX_PRE_HELLO_BYTES) {
+          this.server.logger.warn(
+            `${this.describe()}: closed: sent more than ${MAX_PRE_HELLO_BYTES} bytes without a valid 'hello'`,
+          );
+          this.close();
+          return;
+        }
+      }
       try {
         this.decoder.push(data);
       } catch (e) {
@@ -114,7 +149,13 @@ class AgentConnection {
   }
 
   close(): void {
+    this.clearHandshakeTimer();
     this.socket.destroy();
+  }
+
+  private clearHandshakeTimer(): void {
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = undefined;
   }
 
   private describe(): string {
@@ -187,6 +228,7 @@ class AgentConnection {
       this.close();
       return;
     }
+    this.clearHandshakeTimer();
     this.hello = hello;
     if (hello.protocol !== PROTOCOL_VERSION) {
       const reason =
@@ -210,6 +252,7 @@ class AgentConnection {
   }
 
   private onClose(): void {
+    this.clearHandshakeTimer();
     for (const [, waiter] of this.pending) {
       clearTimeout(waiter.timer);
       waiter.reject(new CommandError('the process disconnected before answering'));
@@ -234,6 +277,7 @@ export class AgentServer {
   readonly logger: Logger;
   readonly extensionVersion: string;
   private readonly commandTimeoutMs: number;
+  private readonly handshakeTimeoutMs: number;
   private readonly connections = new Map<string, AgentConnection>();
   private readonly sockets = new Set<AgentConnection>();
   private readonly eventEmitter = new Emitter<{ processKey: string; event: EventMessage }>();
@@ -255,6 +299,7 @@ export class AgentServer {
     this.logger = options.logger;
     this.extensionVersion = options.extensionVersion;
     this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.token = token;
   }
 
@@ -312,7 +357,10 @@ export class AgentServer {
 
   private async start(how: ListenOptions): Promise<void> {
     const server = net.createServer((socket) => {
-      const connection = new AgentConnection(socket, this, `#${this.nextLabel++}`, this.token);
+      // A TCP peer is named by its address in every line logged about it.
+      const peer = socket.remoteAddress && (net.isIPv6(socket.remoteAddress) ? `[${socket.remoteAddress}]` : socket.remoteAddress);
+      const label = `#${this.nextLabel++}` + (peer ? ` from ${peer}:${socket.remotePort}` : '');
+      const connection = new AgentConnection(socket, this, label, this.token, this.handshakeTimeoutMs);
       this.sockets.add(connection);
       socket.on('close', () => this.sockets.delete(connection));
     });

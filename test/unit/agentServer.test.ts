@@ -2,7 +2,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
-import { AgentServer, Logger, ProtocolMismatch } from '../../src/ipc/agentServer';
+import { AgentServer, AgentServerOptions, Logger, MAX_PRE_HELLO_BYTES, ProtocolMismatch } from '../../src/ipc/agentServer';
 import { TaskModel } from '../../src/model/taskModel';
 import { ExtensionMessage, parseExtensionMessage } from '../../src/protocol/messages';
 import { fixtureFiles } from './repo';
@@ -36,9 +36,8 @@ class FakeAgent {
 
   static connect(address: string): Promise<FakeAgent> {
     return new Promise((resolve, reject) => {
-      const options = address.startsWith('unix:')
-        ? { path: address.slice('unix:'.length) }
-        : { host: '127.0.0.1', port: Number(address.split(':').pop()) };
+      const tcp = /^tcp:\[?(.*?)\]?:(\d+)$/.exec(address);
+      const options = tcp ? { host: tcp[1], port: Number(tcp[2]) } : { path: address.slice('unix:'.length) };
       const socket = net.connect(options, () => resolve(new FakeAgent(socket)));
       socket.once('error', reject);
     });
@@ -77,6 +76,37 @@ async function until(condition: () => boolean, what: string, timeoutMs = 3000): 
   }
 }
 
+/** This machine's first IPv4 address other than loopback, if it has one. */
+function externalIPv4(): string | undefined {
+  return Object.values(os.networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+}
+
+/** Skips a test, with the reason in its title (which the report prints). */
+function skipBecause(context: Mocha.Context, reason: string): never {
+  context.test!.title += ` (skipped: ${reason})`;
+  context.skip();
+}
+
+/** Whether a plain TCP connection to host:port is accepted ('connected') or the error code. */
+function tryConnect(host: string, port: number): Promise<string> {
+  return new Promise<string>((resolve) => {
+    const socket = net.connect({ host, port }, () => {
+      socket.destroy();
+      resolve('connected');
+    });
+    socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+}
+
+/** The kinds of handle this process holds open now, counted ('Timeout', 'TCPSocketWrap', ...). */
+function activeResources(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const kind of process.getActiveResourcesInfo()) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+  return counts;
+}
+
 class MemoryLog implements Logger {
   readonly lines: string[] = [];
   info(m: string) { this.lines.push(`info ${m}`); }
@@ -96,6 +126,18 @@ describe('AgentServer (real sockets)', () => {
     const a = await FakeAgent.connect(server.address);
     agents.push(a);
     return a;
+  }
+
+  async function listen(how: Parameters<typeof AgentServer.listen>[1], options: Partial<AgentServerOptions> = {}): Promise<AgentServer> {
+    server.dispose();
+    server = await AgentServer.listen({ model, logger: log, extensionVersion: '9.9.9', ...options }, how);
+    return server;
+  }
+
+  /** Says hello with the token and waits for the welcome. */
+  async function welcomed(a: FakeAgent, pid = 1234): Promise<void> {
+    a.hello({ token: server.token, pid });
+    await a.next('welcome');
   }
 
   beforeEach(async () => {
@@ -243,20 +285,83 @@ describe('AgentServer (real sockets)', () => {
 
   it('on TCP, listens on the loopback interface only', async function () {
     // Reached through another address of this machine, the listener is not there.
-    const external = Object.values(os.networkInterfaces())
-      .flat()
-      .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
-    if (!external) this.skip();
+    const external = externalIPv4();
+    if (!external) skipBecause(this, 'this machine has no non-loopback IPv4 address');
     server.dispose();
     server = await AgentServer.listen({ model, logger: log, extensionVersion: '9.9.9' }, { kind: 'tcp' });
     const port = Number(server.address.split(':').pop());
-    const outcome = await new Promise<string>((resolve) => {
-      const socket = net.connect({ host: external, port }, () => {
-        socket.destroy();
-        resolve('connected');
-      });
-      socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-    });
-    assert.strictEqual(outcome, 'ECONNREFUSED', `a connection to ${external}:${port}`);
+    assert.strictEqual(await tryConnect(external, port), 'ECONNREFUSED', `a connection to ${external}:${port}`);
+  });
+
+  it('on TCP, closes a silent peer once the handshake time-out passes, and logs it once, naming the peer', async () => {
+    await listen({ kind: 'tcp' }, { handshakeTimeoutMs: 200 });
+    const started = Date.now();
+    const silent = await agent();
+    const local = silent.socket.address() as net.AddressInfo;
+    await silent.waitClosed();
+    const waited = Date.now() - started;
+    assert.ok(waited >= 180 && waited < 2000, `closed after ${waited} ms`);
+    const lines = log.lines.filter((l) => l.includes("no valid 'hello' within 0.2 s"));
+    assert.deepStrictEqual(lines, [`warn connection #1 from 127.0.0.1:${local.port}: closed: no valid 'hello' within 0.2 s`]);
+  });
+
+  it('on TCP, keeps a peer whose hello came in time past the handshake time-out', async () => {
+    await listen({ kind: 'tcp' }, { handshakeTimeoutMs: 200 });
+    const friend = await agent();
+    await welcomed(friend);
+    await new Promise((r) => setTimeout(r, 400));
+    assert.ok(!friend.closed);
+    friend.send(snapshot);
+    await until(() => model.taskCount(model.processes()[0].key) === 3, 'the snapshot after the time-out');
+    assert.ok(!log.lines.some((l) => l.includes('no valid')), log.lines.join('\n'));
+  });
+
+  it('on a local socket, closes a silent peer after the handshake time-out too', async function () {
+    if (process.platform === 'win32') skipBecause(this, 'the test speaks to a Unix socket');
+    await listen({ kind: 'local' }, { handshakeTimeoutMs: 200 });
+    const silent = await agent();
+    await silent.waitClosed();
+    assert.deepStrictEqual(log.lines.filter((l) => l.includes('no valid')), ["warn connection #1: closed: no valid 'hello' within 0.2 s"]);
+  });
+
+  it('on TCP, closes a peer that sends more than 1 MiB before hello', async () => {
+    await listen({ kind: 'tcp' });
+    const flood = await agent();
+    flood.socket.write('{"type":"hello","argv":["' + 'x'.repeat(MAX_PRE_HELLO_BYTES)); // no end of line
+    await flood.waitClosed();
+    assert.ok(
+      log.lines.some((l) => /^warn connection #1 from 127\.0\.0\.1:\d+: closed: sent more than 1048576 bytes without a valid 'hello'$/.test(l)),
+      log.lines.join('\n'),
+    );
+    // A peer just under the cap is still read.
+    const friend = await agent();
+    friend.socket.write(' '.repeat(MAX_PRE_HELLO_BYTES - 1000));
+    await welcomed(friend);
+    assert.strictEqual(model.processes().length, 1);
+  });
+
+  it('on a local socket, keeps today\'s reading of a long stream before hello (no 1 MiB cap)', async () => {
+    const a = await agent();
+    a.socket.write(' '.repeat(2 * MAX_PRE_HELLO_BYTES));
+    a.hello();
+    await a.next('welcome');
+    assert.ok(!a.closed);
+  });
+
+  it('clears its handshake timers when connections close and when it is disposed (no handle left)', async () => {
+    await new Promise((r) => setImmediate(r)); // mocha's own time-out for this test is set by now
+    const before = activeResources().get('Timeout') ?? 0;
+    await listen({ kind: 'tcp' }, { handshakeTimeoutMs: 60_000 });
+    const gone = await agent(); // closed by the peer before hello
+    const greeted = await agent(); // its timer ends at hello
+    await welcomed(greeted);
+    const open = await agent(); // still waiting for hello when the server goes
+    await until(() => (activeResources().get('Timeout') ?? 0) >= before + 2, 'the timers of the two waiting connections');
+    gone.socket.destroy();
+    await until(() => (activeResources().get('Timeout') ?? 0) === before + 1, 'the closed connection\'s timer to go');
+    server.dispose();
+    await open.waitClosed();
+    await greeted.waitClosed();
+    await until(() => (activeResources().get('Timeout') ?? 0) === before, 'every handshake timer to go');
   });
 });
