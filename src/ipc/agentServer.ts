@@ -2,9 +2,10 @@
  * The local server that traced programs connect to (docs/protocol.md, "Transport").
  *
  * It listens on a Unix domain socket in a private directory (a named pipe on Windows), or on
- * 127.0.0.1 with a token; it runs the handshake, validates every line, feeds the task model,
- * and carries commands to the agents. No `vscode` import: it is tested in plain Node with
- * real sockets. One connection's bad input never touches another connection.
+ * TCP with a token (127.0.0.1 unless told another host, src/ipc/listenHost.ts); it runs the
+ * handshake, validates every line, feeds the task model, and carries commands to the agents.
+ * No `vscode` import: it is tested in plain Node with real sockets. One connection's bad input
+ * never touches another connection.
  */
 
 import * as crypto from 'crypto';
@@ -13,6 +14,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { Emitter, Event } from '../model/emitter';
+import { DEFAULT_LISTEN_HOST, localTcpAddress } from './listenHost';
 import type { TaskModel } from '../model/taskModel';
 import { LineDecoder } from '../protocol/lineDecoder';
 import {
@@ -50,7 +52,13 @@ export interface AgentServerOptions {
   readonly handshakeTimeoutMs?: number;
 }
 
-export type ListenOptions = { readonly kind: 'local' } | { readonly kind: 'tcp'; readonly port?: number };
+/**
+ * Where to listen: the private local socket, or TCP on `host` (an IP address or `localhost`,
+ * 127.0.0.1 by default; see listenHost.ts) and `port` (any free one by default).
+ */
+export type ListenOptions =
+  | { readonly kind: 'local' }
+  | { readonly kind: 'tcp'; readonly host?: string; readonly port?: number };
 
 /** A command as the caller gives it: the server adds `type` and `id`. */
 export type CommandRequest = Omit<CommandMessage, 'type' | 'id'>;
@@ -286,6 +294,7 @@ export class AgentServer {
   private privateDir: string | undefined;
   private nextLabel = 1;
   private addressValue = '';
+  private endpoint: { readonly host: string; readonly port: number } | undefined;
   /** The token a TCP peer must present; undefined for local sockets, which the file mode protects. */
   readonly token: string | undefined;
 
@@ -303,7 +312,7 @@ export class AgentServer {
     this.token = token;
   }
 
-  /** Starts listening: a private local socket (the default), or TCP on 127.0.0.1 with a token. */
+  /** Starts listening: a private local socket (the default), or TCP with a token. */
   static async listen(options: AgentServerOptions, how: ListenOptions = { kind: 'local' }): Promise<AgentServer> {
     const token = how.kind === 'tcp' ? crypto.randomBytes(24).toString('hex') : undefined;
     const server = new AgentServer(options, token);
@@ -311,9 +320,25 @@ export class AgentServer {
     return server;
   }
 
-  /** The address agents connect to, as `TASKSCOPE_CONNECT` takes it. */
+  /**
+   * The address agents on this machine connect to, as `TASKSCOPE_CONNECT` takes it. For TCP
+   * on a wildcard host (`0.0.0.0`, `::`) it is 127.0.0.1, which the wildcard covers.
+   */
   get address(): string {
     return this.addressValue;
+  }
+
+  /** For TCP: the address the listener is bound to (as the system reports it) and its port. */
+  get tcpEndpoint(): { readonly host: string; readonly port: number } | undefined {
+    return this.endpoint;
+  }
+
+  /**
+   * Stops taking new connections; the connections already made go on until they end (or
+   * until `dispose`). For a TCP listener whose host is no longer wanted.
+   */
+  stopListening(): void {
+    if (this.server?.listening) this.server.close();
   }
 
   /** Sends a command to one process and waits for its result. */
@@ -329,7 +354,7 @@ export class AgentServer {
 
   dispose(): void {
     for (const connection of this.sockets) connection.close();
-    this.server?.close();
+    this.stopListening();
     if (this.privateDir) fs.rmSync(this.privateDir, { recursive: true, force: true });
     this.eventEmitter.dispose();
     this.mismatchEmitter.dispose();
@@ -367,9 +392,10 @@ export class AgentServer {
     this.server = server;
     server.on('error', (e) => this.logger.error(`agent server: ${e.message}`));
     if (how.kind === 'tcp') {
-      await listenOn(server, { host: '127.0.0.1', port: how.port ?? 0 });
-      const { port } = server.address() as net.AddressInfo;
-      this.addressValue = `tcp:127.0.0.1:${port}`;
+      await listenOn(server, { host: how.host ?? DEFAULT_LISTEN_HOST, port: how.port ?? 0 });
+      const { address, port } = server.address() as net.AddressInfo;
+      this.endpoint = { host: address, port };
+      this.addressValue = localTcpAddress(address, port);
     } else if (process.platform === 'win32') {
       const name = `\\\\.\\pipe\\taskscope-${crypto.randomBytes(12).toString('hex')}`;
       await listenOn(server, { path: name });

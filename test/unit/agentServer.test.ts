@@ -293,6 +293,42 @@ describe('AgentServer (real sockets)', () => {
     assert.strictEqual(await tryConnect(external, port), 'ECONNREFUSED', `a connection to ${external}:${port}`);
   });
 
+  it('on TCP, binds the host it is given: 127.0.0.1', async () => {
+    await listen({ kind: 'tcp', host: '127.0.0.1' });
+    assert.match(server.address, /^tcp:127\.0\.0\.1:\d+$/);
+    assert.deepStrictEqual(server.tcpEndpoint, { host: '127.0.0.1', port: Number(server.address.split(':').pop()) });
+    await welcomed(await agent());
+    assert.strictEqual(model.processes().length, 1);
+  });
+
+  it('on TCP, binds the host it is given: this machine\'s non-loopback address, and only that one', async function () {
+    const external = externalIPv4();
+    if (!external) skipBecause(this, 'this machine has no non-loopback IPv4 address');
+    await listen({ kind: 'tcp', host: external });
+    const port = server.tcpEndpoint!.port;
+    assert.strictEqual(server.address, `tcp:${external}:${port}`, 'a specific host is reported as itself');
+    assert.deepStrictEqual(server.tcpEndpoint, { host: external, port });
+    assert.strictEqual(await tryConnect('127.0.0.1', port), 'ECONNREFUSED', 'the listener must not be on loopback too');
+    // A peer there needs the token like any other.
+    const intruder = await agent();
+    intruder.hello();
+    await intruder.waitClosed();
+    const friend = await agent();
+    await welcomed(friend);
+    assert.strictEqual(model.processes().length, 1);
+    assert.ok(log.lines.some((l) => l.startsWith('info process 1234 (#2 from ') && l.includes(`${external}:`)), log.lines.join('\n'));
+  });
+
+  it('on TCP on a wildcard host, reports 127.0.0.1, where a program on this machine reaches it', async () => {
+    await listen({ kind: 'tcp', host: '0.0.0.0' });
+    const port = server.tcpEndpoint!.port;
+    assert.deepStrictEqual(server.tcpEndpoint, { host: '0.0.0.0', port });
+    assert.strictEqual(server.address, `tcp:127.0.0.1:${port}`);
+    await welcomed(await agent());
+    const external = externalIPv4();
+    if (external) assert.strictEqual(await tryConnect(external, port), 'connected', 'a wildcard listener is on every interface');
+  });
+
   it('on TCP, closes a silent peer once the handshake time-out passes, and logs it once, naming the peer', async () => {
     await listen({ kind: 'tcp' }, { handshakeTimeoutMs: 200 });
     const started = Date.now();
