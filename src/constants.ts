@@ -52,6 +52,8 @@ export interface Settings {
   'tasks.foldThreshold': number;
   'tasks.historySeconds': number;
   'debug.injectAgent': boolean;
+  /** The address the TCP listener for programs started elsewhere binds (src/ipc/listenHost.ts). */
+  'attach.listenHost': string;
   'agent.stuckThreshold': number;
   'agent.blockedThreshold': number;
   'agent.sampleInterval': number;
@@ -66,6 +68,7 @@ export const SETTING_KEYS: readonly (keyof Settings)[] = [
   'tasks.foldThreshold',
   'tasks.historySeconds',
   'debug.injectAgent',
+  'attach.listenHost',
   'agent.stuckThreshold',
   'agent.blockedThreshold',
   'agent.sampleInterval',

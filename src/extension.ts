@@ -11,6 +11,7 @@ import { Commands, ContextKeys, Views } from './constants';
 import { getSetting, registerCommand } from './contributes';
 import { FindingDiagnostics } from './findings/findingDiagnostics';
 import { AgentServer } from './ipc/agentServer';
+import { formatTcpAddress } from './ipc/listenHost';
 import { loadRecording, RecordingSummary } from './ipc/recording';
 import { LintFeature } from './lint/vscode/lintFeature';
 import { Log } from './log';
@@ -21,6 +22,7 @@ import { PROTOCOL_VERSION } from './protocol/messages';
 import { DefaultInterpreterResolver } from './python/interpreter';
 import { AgentTuning } from './run/agentEnvironment';
 import { AttachChoice, copyAgentPackage, pickAndCopyAttachText } from './run/attachCommand';
+import { AttachListener } from './run/attachListener';
 import { DebugInjection } from './run/debugInjection';
 import { RunFileCommand } from './run/runFileCommand';
 import { FindingsTreeProvider, FindingsViewNode } from './views/findingsTreeProvider';
@@ -80,7 +82,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
   const serverOptions = { model, logger: log, extensionVersion: version };
   const server = await AgentServer.listen(serverOptions);
   const servers = [server];
-  let tcpServer: Promise<AgentServer> | undefined;
   log.info(`TaskScope ${version} listening at ${server.address} (protocol ${PROTOCOL_VERSION})`);
 
   const wireServer = (s: AgentServer): vscode.Disposable[] => [
@@ -117,20 +118,21 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
   const debugInjection = new DebugInjection(agentRoot, () => server.address, tuning, log);
   const findingsKey = findings.onDidChange(() => void vscode.commands.executeCommand('setContext', ContextKeys.hasFindings, findings.all().length > 0));
 
+  // The TCP listener starts on first use; a listener left behind by a change of host keeps
+  // serving its connections, so it stays among `servers` until the window closes.
+  const attachListener = new AttachListener(async (host) => {
+    const s = await AgentServer.listen(serverOptions, { kind: 'tcp', host });
+    servers.push(s);
+    context.subscriptions.push(...wireServer(s));
+    log.info(`also listening at ${formatTcpAddress(s.tcpEndpoint!.host, s.tcpEndpoint!.port)} (TCP, token required; from this machine: ${s.address})`);
+    return s;
+  }, log);
   const attachTargets = {
     agentRoot,
     localAddress: () => server.address,
     tuning,
-    tcp: async () => {
-      tcpServer ??= AgentServer.listen(serverOptions, { kind: 'tcp' }).then((s) => {
-        servers.push(s);
-        context.subscriptions.push(...wireServer(s));
-        log.info(`also listening at ${s.address} (TCP, token required)`);
-        return s;
-      });
-      const s = await tcpServer;
-      return { address: s.address, token: s.token! };
-    },
+    listenHost: () => attachListener.host(),
+    tcp: () => attachListener.listener(),
   };
 
   const lint = new LintFeature(context, log);
@@ -158,6 +160,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
     runFile,
     debugInjection,
     findingsKey,
+    attachListener,
     registerCommand(Commands.runFile, (uri?: vscode.Uri) => runFile.run(uri)),
     registerCommand(Commands.attachCommand, (choice?: AttachChoice) => pickAndCopyAttachText(attachTargets, choice)),
     registerCommand(Commands.copyAgent, (folder?: vscode.Uri) => copyAgentPackage(agentRoot, folder)),

@@ -6,6 +6,12 @@
 import * as vscode from 'vscode';
 import type { Logger } from './ipc/agentServer';
 
+/** A button of an error notification besides "Show Logs". */
+export interface NotificationAction {
+  readonly title: string;
+  run(): void;
+}
+
 export class Log implements Logger, vscode.Disposable {
   readonly channel: vscode.LogOutputChannel;
   private readonly shown = new Set<string>();
@@ -31,15 +37,20 @@ export class Log implements Logger, vscode.Disposable {
   }
 
   /**
-   * Logs an error and shows it as one notification with "Show Logs". The same `topic` is
-   * notified only once per session (it is still logged every time).
+   * Logs an error and shows it as one notification with "Show Logs" and any further `actions`
+   * (such as "Open Settings"). The same `topic` is notified only once per session (it is still
+   * logged every time); an undefined topic, for the failure of something the user just asked
+   * for, is notified every time.
    */
-  async notifyError(topic: string, message: string): Promise<void> {
+  async notifyError(topic: string | undefined, message: string, actions: readonly NotificationAction[] = []): Promise<void> {
     this.error(message);
-    if (this.shown.has(topic)) return;
-    this.shown.add(topic);
-    const choice = await vscode.window.showErrorMessage(message, 'Show Logs');
+    if (topic !== undefined) {
+      if (this.shown.has(topic)) return;
+      this.shown.add(topic);
+    }
+    const choice = await vscode.window.showErrorMessage(message, 'Show Logs', ...actions.map((a) => a.title));
     if (choice === 'Show Logs') this.show();
+    else actions.find((a) => a.title === choice)?.run();
   }
 
   dispose(): void {

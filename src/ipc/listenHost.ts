@@ -11,8 +11,9 @@
  */
 
 import * as net from 'net';
+import type { Settings } from '../constants';
 
-const SETTING = 'taskscope.attach.listenHost';
+const SETTING: `taskscope.${keyof Settings}` = 'taskscope.attach.listenHost';
 
 /** The host the listener binds unless the setting names another. */
 export const DEFAULT_LISTEN_HOST = '127.0.0.1';

@@ -1,9 +1,9 @@
 /**
  * "TaskScope: Attach a Program Started Elsewhere…": copies the exact environment or command
  * line that starts a program with the agent connected to this window — through this window's
- * private socket on the same machine, over TCP on 127.0.0.1 with a token (another user, a
- * container that shares this machine's network). The TCP listener starts only when asked for.
- * The words are in attachText.ts.
+ * private socket on the same machine, or over TCP with a token (another user, a container):
+ * on 127.0.0.1, or where `taskscope.attach.listenHost` says (attachListener.ts). The TCP
+ * listener starts only when asked for. The words are in attachText.ts.
  *
  * "TaskScope: Copy the Agent Package into a Folder…": puts a copy of the agent (the
  * `taskscope` package, standard library only) where a container or another machine can
@@ -14,38 +14,36 @@ import * as path from 'path';
 import * as vscode from 'vscode';
 import { Commands } from '../constants';
 import type { AgentTuning } from './agentEnvironment';
-import { AttachChoice, attachNotice, attachText } from './attachText';
+import { AttachChoice, attachChoices, attachNotice, attachText, TcpListener } from './attachText';
 
 export type { AttachChoice } from './attachText';
 
 export interface AttachTargets {
   readonly agentRoot: string;
   localAddress(): string;
-  /** Starts the TCP listener on first use; returns its address and token. */
-  tcp(): Promise<{ address: string; token: string }>;
+  /** The host the TCP listener binds, or will (the setting, checked). */
+  listenHost(): string;
+  /** Starts the TCP listener on first use; undefined if it cannot listen (already reported). */
+  tcp(): Promise<TcpListener | undefined>;
   tuning(): AgentTuning;
 }
 
 export async function pickAndCopyAttachText(targets: AttachTargets, preset?: AttachChoice): Promise<string | undefined> {
   let choice = preset;
   if (!choice) {
-    const picked = await vscode.window.showQuickPick(
-      [
-        { label: '$(terminal) Command line, this machine', description: 'python -m taskscope run, through this window\'s private socket', choice: 'local-run' as const },
-        { label: '$(symbol-variable) Environment variables, this machine', description: 'loads the agent into any python you start afterwards', choice: 'local-env' as const },
-        { label: '$(plug) Command line over TCP with a token', description: 'another user or a sandbox on this machine: 127.0.0.1 only', choice: 'tcp' as const },
-        { label: '$(package) Container sharing this machine\'s network', description: 'docker run --network host, the agent mounted, TCP with a token', choice: 'container' as const },
-      ],
-      { title: 'Attach a Program Started Elsewhere', placeHolder: 'How will you start the program?' },
-    );
+    const picked = await vscode.window.showQuickPick(attachChoices(targets.listenHost()), {
+      title: 'Attach a Program Started Elsewhere',
+      placeHolder: 'How will you start the program?',
+    });
     choice = picked?.choice;
   }
   if (!choice) return undefined;
   const tcp = choice === 'tcp' || choice === 'container' ? await targets.tcp() : undefined;
+  if ((choice === 'tcp' || choice === 'container') && !tcp) return undefined;
   const text = attachText({ agentRoot: targets.agentRoot, localAddress: targets.localAddress(), tcp, tuning: targets.tuning() }, choice);
   await vscode.env.clipboard.writeText(text);
   const copyAgent = 'Copy the Agent into a Folder…';
-  void vscode.window.showInformationMessage(attachNotice(choice), ...(choice === 'container' ? [copyAgent] : [])).then((action) => {
+  void vscode.window.showInformationMessage(attachNotice(choice, tcp), ...(choice === 'container' ? [copyAgent] : [])).then((action) => {
     if (action === copyAgent) void vscode.commands.executeCommand(Commands.copyAgent);
   });
   return text;

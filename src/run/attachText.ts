@@ -3,15 +3,19 @@
  * starts a program with the agent connected to this window. Pure: no `vscode` import.
  *
  * - `local-run` / `local-env`: this machine, through the window's private socket;
- * - `tcp`: this machine, over TCP on 127.0.0.1 with a token (another user, a sandbox);
- * - `container`: a `docker run` (or `podman run`) line for a container that shares this
- *   machine's network (`--network host`), so that 127.0.0.1 there is 127.0.0.1 here, with
- *   the agent's folder mounted read-only. The agent connects to loopback addresses only
- *   (docs/protocol.md), so a container on a bridge network cannot connect.
+ * - `tcp`: this machine, over TCP with a token (another user, a sandbox), to 127.0.0.1 or
+ *   wherever `taskscope.attach.listenHost` puts the listener;
+ * - `container`: a `docker run` (or `podman run`) line with the agent's folder mounted
+ *   read-only and the token. While the listener is on loopback only, the container shares
+ *   this machine's network (`--network host`), so that 127.0.0.1 there is 127.0.0.1 here;
+ *   once the setting binds another address, the container stays on its bridge network and
+ *   connects to that address (`host.docker.internal` for a wildcard). The agent takes a
+ *   non-loopback `tcp:` address only with a token (docs/protocol.md), which the line gives.
  *
  * Each text carries the agent's settings (`tuningEnv`), as the Run command does.
  */
 
+import { formatTcpAddress, isLoopbackHost, isWildcardHost, localTcpAddress } from '../ipc/listenHost';
 import { AgentTuning, bootstrapFolder, quotePosix, tuningEnv } from './agentEnvironment';
 
 export type AttachChoice = 'local-run' | 'local-env' | 'tcp' | 'container';
@@ -19,14 +23,42 @@ export type AttachChoice = 'local-run' | 'local-env' | 'tcp' | 'container';
 /** Where the `container` text mounts the agent's folder. */
 export const CONTAINER_AGENT_DIR = '/opt/taskscope';
 
+/** The name a container on a bridge network gives this machine, with `--add-host`. */
+export const DOCKER_HOST_NAME = 'host.docker.internal';
+const ADD_HOST_GATEWAY = `--add-host=${DOCKER_HOST_NAME}:host-gateway`;
+
+/** The TCP listener, for the `tcp` and `container` texts. */
+export interface TcpListener {
+  /** The address it is bound to, as the system reports it (`127.0.0.1`, `0.0.0.0`, `172.17.0.1`). */
+  readonly host: string;
+  readonly port: number;
+  readonly token: string;
+}
+
 export interface AttachTextInput {
   /** The folder that holds the `taskscope` package (the extension's `python/`). */
   readonly agentRoot: string;
   /** This window's private address (`unix:…`, `pipe:…`). */
   readonly localAddress: string;
-  /** The TCP listener's address and token (for `tcp` and `container`). */
-  readonly tcp?: { readonly address: string; readonly token: string };
+  /** The TCP listener (for `tcp` and `container`). */
+  readonly tcp?: TcpListener;
   readonly tuning: AgentTuning;
+}
+
+/** How a container reaches the listener. */
+export type ContainerRoute =
+  | { readonly network: 'host'; readonly address: string }
+  | { readonly network: 'bridge'; readonly address: string; readonly addHostGateway: boolean };
+
+/**
+ * A listener on loopback only is reached from a container that shares this machine's
+ * network; one on a wildcard, from a bridge network through `host.docker.internal` (mapped to
+ * the bridge's gateway by `--add-host`); one on another address, at that address.
+ */
+export function containerRoute(host: string, port: number): ContainerRoute {
+  if (isLoopbackHost(host)) return { network: 'host', address: localTcpAddress(host, port) };
+  if (isWildcardHost(host)) return { network: 'bridge', address: `tcp:${DOCKER_HOST_NAME}:${port}`, addHostGateway: true };
+  return { network: 'bridge', address: formatTcpAddress(host, port), addHostGateway: false };
 }
 
 function assignments(env: Record<string, string>): string[] {
@@ -48,40 +80,96 @@ export function attachText(input: AttachTextInput, choice: AttachChoice): string
         ...tuning,
       ].join(' ');
     case 'tcp': {
-      const { address, token } = requireTcp(input);
-      return [`TASKSCOPE_TOKEN=${token}`, `PYTHONPATH=${quotePosix(input.agentRoot)}`, ...tuning, ...run(address)].join(' ');
+      const { host, port, token } = requireTcp(input);
+      return [`TASKSCOPE_TOKEN=${token}`, `PYTHONPATH=${quotePosix(input.agentRoot)}`, ...tuning, ...run(localTcpAddress(host, port))].join(' ');
     }
     case 'container': {
-      const { address, token } = requireTcp(input);
+      const { host, port, token } = requireTcp(input);
+      const route = containerRoute(host, port);
+      const network = route.network === 'host' ? ['--network', 'host'] : route.addHostGateway ? [ADD_HOST_GATEWAY] : [];
       const env = [`PYTHONPATH=${CONTAINER_AGENT_DIR}`, `TASKSCOPE_TOKEN=${token}`, ...tuning].flatMap((a) => ['-e', a]);
       return [
-        'docker', 'run', '--rm', '-it', '--network', 'host',
+        'docker', 'run', '--rm', '-it', ...network,
         '-v', quotePosix(`${input.agentRoot}:${CONTAINER_AGENT_DIR}:ro`),
         ...env,
-        'your-image', ...run(address),
+        'your-image', ...run(route.address),
       ].join(' ');
     }
   }
 }
 
-function requireTcp(input: AttachTextInput): { address: string; token: string } {
+function requireTcp(input: AttachTextInput): TcpListener {
   if (!input.tcp) throw new Error('the TCP listener is needed for this text');
   return input.tcp;
 }
 
-/** What the notification says once the text is on the clipboard. */
-export function attachNotice(choice: AttachChoice): string {
+/** A choice of the quick pick: its words depend on where the TCP listener is (or will be). */
+export interface AttachChoiceItem {
+  readonly label: string;
+  readonly description: string;
+  readonly choice: AttachChoice;
+}
+
+/**
+ * The quick pick's choices, for a listener on `listenHost` (the setting's host: the listener
+ * may not run yet).
+ */
+export function attachChoices(listenHost: string): AttachChoiceItem[] {
+  const loopback = isLoopbackHost(listenHost);
+  const where = isWildcardHost(listenHost) ? 'every interface' : listenHost;
+  return [
+    { label: '$(terminal) Command line, this machine', description: 'python -m taskscope run, through this window\'s private socket', choice: 'local-run' },
+    { label: '$(symbol-variable) Environment variables, this machine', description: 'loads the agent into any python you start afterwards', choice: 'local-env' },
+    {
+      label: '$(plug) Command line over TCP with a token',
+      description: loopback
+        ? `another user or a sandbox on this machine: ${listenHost} only`
+        : `another user or a sandbox on this machine; listening on ${where} (taskscope.attach.listenHost)`,
+      choice: 'tcp',
+    },
+    loopback
+      ? {
+          label: '$(package) Container sharing this machine\'s network',
+          description: 'docker run --network host, the agent mounted, TCP with a token; a bridge network needs taskscope.attach.listenHost',
+          choice: 'container',
+        }
+      : {
+          label: '$(package) Container on a bridge network',
+          description: `docker run, connecting to ${isWildcardHost(listenHost) ? DOCKER_HOST_NAME : listenHost}, the agent mounted, TCP with a token`,
+          choice: 'container',
+        },
+  ];
+}
+
+/** What the notification says once the text is on the clipboard (`listener`: for `tcp` and `container`). */
+export function attachNotice(choice: AttachChoice, listener?: TcpListener): string {
+  const elsewhere = 'For a container that is already running, or an image you build, copy the agent into a folder it can see.';
   switch (choice) {
     case 'local-run':
     case 'local-env':
       return 'TaskScope: copied. Replace your_app.py with your program and run it in a terminal on this machine.';
-    case 'tcp':
-      return 'TaskScope: copied a command that connects over TCP to 127.0.0.1 with a token. Run it on this machine; replace your_app.py with your program.';
-    case 'container':
+    case 'tcp': {
+      const address = listener ? localTcpAddress(listener.host, listener.port).slice('tcp:'.length) : '127.0.0.1';
+      return `TaskScope: copied a command that connects over TCP to ${address} with a token. Run it on this machine; replace your_app.py with your program.`;
+    }
+    case 'container': {
+      const route = listener ? containerRoute(listener.host, listener.port) : undefined;
+      const mounted = `the agent's folder is mounted read-only at ${CONTAINER_AGENT_DIR}. Replace your-image and your_app.py.`;
+      if (!route || route.network === 'host') {
+        return (
+          'TaskScope: copied a `docker run` line (podman takes the same). `--network host` makes 127.0.0.1 in the container this machine ' +
+          `(Linux); ${mounted} A container on a bridge network cannot reach this window while it listens on loopback only: for one, ` +
+          'set `taskscope.attach.listenHost` to the bridge\'s gateway address (often 172.17.0.1) or 0.0.0.0. ' +
+          elsewhere
+        );
+      }
+      const to = route.addHostGateway
+        ? `${DOCKER_HOST_NAME}, which \`${ADD_HOST_GATEWAY}\` maps to this machine (Docker 20.10 or later); this window listens on every interface`
+        : `${listener!.host}, where this window listens`;
       return (
-        'TaskScope: copied a `docker run` line (podman takes the same). `--network host` makes 127.0.0.1 in the container this machine ' +
-        `(Linux); the agent's folder is mounted read-only at ${CONTAINER_AGENT_DIR}. Replace your-image and your_app.py. ` +
-        'For a container that is already running, or an image you build, copy the agent into a folder it can see.'
+        `TaskScope: copied a \`docker run\` line for a container on a bridge network: it connects with the token to ${to} ` +
+        `(\`taskscope.attach.listenHost\`); ${mounted} ${elsewhere}`
       );
+    }
   }
 }
