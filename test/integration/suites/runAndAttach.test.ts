@@ -5,6 +5,7 @@
 import * as assert from 'assert';
 import * as cp from 'child_process';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import * as vscode from 'vscode';
@@ -123,6 +124,73 @@ describe('Run and attach', function () {
       await until('the program to exit', () => api.model.process(p.key)?.status === 'exited');
     } finally {
       fs.rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('connects a program in a container on a bridge network once taskscope.attach.listenHost names an address of this machine', async function () {
+    // No container runtime here: this machine's own non-loopback address stands for the
+    // bridge's gateway. The line's python part runs as the container would run it.
+    const external = Object.values(os.networkInterfaces())
+      .flat()
+      .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+    if (!external) {
+      this.test!.title += ' (skipped: this machine has no non-loopback IPv4 address)';
+      this.skip();
+    }
+    const config = vscode.workspace.getConfiguration('taskscope');
+    let port: number;
+    await config.update('attach.listenHost', external, vscode.ConfigurationTarget.Global);
+    try {
+      const text = (await vscode.commands.executeCommand('taskscope.attachCommand', 'container')) as string;
+      const hostPattern = external.replace(/\./g, '\\.');
+      const match = new RegExp(
+        `^docker run --rm -it -v (\\S+):/opt/taskscope:ro ((?:-e \\S+ )+)your-image python3 -m taskscope run --connect (tcp:${hostPattern}:(\\d+)) your_app\\.py$`,
+      ).exec(text);
+      assert.ok(match, text);
+      const [, mounted, envWords, address, portText] = match;
+      port = Number(portText);
+      assert.strictEqual(mounted, api.agentRoot);
+      const env = envOf(envWords.trim().split(' ').filter((w) => w !== '-e'));
+      assert.strictEqual(env.PYTHONPATH, '/opt/taskscope');
+      assert.match(env.TASKSCOPE_TOKEN, /^[0-9a-f]{48}$/);
+      assert.strictEqual(env.TASKSCOPE_HISTORY_SECONDS, String(config.get('tasks.historySeconds')));
+      const child = cp.spawn('python3', ['-m', 'taskscope', 'run', '--connect', address, program], {
+        env: { ...process.env, ...env, PYTHONPATH: api.agentRoot },
+      });
+      try {
+        const p = await until('the bridge-network program to connect', () => connectedWithArgv(program));
+        assert.ok(api.model.taskCount(p.key) > 0);
+        assert.ok(api.tasksView.getChildren().some((n) => n.processKey === p.key), 'the process has no row in the Tasks view');
+        child.kill('SIGTERM');
+        await until('the bridge-network program to exit', () => api.model.process(p.key)?.status === 'exited');
+      } finally {
+        child.kill('SIGTERM');
+      }
+    } finally {
+      await config.update('attach.listenHost', undefined, vscode.ConfigurationTarget.Global);
+    }
+    // Back to the default: the next line is the host-network one, and the listener on the
+    // other address takes no new connection.
+    const again = (await vscode.commands.executeCommand('taskscope.attachCommand', 'container')) as string;
+    assert.match(again, /^docker run --rm -it --network host .* --connect tcp:127\.0\.0\.1:\d+ your_app\.py$/);
+    const outcome = await new Promise<string>((resolve) => {
+      const socket = net.connect({ host: external, port }, () => {
+        socket.destroy();
+        resolve('connected');
+      });
+      socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    });
+    assert.strictEqual(outcome, 'ECONNREFUSED', `the old listener at ${external}:${port} still takes connections`);
+  });
+
+  it('listens on 127.0.0.1 when taskscope.attach.listenHost is not an IP address', async () => {
+    const config = vscode.workspace.getConfiguration('taskscope');
+    await config.update('attach.listenHost', 'docker0', vscode.ConfigurationTarget.Global);
+    try {
+      const text = (await vscode.commands.executeCommand('taskscope.attachCommand', 'container')) as string;
+      assert.match(text, /^docker run --rm -it --network host .* --connect tcp:127\.0\.0\.1:\d+ your_app\.py$/);
+    } finally {
+      await config.update('attach.listenHost', undefined, vscode.ConfigurationTarget.Global);
     }
   });
 
