@@ -132,6 +132,19 @@ def _sole_owner_count():
 _SOLE = _sole_owner_count()
 
 
+def _cancel_each(tasks, msg):
+    """On a task's loop: cancels `tasks` (of that loop) one after the other, in one
+    callback, then lets go of them (on the loop's thread, where a task may be finalized)."""
+    try:
+        for task in tasks:
+            try:
+                task.cancel(msg)
+            except Exception:
+                log.exception("cancelling %r failed", task)
+    finally:
+        del tasks[:]
+
+
 def _noop(_task):
     pass
 
@@ -1682,38 +1695,51 @@ class Sampler:
     def _cancel_all(self, refs, msg):
         """Cancels the tasks of `refs` on their loops: ``({id: error}, [cancelled ids])``.
 
-        Every task is checked before any is cancelled: cancelling a parent cancels the
-        task it awaits, which could otherwise finish before its own turn came.
+        Every task is checked before any is cancelled, and the tasks of one loop are
+        cancelled by one callback, in one go: cancelling a parent cancels the task it
+        awaits, and the program may then end and close its loop before a second callback
+        could be scheduled (the tree's other tasks were cancelled all the same, but the
+        answer would have said otherwise).
         """
         errors = {}
-        targets = []
+        by_loop = {}  # id(loop) -> (loop, [ref, ...], [task, ...])
         for ref in refs:
             task = ref()
             if task is None:
                 errors[ref.id] = "task %s no longer exists" % ref.id
                 continue
             try:
+                loop = task.get_loop()
                 if task.done():
                     errors[ref.id] = "task %s has already finished" % ref.id
-                elif task.get_loop().is_closed():
+                elif loop.is_closed():
                     errors[ref.id] = "the loop of task %s is closed" % ref.id
                 else:
-                    targets.append((ref, task))
+                    group = by_loop.get(id(loop))
+                    if group is None:
+                        group = by_loop[id(loop)] = (loop, [], [])
+                    group[1].append(ref)
+                    group[2].append(task)
             finally:
+                loop = None
                 if _refcount(task) <= _SOLE:
                     self._hand_back(task)
                 task = None
         cancelled = []
-        for ref, task in targets:
+        for loop, group_refs, tasks in by_loop.values():
             try:
-                task.get_loop().call_soon_threadsafe(task.cancel, msg)
+                loop.call_soon_threadsafe(_cancel_each, tasks, msg)
+            except RuntimeError as e:
+                del tasks[:]  # the loop is closed: nothing can be handed back to it
+                for ref in group_refs:
+                    errors[ref.id] = "cannot cancel task %s: %s" % (ref.id, e)
+                continue
+            for ref in group_refs:
                 if msg is not None:
                     ref.cancel_requested = msg
                 cancelled.append(ref.id)
-            except RuntimeError as e:
-                errors[ref.id] = "cannot cancel task %s: %s" % (ref.id, e)
-        del targets[:]
-        task = None
+        by_loop.clear()  # the loop's callback holds the tasks now, and lets go of them there
+        loop = tasks = None
         return errors, cancelled
 
     def _tree(self, root):

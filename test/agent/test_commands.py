@@ -93,6 +93,40 @@ class Commands(unittest.TestCase):
         self.assertEqual(bye["exitCode"], 1)
 
 
+class CancelTreeAnswer(unittest.TestCase):
+    """cancelTree's answer names every task it cancelled, also when cancelling the first
+    one ends the program: the Tasks view's program, whose main task ends as soon as its
+    branch is cancelled (and the branch's gather then cancels the other leaf). Cancelled
+    one callback per task, the loop could close before the leaf's turn, and the answer
+    left the leaf out (a run in four). Ten runs, each must name both."""
+
+    PROGRAM = os.path.join(support.PROGRAMS, os.pardir, "workspace", "nested_tasks.py")
+    RUNS = 10
+
+    def test_the_answer_names_the_whole_tree_though_the_program_ends(self):
+        for run in range(self.RUNS):
+            ext = support.FakeExtension()
+            proc = support.start_agent([os.path.abspath(self.PROGRAM)], connect=ext.address)
+            try:
+                conn = ext.wait_connection()
+                branch = ext.wait_task(conn, lambda t: t["name"] == "branch", what="branch")
+                leaves = [ext.wait_task(conn, lambda t, n=n: t["name"] == "leaf-%d" % n and t.get("parent") == branch["id"],
+                                        what="leaf-%d" % n) for n in range(2)]
+                self.assertTrue(ext.command(conn, "cancel", task=leaves[0]["id"])["ok"])
+                ext.wait_task(conn, lambda t: t["id"] == leaves[0]["id"] and t["state"] == "cancelled",
+                              what="leaf-0 cancelled")
+                result = ext.command(conn, "cancelTree", task=branch["id"])
+                self.assertEqual(sorted(result["value"]["cancelled"]), sorted([branch["id"], leaves[1]["id"]]),
+                                 "run %d" % run)
+                out, _ = proc.communicate(timeout=10)
+                self.assertIn("leaf-1 cancelled", out)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                proc.communicate()
+                ext.close()
+
+
 @unittest.skipUnless(support.uvloop_available(), "uvloop is not installed for this Python")
 class CommandsOnUvloop(Commands):
     """The same commands on a uvloop loop (cancel goes through its call_soon_threadsafe)."""
