@@ -145,7 +145,7 @@ async function runElectron() {
 
 /**
  * The interpreters of the agent tier, each {label, python} or {label, error}: the machine's
- * python3, Debian's python3.11 with uvloop (and aiohttp) installed with apt-get when missing,
+ * python3, Debian's python3.11 with uvloop, aiohttp and its test suite installed with apt-get when missing,
  * and CPython 3.14 from scripts/build-python.sh (which returns at once when it is built).
  */
 async function agentInterpreters() {
@@ -155,7 +155,8 @@ async function agentInterpreters() {
   const debian = '/usr/bin/python3.11';
   try {
     if (!fs.existsSync(debian)) throw new Error(`${debian} does not exist (Debian's python3.11 package)`);
-    await ensureDebPackages(['python3-uvloop', 'python3-aiohttp'], log);
+    // libpython3.11-testsuite: CPython's own asyncio tests, run with the agent (test_cpython_suite.py).
+    await ensureDebPackages(['python3-uvloop', 'python3-aiohttp', 'libpython3.11-testsuite'], log);
     const probe = await proc.run(debian, ['-c', 'import uvloop, aiohttp']);
     if (probe.code !== 0) throw new Error(`uvloop or aiohttp does not import in ${debian}:\n${tail(probe.output, 5)}`);
     out.push(await describePython('Debian python3.11 + uvloop', debian));

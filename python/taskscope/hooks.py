@@ -286,7 +286,11 @@ def _recording_set_class(base, registry):
             # ... then the entry for the sampler.
             if st.active:
                 try:
-                    parent = current_task(item._loop)
+                    loop = item._loop
+                except AttributeError:
+                    return  # not asyncio's: a task-like object given to asyncio._register_task
+                try:
+                    parent = current_task(loop)
                     try:
                         f = getframe(2)
                         code = f.f_code

@@ -51,6 +51,7 @@ asyncio's "exception was never retrieved" report.
 """
 
 import asyncio
+import gc
 import sys
 import threading
 import time
@@ -176,6 +177,56 @@ def _weak_all_tasks():
     return None
 
 
+class _ProbeTask:
+    """What `_foreign_task_sets` registers for a moment: done, on no loop, as asyncio's
+    ``all_tasks()`` would read it."""
+
+    __slots__ = ("__weakref__",)
+
+    def done(self):
+        return True
+
+    def get_loop(self):
+        return None
+
+
+def _foreign_task_sets():
+    """Python 3.14+: the sets where asyncio keeps the task-like objects that are not its
+    own tasks (``_register_task`` and ``_register_eager_task`` of an object of another
+    class), a weak set and a set; ``asyncio.all_tasks()`` calls ``done()`` and
+    ``get_loop()`` of each, which the sampler must not do from its thread (see
+    `Sampler._discover`). Found once, when the agent starts: a probe object is registered,
+    the sets that hold it are noted (the weak set through the callback of its weak
+    reference), and it is unregistered. None when they cannot be found."""
+    if sys.version_info < (3, 14):
+        return None
+    try:
+        import _asyncio
+    except ImportError:
+        return None
+    found = []
+    probe = _ProbeTask()
+    try:
+        _asyncio._register_task(probe)
+        try:
+            for wr in weakref.getweakrefs(probe):
+                for default in getattr(wr.__callback__, "__defaults__", None) or ():
+                    holder = default() if isinstance(default, weakref.ref) else None
+                    if isinstance(holder, weakref.WeakSet) and wr in holder.data:
+                        found.append(holder.data)
+        finally:
+            _asyncio._unregister_task(probe)
+        _asyncio._register_eager_task(probe)
+        try:
+            found.extend(r for r in gc.get_referrers(probe) if type(r) is set)
+        finally:
+            _asyncio._unregister_eager_task(probe)
+    except Exception:
+        log.exception("asyncio's sets of task-like objects were not found")
+        return None
+    return tuple(found) if len(found) == 2 else None
+
+
 def _construction_codes():
     """Code that makes a task on the way to asyncio's all-tasks set (not where the
     program made it): cut from the start of a captured creation stack."""
@@ -192,6 +243,12 @@ def _construction_codes():
 
 _ASYNCIO_TASKS = tuple(t for t in (asyncio.Task, getattr(asyncio.tasks, "_PyTask", None),
                                    getattr(asyncio.tasks, "_CTask", None)) if t is not None)
+
+#: What every asyncio task is an instance of. asyncio's set of all tasks can also hold
+#: other objects (a library's task-like objects given to ``asyncio._register_task``): the
+#: sampler leaves those alone, since reading them would run their code on its thread.
+_FUTURES = tuple(t for t in (asyncio.Future, getattr(asyncio.futures, "_PyFuture", None),
+                             getattr(asyncio.futures, "_CFuture", None)) if t is not None)
 
 
 def _add_keys(keys, items, offset):
@@ -283,6 +340,9 @@ class Sampler:
         self._older_groups = 0  # TaskGroup notes queued before the last sample: due now
         self._construction = _construction_codes()  # see _cut_construction
         self._task_types = {}  # Task classes seen -> None
+        # 3.14+: where asyncio keeps task-like objects of other classes (see `_discover`).
+        self._foreign = _foreign_task_sets() if hooks.state.task_set is None else None
+        self.discoveries_skipped = 0
         self._log = EntryLog()  # the last batches of entries taken (parents, reports)
         self._wheel = {}  # tick -> [records to look at then]
         self._running_refs = {}  # num -> record last seen running: looked at every sample
@@ -844,7 +904,7 @@ class Sampler:
         or None when the task is gone, or ended well (and not `keep_done`). The caller
         counts the tasks that got none."""
         task = wr()
-        if task is None:
+        if task is None or not isinstance(task, _FUTURES):
             return None
         try:
             existing = self.registry.lookup(task)
@@ -1333,7 +1393,7 @@ class Sampler:
                 return
             for wr in refs:
                 task = wr()
-                if task is None:
+                if task is None or not isinstance(task, _FUTURES):
                     continue
                 try:
                     if lookup(task) is None and not task.done() and hash(task) not in queued:
@@ -1342,6 +1402,13 @@ class Sampler:
                     if _refcount(task) <= _SOLE:
                         self._hand_back(task)
                     task = None
+            return
+        # asyncio.all_tasks() calls done() and get_loop() of task-like objects that are not
+        # asyncio's (given to _register_task by a library): not from this thread. While
+        # there are any, tasks made by asyncio.Task(...) directly wait for a later round.
+        foreign = self._foreign
+        if foreign is not None and any(foreign):
+            self.discoveries_skipped += 1
             return
         for lr in list(self._loops.values()):
             loop = lr()
@@ -1354,7 +1421,7 @@ class Sampler:
             loop = None
             while tasks:
                 task = tasks.pop()
-                if lookup(task) is None and hash(task) not in queued:
+                if isinstance(task, _FUTURES) and lookup(task) is None and hash(task) not in queued:
                     self._adopt_discovered(task, now)
                 if _refcount(task) <= _SOLE:
                     self._hand_back(task)

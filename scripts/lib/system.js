@@ -9,6 +9,9 @@ const PACKAGES = {
   ripgrep: 'replaces the rg binary that @vscode/ripgrep would download (search in code-server)',
   chromium: 'the headless browser that drives code-server in the integration and e2e tests',
   'python3-pytest': 'used by the agent tests',
+  'python3-uvloop': 'the agent tests on uvloop loops (Debian python3.11)',
+  'python3-aiohttp': 'the agent tests and benchmarks with a real aiohttp server (Debian python3.11)',
+  'libpython3.11-testsuite': "CPython's own asyncio tests, run with the agent (Debian python3.11)",
 };
 
 /** True when dpkg says the package is installed. */

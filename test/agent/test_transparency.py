@@ -8,6 +8,7 @@ import runpy
 import shutil
 import sys
 import tempfile
+import threading
 import unittest
 from concurrent.futures import ThreadPoolExecutor
 
@@ -125,6 +126,54 @@ class SameWithAndWithoutAgent(unittest.TestCase):
     def test_with_an_extension_that_never_answers(self):
         with support.FakeExtension(mode="silent", before_welcome=[b"garbage\n"]) as ext:
             self.check(ext.address, programs=SHORT)
+
+
+class TaskLikeObjects(unittest.TestCase):
+    """A library's task-like objects in asyncio's set (``asyncio.tasks._register_task``): the
+    agent records the real tasks beside them, never calls their methods from its threads,
+    and logs no error about them."""
+
+    PROGRAM = "task_like.py"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.plain = support.run_plain([cls.PROGRAM])
+        cls.folder = tempfile.mkdtemp(prefix="ts-like-")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.folder, ignore_errors=True)
+
+    def log_of(self, name):
+        path = os.path.join(self.folder, name)
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+
+    def test_baseline(self):
+        self.assertEqual(self.plain.returncode, 0, self.plain.stderr)
+        self.assertIn("task-like objects listed: 2\n", self.plain.stdout)
+        self.assertIn("their methods called on other threads: none\n", self.plain.stdout)
+
+    def test_connected(self):
+        log_path = os.path.join(self.folder, "connected.log")
+        run = support.traced(self.PROGRAM, until=lambda conn: conn.task_named("real-1"), seconds=1.0,
+                             TASKSCOPE_LOG=log_path)
+        self.assertEqual(run.outcome, outcome(self.plain))
+        self.assertEqual(run.conn.invalid, [])
+        names = sorted(t["name"] for t in run.picture.values() if t["coro"] != "main")
+        self.assertEqual(names, ["real-0", "real-1"])
+        self.assertNotIn(" error:", self.log_of("connected.log"))
+
+    def test_nobody_listening(self):
+        log_path = os.path.join(self.folder, "alone.log")
+        release = os.path.join(self.folder, "release")
+        timer = threading.Timer(1.0, lambda: open(release, "w").close())  # a few samples first
+        timer.start()
+        self.addCleanup(timer.cancel)
+        env = support.clean_env(RELEASE_FILE=release, TASKSCOPE_LOG=log_path)
+        done = support.run_agent([self.PROGRAM], connect="unix:" + os.path.join(self.folder, "nobody.sock"), env=env)
+        self.assertEqual(outcome(done), outcome(self.plain))
+        self.assertNotIn(" error:", self.log_of("alone.log"))
 
 
 @unittest.skipUnless(support.uvloop_available(), "uvloop is not installed for this Python")
