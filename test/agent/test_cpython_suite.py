@@ -5,8 +5,9 @@
 loops, task-like objects of other classes). Run by ``python -m test`` with the bootstrap
 on ``PYTHONPATH`` and ``TASKSCOPE_CONNECT`` pointing at a fake extension, every Python
 process of the run (the test runner, its workers, the programs the tests start) gets the
-agent, connected and sampling every 20 ms: the suite is the judge of "the program behaves
-the same", and the agent's log and messages are checked too.
+agent, connected, sampling every 20 ms and reporting a task stuck after 1 ms: the suite is
+the judge of "the program behaves the same", and the agent's log and messages are checked
+too.
 
 It needs the interpreter's test package (``test.test_asyncio``): CPython built from
 source and pyenv's builds have it; Debian's Python has it in ``libpython3.X-testsuite``.
@@ -43,8 +44,11 @@ class CPythonAsyncioSuite(unittest.TestCase):
             raise unittest.SkipTest("CPython's test suite is not installed for %s (Debian: libpython%d.%d-testsuite)"
                                     % (sys.executable, *sys.version_info[:2]))
         cls.ext = support.FakeExtension()
+        # Thresholds so low that nearly every wait is "stuck" and loops "block": the findings'
+        # code runs against everything the suite does too.
         env = support.clean_env(PYTHONPATH=support.BOOTSTRAP, TASKSCOPE_CONNECT=cls.ext.address,
-                                TASKSCOPE_LOG=cls.log_path)
+                                TASKSCOPE_LOG=cls.log_path, TASKSCOPE_STUCK_AFTER="0.001",
+                                TASKSCOPE_BLOCKED_AFTER="0.001")
         # -w: a test that fails is run again once; the run fails if it fails again.
         cls.done = subprocess.run([sys.executable, "-m", "test", "-j2", "-w", "test_asyncio"], cwd=cls.folder,
                                  env=env, capture_output=True, text=True, timeout=TIMEOUT)
@@ -67,6 +71,8 @@ class CPythonAsyncioSuite(unittest.TestCase):
         self.assertGreater(snapshots, 20)
         tasks = sum(len(conn.tasks) for conn in connections)
         self.assertGreater(tasks, 100)
+        kinds = {m["kind"] for conn in connections for m in conn.of_type("event")}
+        self.assertTrue({"stuck", "loop-blocked", "destroyed-pending"} <= kinds, kinds)
 
     def test_the_agent_sent_only_valid_messages(self):
         invalid = [(line, error) for conn in self.ext.connections for line, error in conn.invalid]
