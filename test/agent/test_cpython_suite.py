@@ -1,6 +1,7 @@
-"""CPython's own asyncio test suite passes with the agent in every process it starts.
+"""CPython's own asyncio tests pass with the agent in every process they start.
 
-``test.test_asyncio`` is thousands of checks of asyncio's behaviour, edge cases included
+``test.test_asyncio`` (and the few other modules of the suite that run coroutines, see
+`SUITES`) is thousands of checks of asyncio's behaviour, edge cases included
 (task factories, exception handlers, eager tasks, cancellation, subprocesses, several
 loops, task-like objects of other classes). Run by ``python -m test`` with the bootstrap
 on ``PYTHONPATH`` and ``TASKSCOPE_CONNECT`` pointing at a fake extension, every Python
@@ -24,6 +25,9 @@ import unittest
 from test.agent import support
 
 TIMEOUT = 900
+#: asyncio's own tests, and the other modules of the test suite that run coroutines: async
+#: generators, coroutines, async context managers, unittest's IsolatedAsyncioTestCase.
+SUITES = ("test_asyncio", "test_asyncgen", "test_coroutines", "test_contextlib_async", "test_unittest")
 
 
 def _has_asyncio_suite(cwd, env):
@@ -50,8 +54,8 @@ class CPythonAsyncioSuite(unittest.TestCase):
                                 TASKSCOPE_LOG=cls.log_path, TASKSCOPE_STUCK_AFTER="0.001",
                                 TASKSCOPE_BLOCKED_AFTER="0.001")
         # -w: a test that fails is run again once; the run fails if it fails again.
-        cls.done = subprocess.run([sys.executable, "-m", "test", "-j2", "-w", "test_asyncio"], cwd=cls.folder,
-                                 env=env, capture_output=True, text=True, timeout=TIMEOUT)
+        cls.done = subprocess.run([sys.executable, "-m", "test", "-j2", "-w", *SUITES], cwd=cls.folder,
+                                  env=env, capture_output=True, text=True, timeout=TIMEOUT)
 
     @classmethod
     def tearDownClass(cls):
