@@ -21,6 +21,8 @@ Environment (read by `settings_from_env`):
   removed (default 30; 0 keeps none; the extension sets its ``taskscope.tasks.historySeconds``);
 - ``TASKSCOPE_HISTORY_MAX``: finished tasks kept at most (default 1000; 0 keeps none);
 - ``TASKSCOPE_RECORD``: a file to record the stream into (see `recorder`);
+- ``TASKSCOPE_FOLLOW_FORKS``: ``0`` leaves a child made by ``fork()`` without the agent
+  (by default a connected agent starts one of its own in the child, read at the fork);
 - ``TASKSCOPE_LOG`` / ``TASKSCOPE_DEBUG``: the agent's own log (see `log`).
 
 With a recording and no address, the agent runs without a connection.
@@ -135,6 +137,10 @@ class Agent:
             self.transport.on_command = self.sampler.submit
         self._stopped = False
         self._pid = os.getpid()
+        # What a forked child's own agent is made with (see `_after_fork_in_child`).
+        self._settings = dict(token=token, interval=interval, retry=retry, argv=argv, title=title,
+                              stuck_after=stuck_after, blocked_after=blocked_after,
+                              history_seconds=history_seconds, history_max=history_max)
 
     def _hello(self):
         argv = self._argv if self._argv is not None else list(getattr(sys, "argv", []) or [])
@@ -191,6 +197,9 @@ class Agent:
 
     def _after_fork_in_child(self):
         # The child has none of the agent's threads; it must not send or wait for them.
+        global _agent, _agent_lock
+        if self._stopped:
+            return  # shut down, or left behind by an earlier fork (its handler stays registered)
         self._stopped = True
         hooks.deactivate()
         if self.recorder is not None:
@@ -201,6 +210,21 @@ class Agent:
                 conn.close()
             except Exception:
                 pass
+        # A connected agent follows the fork: the child (a server's worker, a process of a
+        # pool) gets an agent of its own, with its own connection and pid, so that it is a
+        # process of its own in the extension. Nothing of the parent's agent is reused: its
+        # threads are gone, and its locks may have been held at the fork. A recording stays
+        # the parent's alone.
+        if _agent is not self:
+            return
+        _agent = None
+        _agent_lock = threading.Lock()  # another thread may have held it at the fork
+        if self.address is None or os.environ.get("TASKSCOPE_FOLLOW_FORKS", "1") in ("0", ""):
+            return
+        try:
+            _agent = Agent(self.address, **self._settings).start()
+        except Exception:
+            log.exception("starting the agent in a forked child failed")
 
 
 def current():

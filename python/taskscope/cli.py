@@ -66,6 +66,8 @@ environment:
   TASKSCOPE_HISTORY_SECONDS  seconds a finished task stays listed (default 30; 0: none)
   TASKSCOPE_HISTORY_MAX  finished tasks listed at most (default 1000; 0: none)
   TASKSCOPE_RETRY        seconds between connection attempts (default 3)
+  TASKSCOPE_FOLLOW_FORKS  0: a child made by fork() runs without the agent (default 1:
+                         it gets an agent and a connection of its own)
   TASKSCOPE_LOG          a file for the agent's own log (default: no log)
   TASKSCOPE_DEBUG=1      also log to stderr, debug messages included
 

@@ -93,6 +93,15 @@ class Log:
 log = Log.from_env()
 
 
+def _after_fork_in_child():
+    # Another thread may have held the lock at the fork: the child would wait for it forever.
+    log._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def configure(path=None, debug=False):
     """Points the shared log elsewhere (used by tests and by the CLI)."""
     log.path = path or None

@@ -1,5 +1,5 @@
 """Start and stop: the agent leaves no thread or socket behind, and a forked child does
-not speak on its parent's connection."""
+not speak on its parent's connection: it gets an agent and a connection of its own."""
 
 import os
 import shutil
@@ -63,16 +63,53 @@ FORK = textwrap.dedent("""
     from taskscope import agent
 
     running = agent.install(sys.argv[1], interval=0.01, retry=0.1)
-    asyncio.run(asyncio.sleep(0.1))
+
+    async def main(name):
+        await asyncio.create_task(asyncio.sleep(0.3), name=name)
+
+    asyncio.run(main("parent-before"))
     # Forked between two loops: forking inside a running loop and starting another one in
     # the child hangs on Python 3.14, agent or not.
     pid = os.fork()
     if pid == 0:
-        asyncio.run(asyncio.sleep(0.05))  # the child uses asyncio too
+        asyncio.run(main("child"))  # the child uses asyncio too
         sys.exit(7)
     _, status = os.waitpid(pid, 0)
-    print("child exited with", os.waitstatus_to_exitcode(status), flush=True)
-    asyncio.run(asyncio.sleep(0.1))
+    print("child %d exited with %d" % (pid, os.waitstatus_to_exitcode(status)), flush=True)
+    asyncio.run(main("parent-after"))
+""")
+
+#: A pool's way: multiprocessing's fork start method, the child ends with os._exit (no
+#: atexit handlers, so no bye); a child that makes no task; and one that forks again.
+POOL = textwrap.dedent("""
+    import asyncio, multiprocessing, os, sys, time
+    from taskscope import agent
+
+    agent.install(sys.argv[1], interval=0.01, retry=0.1)
+
+    async def main(name):
+        await asyncio.create_task(asyncio.sleep(0.3), name=name)
+
+    def worker(name):
+        print(name, os.getpid(), flush=True)
+        asyncio.run(main(name))
+
+    def quiet():
+        print("quiet", os.getpid(), flush=True)
+        time.sleep(0.5)  # long enough for its agent to say hello before os._exit
+
+    def forker():
+        print("forker", os.getpid(), flush=True)
+        grandchild = multiprocessing.get_context("fork").Process(target=worker, args=("grandchild",))
+        grandchild.start()
+        grandchild.join()
+
+    context = multiprocessing.get_context("fork")
+    for target, args in ((worker, ("worker",)), (quiet, ()), (forker, ())):
+        process = context.Process(target=target, args=args)
+        process.start()
+        process.join()
+        print("exit code", process.exitcode, flush=True)
 """)
 
 
@@ -104,21 +141,68 @@ class Lifecycle(unittest.TestCase):
         with open(path, encoding="utf-8") as f:
             self.assertEqual(f.read().splitlines()[-1], '{"type":"bye","exitCode":null}')
 
-    @unittest.skipUnless(hasattr(__import__("os"), "fork"), "needs os.fork")
-    def test_a_forked_child_stays_off_the_parents_connection(self):
+    def run_forking(self, script, **env):
         # Python 3.12+ warns about fork() in a process with threads, and the agent's are
-        # threads: a known difference, not what this test is about.
+        # threads: a known difference, not what these tests are about.
         with support.FakeExtension() as ext:
-            done = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", "-c", FORK, ext.address],
-                                  capture_output=True, text=True, env=support.clean_env(), timeout=30)
-            conn = ext.wait_connection()
-            self.assertTrue(conn.closed.wait(5))
-        self.assertEqual((done.returncode, done.stdout, done.stderr), (0, "child exited with 7\n", ""))
-        self.assertEqual(len(ext.connections), 1)
-        self.assertEqual(conn.invalid, [])
-        self.assertEqual([m["type"] for m in conn.messages].count("bye"), 1)
-        self.assertEqual(conn.messages[-1], {"type": "bye", "exitCode": None})
-        self.assertEqual(len({m["pid"] for m in conn.messages if m["type"] == "hello"}), 1)
+            done = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", "-c", script, ext.address],
+                                  capture_output=True, text=True, env=support.clean_env(**env), timeout=60)
+            first = ext.wait_connection()
+            ext.wait(lambda: all(conn.closed.is_set() for conn in ext.connections), what="every connection closed")
+            connections = list(ext.connections)
+        self.assertEqual(first.messages[0]["pid"], connections[0].messages[0]["pid"])
+        for conn in connections:
+            self.assertEqual(conn.invalid, [])
+            self.assertEqual([m["type"] for m in conn.messages].count("hello"), 1)
+        by_pid = {conn.messages[0]["pid"]: conn for conn in connections}
+        self.assertEqual(len(by_pid), len(connections), "two connections with one pid")
+        return done, by_pid
+
+    @staticmethod
+    def names(conn):
+        return sorted(t["name"] for t in conn.tasks.values() if t["coro"] != "main")
+
+    @unittest.skipUnless(hasattr(__import__("os"), "fork"), "needs os.fork")
+    def test_a_forked_child_gets_an_agent_and_a_connection_of_its_own(self):
+        done, by_pid = self.run_forking(FORK)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        child = int(done.stdout.split()[1])
+        self.assertEqual(done.stdout, "child %d exited with 7\n" % child)
+        self.assertEqual(done.stderr, "")
+        self.assertEqual(sorted(by_pid), sorted([child, next(p for p in by_pid if p != child)]))
+        parent = by_pid[next(p for p in by_pid if p != child)]
+        # Each speaks for itself: the parent's tasks on its connection, the child's on its own.
+        self.assertEqual(self.names(parent), ["parent-after", "parent-before"])
+        self.assertEqual(self.names(by_pid[child]), ["child"])
+        for conn in by_pid.values():
+            self.assertEqual([m["type"] for m in conn.messages].count("bye"), 1)
+            self.assertEqual(conn.messages[-1], {"type": "bye", "exitCode": None})
+
+    @unittest.skipUnless(hasattr(__import__("os"), "fork"), "needs os.fork")
+    def test_with_TASKSCOPE_FOLLOW_FORKS_0_a_forked_child_runs_without_the_agent(self):
+        done, by_pid = self.run_forking(FORK, TASKSCOPE_FOLLOW_FORKS="0")
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertEqual(len(by_pid), 1)
+        (parent,) = by_pid.values()
+        self.assertEqual(self.names(parent), ["parent-after", "parent-before"])
+        self.assertEqual(parent.messages[-1], {"type": "bye", "exitCode": None})
+
+    @unittest.skipUnless(hasattr(__import__("os"), "fork"), "needs os.fork")
+    def test_the_processes_of_a_fork_pool(self):
+        done, by_pid = self.run_forking(POOL)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        lines = done.stdout.splitlines()
+        self.assertEqual([line for line in lines if line.startswith("exit code")], ["exit code 0"] * 3)
+        pids = {line.split()[0]: int(line.split()[1]) for line in lines if not line.startswith("exit code")}
+        self.assertEqual(sorted(pids), ["forker", "grandchild", "quiet", "worker"])
+        # The parent, its three children and the forker's child: five processes, five agents.
+        self.assertEqual(len(by_pid), 5)
+        self.assertEqual(self.names(by_pid[pids["worker"]]), ["worker"])
+        self.assertEqual(self.names(by_pid[pids["quiet"]]), [])
+        self.assertEqual(self.names(by_pid[pids["forker"]]), [])
+        self.assertEqual(self.names(by_pid[pids["grandchild"]]), ["grandchild"])
+        # os._exit ends a pool's process: no bye, the connection just closes.
+        self.assertEqual(by_pid[pids["worker"]].of_type("bye"), [])
 
 
 if __name__ == "__main__":
