@@ -56,7 +56,7 @@ const tiers = {
   /**
    * The Python agent's unittest suites, from the repository root, under each interpreter the
    * agent is tested on (docs/agent.md): the machine's python3 (or $PYTHON), Debian's
-   * /usr/bin/python3.11 with python3-uvloop, and CPython 3.14 built by scripts/build-python.sh.
+   * /usr/bin/python3.11 with python3-uvloop, and CPython 3.13 and 3.14 built by scripts/build-python.sh.
    * Counts are summed; an interpreter that could not be had counts as one failure.
    */
   async agent() {
@@ -145,8 +145,8 @@ async function runElectron() {
 
 /**
  * The interpreters of the agent tier, each {label, python} or {label, error}: the machine's
- * python3, Debian's python3.11 with uvloop, aiohttp and its test suite installed with apt-get when missing,
- * and CPython 3.14 from scripts/build-python.sh (which returns at once when it is built).
+ * python3, Debian's python3.11 with uvloop, aiohttp, gunicorn and its test suite installed with apt-get when missing,
+ * and CPython 3.13 and 3.14 from scripts/build-python.sh (which returns at once when they are built).
  */
 async function agentInterpreters() {
   const out = [];
@@ -155,23 +155,28 @@ async function agentInterpreters() {
   const debian = '/usr/bin/python3.11';
   try {
     if (!fs.existsSync(debian)) throw new Error(`${debian} does not exist (Debian's python3.11 package)`);
-    // libpython3.11-testsuite: CPython's own asyncio tests, run with the agent (test_cpython_suite.py).
-    await ensureDebPackages(['python3-uvloop', 'python3-aiohttp', 'libpython3.11-testsuite'], log);
+    // libpython3.11-testsuite: CPython's own asyncio tests, run with the agent (test_cpython_suite.py);
+    // python3-gunicorn: a pre-forking server whose workers each get an agent (test_lifecycle.py).
+    await ensureDebPackages(['python3-uvloop', 'python3-aiohttp', 'libpython3.11-testsuite', 'python3-gunicorn'], log);
     const probe = await proc.run(debian, ['-c', 'import uvloop, aiohttp']);
     if (probe.code !== 0) throw new Error(`uvloop or aiohttp does not import in ${debian}:\n${tail(probe.output, 5)}`);
     out.push(await describePython('Debian python3.11 + uvloop', debian));
   } catch (err) {
     out.push({ label: 'Debian python3.11 + uvloop', error: err.message });
   }
-  try {
-    const built = await proc.run('bash', [path.join(__dirname, 'build-python.sh'), '3.14'], { cwd: paths.root });
-    const python = built.output.trim().split('\n').pop();
-    if (built.code !== 0 || !python || !fs.existsSync(python)) {
-      throw new Error(`scripts/build-python.sh 3.14 failed (exit code ${built.code}):\n${tail(built.output, 10)}`);
+  // 3.13 and 3.14 differ from 3.11 and from each other where the agent hooks in (eager tasks,
+  // per-thread task lists): each found bugs the others did not show.
+  for (const minor of ['3.13', '3.14']) {
+    try {
+      const built = await proc.run('bash', [path.join(__dirname, 'build-python.sh'), minor], { cwd: paths.root });
+      const python = built.output.trim().split('\n').pop();
+      if (built.code !== 0 || !python || !fs.existsSync(python)) {
+        throw new Error(`scripts/build-python.sh ${minor} failed (exit code ${built.code}):\n${tail(built.output, 10)}`);
+      }
+      out.push(await describePython(`CPython ${minor}`, python));
+    } catch (err) {
+      out.push({ label: `CPython ${minor}`, error: err.message });
     }
-    out.push(await describePython('CPython 3.14', python));
-  } catch (err) {
-    out.push({ label: 'CPython 3.14', error: err.message });
   }
   return out;
 }

@@ -409,7 +409,13 @@ def _create_task_wrapper(original, registry):
                 queue_extend(pack(entry))
             except Exception:
                 _failed("recording a new task failed")
-        return task
+        try:
+            return task
+        finally:
+            # As asyncio's own create_task does (gh-128552): this frame may outlive the call
+            # in the traceback of the task's exception (an eager task that failed in its
+            # first step), and must not keep the task alive through it.
+            del task
 
     create_task.__taskscope__ = True
     create_task.__taskscope_original__ = original
@@ -448,7 +454,10 @@ def _taskgroup_wrapper(original, registry):
                 regroup_append((id(task), group_ref(self)))
             except Exception:
                 _failed("recording a task's TaskGroup failed")
-        return task
+        try:
+            return task
+        finally:
+            del task  # see _create_task_wrapper
 
     create_task.__taskscope__ = True
     create_task.__taskscope_original__ = original

@@ -12,6 +12,7 @@ const PACKAGES = {
   'python3-uvloop': 'the agent tests on uvloop loops (Debian python3.11)',
   'python3-aiohttp': 'the agent tests and benchmarks with a real aiohttp server (Debian python3.11)',
   'libpython3.11-testsuite': "CPython's own asyncio tests, run with the agent (Debian python3.11)",
+  'python3-gunicorn': 'a pre-forking server whose workers the agent tests follow (Debian python3.11)',
 };
 
 /** True when dpkg says the package is installed. */

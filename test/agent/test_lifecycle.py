@@ -2,12 +2,17 @@
 not speak on its parent's connection: it gets an agent and a connection of its own."""
 
 import os
+import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import unittest
+import urllib.request
 
 from test.agent import support
 
@@ -204,6 +209,80 @@ class Lifecycle(unittest.TestCase):
         # os._exit ends a pool's process: no bye, the connection just closes.
         self.assertEqual(by_pid[pids["worker"]].of_type("bye"), [])
 
+
+
+def gunicorn_available():
+    import importlib.util
+
+    return all(importlib.util.find_spec(name) is not None for name in ("gunicorn", "aiohttp"))
+
+
+@unittest.skipUnless(gunicorn_available(), "gunicorn or aiohttp is not installed for this Python "
+                                           "(Debian: python3-gunicorn, python3-aiohttp)")
+@unittest.skipUnless(hasattr(os, "fork"), "needs os.fork")
+class PreForkingServer(unittest.TestCase):
+    """gunicorn's master forks its workers: each is a process of its own in the extension,
+    with the tasks of the requests it is serving."""
+
+    WORKERS = 2
+    REQUESTS = 6
+
+    def test_each_worker_shows_the_requests_it_serves(self):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        with support.FakeExtension() as ext:
+            proc = support.start_agent(["-m", "gunicorn", "-w", str(self.WORKERS), "-k", "aiohttp.GunicornWebWorker",
+                                        "-b", "127.0.0.1:%d" % port, "--graceful-timeout", "5", "gunicorn_app:app"],
+                                       connect=ext.address)
+            answers = []
+            try:
+                def serving():
+                    return len([c for c in ext.connections if c.of_type("hello")]) == 1 + self.WORKERS
+
+                ext.wait(serving, timeout=20, what="the master and its workers connected")
+
+                def get(i):
+                    url = "http://127.0.0.1:%d/request-%d?s=2" % (port, i)
+                    for _ in range(50):  # the workers may still be binding
+                        try:
+                            answers.append(urllib.request.urlopen(url, timeout=20).read().decode())
+                            return
+                        except OSError:
+                            threading.Event().wait(0.1)
+
+                clients = [threading.Thread(target=get, args=(i,)) for i in range(self.REQUESTS)]
+                for client in clients:
+                    client.start()
+
+                def handlers(conn):
+                    return [t for t in conn.tasks.values()
+                            if t["coro"].endswith("_handle_request") and t["state"] == "pending"]
+
+                ext.wait(lambda: sum(len(handlers(c)) for c in ext.connections) == self.REQUESTS, timeout=20,
+                         what="every request's handler task, in the workers")
+                with ext.cond:
+                    serving_now = {c.messages[0]["pid"]: len(handlers(c)) for c in ext.connections}
+                for client in clients:
+                    client.join(30)
+            finally:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+                out, err = proc.communicate(timeout=30)
+            ext.wait(lambda: all(c.closed.is_set() for c in ext.connections), what="every connection closed")
+            connections = list(ext.connections)
+        self.assertEqual(proc.returncode, 0, err[-3000:])
+        self.assertEqual(sorted(answers), sorted("ok request-%d" % i for i in range(self.REQUESTS)))
+        workers = sorted(int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", err))
+        self.assertEqual(len(workers), self.WORKERS, err[-3000:])
+        # The master (which makes no task) and each worker, by pid, each with one hello and bye.
+        self.assertEqual(sorted(serving_now), sorted(workers + [proc.pid]))
+        self.assertEqual(serving_now[proc.pid], 0)
+        self.assertEqual(sum(serving_now.values()), self.REQUESTS)
+        for conn in connections:
+            self.assertEqual(conn.invalid, [])
+            self.assertEqual([m["type"] for m in conn.messages].count("hello"), 1)
+            self.assertEqual([m["type"] for m in conn.messages].count("bye"), 1)
 
 if __name__ == "__main__":
     unittest.main()

@@ -224,6 +224,31 @@ class DebugMode(unittest.TestCase):
         self.assertEqual(without_launcher_frames(traced.stderr), without_launcher_frames(plain.stderr))
 
 
+@unittest.skipUnless(sys.version_info >= (3, 12), "eager tasks are Python 3.12+")
+class EagerTaskFailingAtOnce(unittest.TestCase):
+    """A TaskGroup's eager task that fails in its first step is freed by reference counting
+    alone, as without the agent: the agent's create_task wrappers do not keep it in their
+    frames (found by CPython 3.13's own test_taskgroups, with the agent loaded by the
+    bootstrap, where the hook's walk up the stack had made those frames objects)."""
+
+    PROGRAM = "eager_failure_freed.py"
+
+    def test_same_with_the_bootstrap_and_with_the_command_line(self):
+        plain = support.run_plain([self.PROGRAM])
+        self.assertEqual(plain.returncode, 0, plain.stderr)
+        self.assertIn("task freed: True\n", plain.stdout)
+        folder = tempfile.mkdtemp(prefix="ts-eager-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        nobody = "unix:" + os.path.join(folder, "nobody.sock")
+        with support.FakeExtension() as ext:
+            for connect in (ext.address, nobody):
+                with self.subTest(connect=connect, way="bootstrap"):
+                    env = support.clean_env(PYTHONPATH=support.BOOTSTRAP, TASKSCOPE_CONNECT=connect)
+                    self.assertEqual(outcome(support.run_plain([self.PROGRAM], env=env)), outcome(plain))
+                with self.subTest(connect=connect, way="command line"):
+                    self.assertEqual(outcome(support.run_agent([self.PROGRAM], connect=connect)), outcome(plain))
+
+
 class RunModule(unittest.TestCase):
     def test_dash_m_runs_like_python_dash_m(self):
         plain = support.run_plain(["-m", "echo_environment", "x", "-y"])
