@@ -273,6 +273,7 @@ def _recording_set_class(base, registry):
     hash_of = hash
     depth = MAX_DEPTH
     st = state
+    futures = tuple(t for t in (asyncio.Future, getattr(asyncio.futures, "_PyFuture", None)) if t is not None)
 
     class _RecordingWeakSet(base):
         __slots__ = ()
@@ -286,11 +287,7 @@ def _recording_set_class(base, registry):
             # ... then the entry for the sampler.
             if st.active:
                 try:
-                    loop = item._loop
-                except AttributeError:
-                    return  # not asyncio's: a task-like object given to asyncio._register_task
-                try:
-                    parent = current_task(loop)
+                    parent = current_task(item._loop)
                     try:
                         f = getframe(2)
                         code = f.f_code
@@ -361,7 +358,11 @@ def _recording_set_class(base, registry):
                     f = None
                     queue_extend(pack(entry))
                 except Exception:
-                    _failed("recording a new task failed")
+                    # Not asyncio's: a task-like object given to asyncio._register_task,
+                    # without _loop (the sampler leaves those alone). Told here, off the
+                    # hot path.
+                    if isinstance(item, futures):
+                        _failed("recording a new task failed")
 
     _RecordingWeakSet.__name__ = _RecordingWeakSet.__qualname__ = base.__name__
     _RecordingWeakSet.__module__ = base.__module__
