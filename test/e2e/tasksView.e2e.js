@@ -308,19 +308,30 @@ async function runE2E({ log = console.log, updateScreenshot = false, timeoutMs =
       await until(`the "${STEADY_TASK}" row`, async () => (await treeRows(pane)).some((r) => r.label === STEADY_TASK), 10000);
     });
     await checks.check(`"Cancel Task" from the row's context menu asks first, naming "${STEADY_TASK}", then cancels it in the program`, async () => {
-      const point = await until(`a visible row "${STEADY_TASK}"`, () => rowPoint(pane, STEADY_TASK), 10000);
-      await page.mouse.click(point.x, point.y, { button: 'right' });
       const menuItem = page.locator('.context-view .action-label', { hasText: /^Cancel Task$/ }).first();
-      await menuItem.waitFor({ timeout: 10000 }).catch(async () => {
-        const items = await page.locator('.context-view .action-label').allInnerTexts().catch(() => []);
-        throw new Error(`no "Cancel Task" in the context menu: ${items.join(', ') || 'no menu'}`);
-      });
-      // The menu ignores a click that comes right after it opened; a person's click comes later.
-      await menuItem.hover();
-      await proc.sleep(300);
-      await menuItem.click();
       const dialog = page.locator('.monaco-dialog-box').first();
-      await dialog.waitFor({ timeout: 10000 });
+      // Once in about four clean-clone runs the menu's click opened no dialog (2026-12-03;
+      // three runs of the tier alone right after passed): the menu is opened again once, and
+      // the run notes it as a warning, so that a lasting failure still fails.
+      for (let attempt = 1; ; attempt++) {
+        const point = await until(`a visible row "${STEADY_TASK}"`, () => rowPoint(pane, STEADY_TASK), 10000);
+        await page.mouse.click(point.x, point.y, { button: 'right' });
+        await menuItem.waitFor({ timeout: 10000 }).catch(async () => {
+          const items = await page.locator('.context-view .action-label').allInnerTexts().catch(() => []);
+          throw new Error(`no "Cancel Task" in the context menu: ${items.join(', ') || 'no menu'}`);
+        });
+        // The menu ignores a click that comes right after it opened; a person's click comes later.
+        await menuItem.hover();
+        await proc.sleep(300);
+        await menuItem.click();
+        const shown = await dialog.waitFor({ timeout: attempt === 1 ? 5000 : 10000 }).then(() => true, () => false);
+        if (shown) break;
+        const menuOpen = await page.locator('.context-view .action-label').count().catch(() => 0);
+        const why = `no dialog 5 s after the menu's click; the menu is ${menuOpen ? 'still open' : 'closed'}`;
+        if (attempt >= 2) throw new Error(`${why} (second try)`);
+        checks.warn(`"Cancel Task" from the context menu, try ${attempt}: ${why}; opening the menu again`);
+        await page.keyboard.press('Escape');
+      }
       const text = (await dialog.innerText()).replace(/\s+/g, ' ');
       log(`       the dialog: ${text}`);
       if (!text.includes(`Cancel task '${STEADY_TASK}' (report_progress)?`)) throw new Error(`the dialog does not name the task: ${text}`);
