@@ -84,6 +84,13 @@ PENDING_MESSAGE = "Task was destroyed but it is pending!"
 NEVER_RETRIEVED_SUFFIX = " exception was never retrieved"
 
 _base = asyncio.BaseEventLoop
+
+#: What every asyncio task is an instance of (the C and the pure-Python Future). asyncio's
+#: set of all tasks can also hold other objects (a library's task-like objects given to
+#: ``asyncio._register_task``): the agent leaves those alone, since reading them would run
+#: their code (on the sampler's thread, or on the hot path).
+FUTURES = tuple({t for t in (asyncio.Future, getattr(asyncio.futures, "_PyFuture", None),
+                             getattr(asyncio.futures, "_CFuture", None)) if t is not None})
 _HEAPTYPE = 1 << 9
 
 
@@ -273,7 +280,7 @@ def _recording_set_class(base, registry):
     hash_of = hash
     depth = MAX_DEPTH
     st = state
-    futures = tuple(t for t in (asyncio.Future, getattr(asyncio.futures, "_PyFuture", None)) if t is not None)
+    futures = FUTURES
 
     class _RecordingWeakSet(base):
         __slots__ = ()

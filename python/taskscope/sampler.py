@@ -244,11 +244,7 @@ def _construction_codes():
 _ASYNCIO_TASKS = tuple(t for t in (asyncio.Task, getattr(asyncio.tasks, "_PyTask", None),
                                    getattr(asyncio.tasks, "_CTask", None)) if t is not None)
 
-#: What every asyncio task is an instance of. asyncio's set of all tasks can also hold
-#: other objects (a library's task-like objects given to ``asyncio._register_task``): the
-#: sampler leaves those alone, since reading them would run their code on its thread.
-_FUTURES = tuple(t for t in (asyncio.Future, getattr(asyncio.futures, "_PyFuture", None),
-                             getattr(asyncio.futures, "_CFuture", None)) if t is not None)
+_FUTURES = hooks.FUTURES  # see there
 
 
 def _add_keys(keys, items, offset):
@@ -342,7 +338,6 @@ class Sampler:
         self._task_types = {}  # Task classes seen -> None
         # 3.14+: where asyncio keeps task-like objects of other classes (see `_discover`).
         self._foreign = _foreign_task_sets() if hooks.state.task_set is None else None
-        self.discoveries_skipped = 0
         self._log = EntryLog()  # the last batches of entries taken (parents, reports)
         self._wheel = {}  # tick -> [records to look at then]
         self._running_refs = {}  # num -> record last seen running: looked at every sample
@@ -1408,7 +1403,6 @@ class Sampler:
         # there are any, tasks made by asyncio.Task(...) directly wait for a later round.
         foreign = self._foreign
         if foreign is not None and any(foreign):
-            self.discoveries_skipped += 1
             return
         for lr in list(self._loops.values()):
             loop = lr()
