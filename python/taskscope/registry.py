@@ -72,6 +72,10 @@ RECORD_FIELDS = (
 _RARE = {
     "finished": None, "exception": None, "cancel_message": None, "cancel_requested": None,
     "tries": 0, "suspect": 0, "flagged": None,
+    # Where a task collected while pending last waited (``point`` is cleared when it is
+    # finished): asyncio's report of its destruction may come after the collection was
+    # handled, and the coroutine may have been finalized first.
+    "last_point": None,
 }
 
 

@@ -1135,6 +1135,7 @@ class Sampler:
         # between two samples, and its outcome can no longer be read.
         if ref.state in ("pending", "running"):
             ref.state = "done"
+            ref.last_point = ref.point  # for asyncio's report, if it comes later
         self._finished(ref, when)
 
     def _forget_stale(self, now):
@@ -1263,7 +1264,8 @@ class Sampler:
                 if details:
                     pairs, awaiting = details, self.resolver.frames_of(details)
                 else:
-                    pairs, awaiting = getattr(ref, "await_sig", None) or [], list(getattr(ref, "awaiting", None) or ())
+                    point = (ref.point or ref.last_point) if ref is not None else None
+                    pairs, awaiting = (point[0], list(point[1])) if point is not None else ([], [])
                 where = self._innermost_user(pairs, awaiting)
                 event = findings.destroyed_pending(_ms(when), task_id, name, coro, site, awaiting, where)
             else:
@@ -1470,6 +1472,7 @@ class Sampler:
         if task is None:
             if ref.state in ("pending", "running"):
                 ref.state = "done"  # collected between two samples: see _finish_collected
+                ref.last_point = ref.point
             ref.finished = getattr(ref, "collected", None) or now
             return True
         try:

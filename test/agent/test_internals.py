@@ -586,6 +586,35 @@ class WithHooks(unittest.TestCase):
         finally:
             gc.enable()
 
+    def test_a_destroyed_pending_report_after_the_collection_keeps_where_it_waited(self):
+        # In a reference cycle, the collector clears the task's weak references (the
+        # sampler may handle that collection at once) before the task's finalizer makes
+        # asyncio report it; and if the coroutine was finalized first, the report carries
+        # no await chain: the one the sampler last saw must stand in.
+        async def waits():
+            await asyncio.get_running_loop().create_future()
+
+        async def main():
+            task = asyncio.create_task(waits(), name="doomed")
+            await asyncio.sleep(0)
+            for _ in range(4):
+                await asyncio.sleep(0.06)  # past the first step and the 0.05 s interval
+                await self.tick()
+            ref = self.registry.lookup(task)
+            self.assertIsNotNone(ref)
+            self.assertTrue(ref.awaiting, "the sampler never saw where the task waits")
+            self.sampler._finish_collected(ref, time.time())  # as if collected, handled first
+            self.assertIsNone(ref.point)
+            self.registry.reports.append((hooks.DESTROYED_PENDING, ref, time.time(), "doomed", "waits", [],
+                                          hash(task), ref.loop))
+            self.sent()
+            await self.tick()
+            (event,) = [m for m in self.sent() if m["type"] == "event" and m["kind"] == "destroyed-pending"]
+            self.assertTrue(event["evidence"]["awaiting"][0]["function"].endswith(".waits"), event["evidence"])
+            task.cancel()
+
+        asyncio.run(main())
+
     def test_exceptions_are_read_without_being_retrieved(self):
         reported = []
 
