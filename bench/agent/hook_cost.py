@@ -7,8 +7,10 @@ process's best round):
 - ``plain``: no agent;
 - ``wrapper``: a pass-through Python wrapper of ``BaseEventLoop.create_task`` (what the
   agent does on Python 3.14, before it records anything; for comparison);
-- ``set-class``: asyncio's all-tasks set given the agent's class, recording off (the
-  class's ``add`` does what ``WeakSet.add`` does: the floor of the hook on 3.10 to 3.13);
+- ``set-class``: asyncio's all-tasks set given a subclass whose ``add`` does what
+  ``WeakSet.add`` does, as the agent's does before it records (the floor of the hook on
+  3.10 to 3.13; the agent's own class always records: deactivated, the agent gives the
+  set its class back);
 - ``hook``: the agent's real hook (`hooks.install`), user code already known to it (the
   steady state once the sampler has taught it where the program's code is);
 - ``hook-cold``: the same before the sampler has taught it (it walks up to `MAX_DEPTH`
@@ -58,14 +60,15 @@ def _install(variant):
 
         base.create_task = create_task
         return None
+    if variant == "set-class":
+        _pass_through_set_class()
+        return None
     sys.path.insert(0, harness.PYTHON_DIR)
     from taskscope import hooks
     from taskscope.registry import Registry
 
     registry = Registry()
     hooks.install(registry)
-    if variant == "set-class":
-        hooks.state.active = False
     if variant == "hook":
         # What the sampler learns at its first sample: this file's code is the program's.
         for fn in (_create_only, _lifecycle):
@@ -74,6 +77,32 @@ def _install(variant):
                 if isinstance(const, types.CodeType):
                     registry.user_codes[id(const)] = True
     return registry
+
+
+def _pass_through_set_class():
+    """Gives asyncio's all-tasks set a subclass whose ``add`` is ``WeakSet.add``'s lines
+    (3.10 to 3.13; elsewhere the set has no Python ``add`` and nothing changes)."""
+    import _weakrefset
+    import weakref
+
+    for name in ("_scheduled_tasks", "_all_tasks"):
+        task_set = getattr(asyncio.tasks, name, None)
+        if type(task_set) is _weakrefset.WeakSet and sys.version_info < (3, 14):
+            break
+    else:
+        return
+    make_ref = weakref.ref
+
+    class PassThrough(_weakrefset.WeakSet):
+        __slots__ = ()
+
+        def add(self, item):
+            if self._pending_removals:
+                self._commit_removals()
+            wr = make_ref(item, self._remove)
+            self.data.add(wr)
+
+    task_set.__class__ = PassThrough
 
 
 def _drain(registry):

@@ -74,7 +74,7 @@ async def _wait_until_seen(agent, n, timeout=60.0):
     deadline = time.monotonic() + timeout
     sampler, transport = agent.sampler, agent.transport
     while time.monotonic() < deadline:
-        live = len(getattr(sampler, "_live", ()))
+        live = sampler.live_count() if hasattr(sampler, "live_count") else len(getattr(sampler, "_live", ()))
         queued = len(getattr(transport, "_queue", ()))
         if live >= n and not agent.registry.new and queued == 0 and transport._seq >= 1:
             return True

@@ -28,6 +28,8 @@ two batches before its child).
 
 import asyncio
 import sys
+from itertools import compress, repeat
+from operator import is_not
 
 KEEP = 3
 
@@ -89,7 +91,7 @@ def heads(items):
     keys = items[0::STRIDE]
     if None not in keys:
         return range(0, len(items), STRIDE)
-    return tuple(STRIDE * k for k, key in enumerate(keys) if key is not None)
+    return tuple(compress(range(0, len(items), STRIDE), map(is_not, keys, repeat(None))))  # in C
 
 
 def keys_at(items, offsets):
@@ -117,6 +119,15 @@ def entry_stack(items, offset):
         stack += items[end + 3:end + 3 + 2 * items[end + 2]]
         end += STRIDE
     return stack
+
+
+def walked(items):
+    """True when an entry of `items` (a queue of slots) came from a walk up the stack: the
+    hook's one-step routes never read the line of their first frame (asyncio's), and put
+    -1 there, where a walk puts the offset it read (and so does a continuation slot). Only
+    a walk can hold a code object that nobody has classified yet. One C-level pass."""
+    lastis = items[4::STRIDE]
+    return bool(lastis) and max(lastis) >= 0
 
 
 def unknown_codes(items, known):

@@ -88,6 +88,14 @@ def enclosing(function):
     return function
 
 
+class Made(tuple):
+    """A resolved creation: ``(site, stack, codes)`` (see `FrameResolver.made`). Its own
+    class tells it apart from a raw capture in the record's slot both share
+    (`registry._Record.origin`)."""
+
+    __slots__ = ()
+
+
 class FrameResolver:
     """Resolves code objects to protocol frames; one per sampler (not thread-safe)."""
 
@@ -221,7 +229,7 @@ class FrameResolver:
         return made[0], made[1]
 
     def made(self, captured, limit=8):
-        """``(site, stack, codes)`` as `creation` tells them, one shared tuple for every
+        """``(site, stack, codes)`` as `creation` tells them, one shared `Made` for every
         task made at the same place (records keep it: one slot, no object of their own)."""
         codes = tuple(captured[::2])
         key = _key(codes, captured)
@@ -242,7 +250,7 @@ class FrameResolver:
                 stack.append(self.frame(code, captured[i + 1]))
         if len(self._creations) >= self.MAX_CACHE:
             self._creations.clear()
-        made = self._creations[key] = (site_frame, stack, codes)
+        made = self._creations[key] = Made((site_frame, stack, codes))
         return made
 
     def chain(self, captured):

@@ -103,7 +103,7 @@ class _State:
         self.registry = None
         self.wrapped = []  # (class, attribute name, what its __dict__ held before, or _ABSENT)
         self.finder = None
-        self.task_set = None  # (asyncio's all-tasks set, its class before), when hooked
+        self.task_set = None  # (asyncio's all-tasks set, its class before, the recording class)
 
 
 state = _State()
@@ -138,15 +138,14 @@ def install(registry):
     asyncio's reports about dying tasks."""
     if installed():
         if state.registry is registry:
-            state.active = True
+            _activate()
             return
         uninstall()
     state.registry = registry
     task_set = _all_tasks_set()
     if task_set is not None:
-        state.task_set = (task_set, type(task_set))
+        state.task_set = (task_set, type(task_set), _recording_set_class(type(task_set), registry))
         registry.task_data = task_set.data
-        task_set.__class__ = _recording_set_class(type(task_set), registry)
         _wrap_exception_handler(_base, registry)
     else:
         hook_loop_class(_base, registry)
@@ -159,7 +158,14 @@ def install(registry):
     else:
         finder = state.finder = _UvloopFinder(registry)
         sys.meta_path.insert(0, finder)
+    _activate()
+
+
+def _activate():
     state.active = True
+    if state.task_set is not None:
+        task_set, _, recording = state.task_set
+        task_set.__class__ = recording
 
 
 def uninstall():
@@ -189,8 +195,15 @@ def uninstall():
 
 
 def deactivate():
-    """Stops recording without touching the classes (cheap, safe from any thread)."""
+    """Stops recording (cheap, safe from any thread): the wrappers check ``state.active``;
+    asyncio's all-tasks set gets its own class back (its ``add`` has no check: one
+    attribute read less for every task), and `install` gives it the recording one again."""
     state.active = False
+    if state.task_set is not None:
+        try:
+            state.task_set[0].__class__ = state.task_set[1]
+        except Exception:
+            pass
     finder, state.finder = state.finder, None
     if finder is not None:
         finder.leave()
@@ -270,16 +283,17 @@ def _callers_of_create_task():
 def _recording_set_class(base, registry):
     """The class `install` gives asyncio's all-tasks set (see the module docstring)."""
     getframe = sys._getframe
-    callers = _callers_of_create_task()
+    # Bound methods, not the dicts: each call then skips a method lookup. The sampler
+    # clears and fills these dicts, never replaces them.
+    caller = _callers_of_create_task().get
     queue_extend = registry.new.extend
-    user_codes = registry.user_codes
+    user_code = registry.user_codes.get
     # asyncio.current_task is a Python function there; this is the dict it reads.
     current_tasks = getattr(asyncio.tasks, "_current_tasks", None)
     current_task = current_tasks.get if isinstance(current_tasks, dict) else asyncio.current_task
     make_ref = weakref.ref
     hash_of = hash
     depth = MAX_DEPTH
-    st = state
     futures = FUTURES
 
     class _RecordingWeakSet(base):
@@ -291,85 +305,85 @@ def _recording_set_class(base, registry):
                 self._commit_removals()
             wr = make_ref(item, self._remove)
             self.data.add(wr)
-            # ... then the entry for the sampler.
-            if st.active:
+            # ... then the entry for the sampler (the set has this class only while the
+            # agent records: see `deactivate`).
+            try:
+                parent = current_task(item._loop)
                 try:
-                    parent = current_task(item._loop)
-                    try:
-                        f = getframe(2)
-                        code = f.f_code
-                        if callers.get(id(code)) is code:  # asyncio's: not the program's
-                            g = f.f_back
-                            up = g.f_code if g is not None else None
-                            known = user_codes.get(id(up)) if g is not None else None
+                    f = getframe(2)
+                    code = f.f_code
+                    if caller(id(code)) is code:  # asyncio's: not the program's
+                        g = f.f_back
+                        up = g.f_code if g is not None else None
+                        known = user_code(id(up)) if g is not None else None
+                        if known:
+                            # The usual routes in one step, without a list or a loop:
+                            # asyncio's function, then the program's ... (the line of
+                            # asyncio's own frames is not read: -1, their first line,
+                            # as in await chains; each read of a frame costs)
+                            queue_extend((hash_of(wr), id(parent) if parent is not None else None, 2,
+                                          code, -1, up, g.f_lasti, None, -1))
+                            return
+                        if known is False:
+                            # ... or two of asyncio's (gather, then _ensure_future).
+                            h = g.f_back
+                            top = h.f_code if h is not None else None
+                            if user_code(id(top)):
+                                queue_extend((hash_of(wr), id(parent) if parent is not None else None, 3,
+                                              code, -1, up, -1, top, h.f_lasti))
+                                return
+                            h = None
+                        # The task's hash, not its weak reference (see the module docstring).
+                        entry = [hash_of(wr), id(parent) if parent is not None else None, 0,
+                                 code, f.f_lasti]
+                        f = g
+                        g = None
+                    else:
+                        # Frame 1 made the task (the loop's create_task) or asked for it
+                        # (asyncio.Task(...) called by the program); frame 2 called it.
+                        e = getframe(1)
+                        made = e.f_code
+                        if user_code(id(made)) is False:
+                            known = user_code(id(code))
                             if known:
-                                # The usual routes in one step, without a list or a loop:
-                                # asyncio's function, then the program's ... (the line of
-                                # asyncio's own frames is not read: -1, their first line,
-                                # as in await chains; each read of a frame costs)
+                                # The program called loop.create_task: one step again.
                                 queue_extend((hash_of(wr), id(parent) if parent is not None else None, 2,
-                                              code, -1, up, g.f_lasti, None, -1))
+                                              made, -1, code, f.f_lasti, None, -1))
                                 return
                             if known is False:
-                                # ... or two of asyncio's (gather, then _ensure_future).
-                                h = g.f_back
-                                top = h.f_code if h is not None else None
-                                if user_codes.get(id(top)):
+                                # A library did (aiohttp's request handler): the next
+                                # frame is often the loop's dispatch, where walks stop.
+                                g = f.f_back
+                                up = g.f_code if g is not None else None
+                                if user_code(id(up)):
                                     queue_extend((hash_of(wr), id(parent) if parent is not None else None, 3,
-                                                  code, -1, up, -1, top, h.f_lasti))
+                                                  made, -1, code, -1, up, g.f_lasti))
                                     return
-                                h = None
-                            # The task's hash, not its weak reference (see the module docstring).
-                            entry = [hash_of(wr), id(parent) if parent is not None else None, 0,
-                                     code, f.f_lasti]
-                            f = g
-                            g = None
-                        else:
-                            # Frame 1 made the task (the loop's create_task) or asked for it
-                            # (asyncio.Task(...) called by the program); frame 2 called it.
-                            e = getframe(1)
-                            made = e.f_code
-                            if user_codes.get(id(made)) is False:
-                                known = user_codes.get(id(code))
-                                if known:
-                                    # The program called loop.create_task: one step again.
-                                    queue_extend((hash_of(wr), id(parent) if parent is not None else None, 2,
-                                                  made, -1, code, f.f_lasti, None, -1))
-                                    return
-                                if known is False:
-                                    # A library did (aiohttp's request handler): the next
-                                    # frame is often the loop's dispatch, where walks stop.
-                                    g = f.f_back
-                                    up = g.f_code if g is not None else None
-                                    if user_codes.get(id(up)):
-                                        queue_extend((hash_of(wr), id(parent) if parent is not None else None, 3,
-                                                      made, -1, code, -1, up, g.f_lasti))
-                                        return
-                                    g = None
-                            entry = [hash_of(wr), id(parent) if parent is not None else None, 0]
-                            f = e  # frame 1 may be where the task was asked for
-                            e = None
-                    except ValueError:
+                                g = None
                         entry = [hash_of(wr), id(parent) if parent is not None else None, 0]
-                        f = getframe(1)  # made at the top level of a module
-                    parent = None
-                    n = depth
-                    while f is not None and n:
-                        code = f.f_code
-                        entry.append(code)
-                        entry.append(f.f_lasti)
-                        if user_codes.get(id(code)):
-                            break
-                        f = f.f_back
-                        n -= 1
-                    f = None
-                    queue_extend(pack(entry))
-                except Exception:
-                    # Not asyncio's: a task-like object given to asyncio._register_task,
-                    # without _loop (the sampler leaves those alone). Told here, off the
-                    # hot path.
-                    if isinstance(item, futures):
-                        _failed("recording a new task failed")
+                        f = e  # frame 1 may be where the task was asked for
+                        e = None
+                except ValueError:
+                    entry = [hash_of(wr), id(parent) if parent is not None else None, 0]
+                    f = getframe(1)  # made at the top level of a module
+                parent = None
+                n = depth
+                while f is not None and n:
+                    code = f.f_code
+                    entry.append(code)
+                    entry.append(f.f_lasti)
+                    if user_code(id(code)):
+                        break
+                    f = f.f_back
+                    n -= 1
+                f = None
+                queue_extend(pack(entry))
+            except Exception:
+                # Not asyncio's: a task-like object given to asyncio._register_task,
+                # without _loop (the sampler leaves those alone). Told here, off the
+                # hot path.
+                if isinstance(item, futures):
+                    _failed("recording a new task failed")
 
     _RecordingWeakSet.__name__ = _RecordingWeakSet.__qualname__ = base.__name__
     _RecordingWeakSet.__module__ = base.__module__

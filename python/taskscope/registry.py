@@ -20,8 +20,7 @@ cost nothing more).
 
 A `TaskRef` is a ``weakref.ref`` to one task that also carries everything the agent
 knows about it, all of it written on the sampler thread. Being a weak reference, it never
-keeps a task alive; its callback only notes the collection time and queues the record for
-the sampler. A `DeadRef` carries the same fields for a task that was already gone when
+keeps a task alive; its callback only queues the record, with the time, for the sampler. A `DeadRef` carries the same fields for a task that was already gone when
 its record was made (a parent that ended before its child was adopted, a task asyncio
 reported as destroyed); calling it returns None, like a dead weak reference. A record is
 kept small (it exists for every live task the extension sees): a slot per field every
@@ -31,10 +30,11 @@ follows from other fields (its id, its parent's id, its creation site, where it 
 The `Registry` holds the hand-over points between the hot path and the sampler:
 
 - ``new``: the entries above; ``task_data``: the ``data`` of asyncio's all-tasks set (its
-  weak references) when the hook is in it, else None; ``collected``: records whose task was collected (deques
-  the sampler drains: ``append``/``popleft`` are thread-safe);
+  weak references) when the hook is in it, else None; ``collected``: ``(record, time)`` of
+  each task collected (deques the sampler drains: ``append``/``popleft`` are thread-safe);
 - ``by_addr``: ``id(task) -> TaskRef`` while the task lives (always checked with
-  ``ref() is task``, since addresses are reused);
+  ``ref() is task``, since addresses are reused); the sampler's index of live records too
+  (those in a live state);
 - ``loops``: ``id(loop) -> LoopRef``;
 - ``user_codes``: ``id(code) -> bool``, learnt by the sampler, read by the hot path to
   stop walking the stack at the program's own frame;
@@ -56,19 +56,21 @@ import time
 import weakref
 from collections import deque
 
+from .frames import Made
+
 
 #: The fields of a task's record (`TaskRef` and `DeadRef`) that every record has a slot
 #: for: a slot costs 8 bytes per task, so a field only some tasks need (finished,
 #: failed, cancelled, suspected) lives in `_RARE`, and what can be told from another
 #: field is a property (see `_Record`).
 RECORD_FIELDS = (
-    "num", "addr", "loop", "parent", "created", "stack", "coro", "name", "collected", "state", "made",
+    "num", "addr", "loop", "parent", "created", "origin", "coro", "name", "state",
     "point", "waiting_since", "published", "quiet", "group", "waiter", "waiting_on", "binding", "_rare",
 )
 
 #: Fields kept in the record's ``_rare`` dict (made when one of them is first set to
 #: something else than its default), with their defaults. Written on the sampler thread
-#: only (``collected`` is a slot: the collection callback runs on any thread).
+#: only (the collection callback, which runs on any thread, writes no field).
 _RARE = {
     "finished": None, "exception": None, "cancel_message": None, "cancel_requested": None,
     "tries": 0, "suspect": 0, "flagged": None,
@@ -114,8 +116,29 @@ class _Record:
         parent = self.parent
         return parent.id if isinstance(parent, _Record) else None
 
-    # The creation frames, once resolved from `stack` (see `FrameResolver.creation`):
-    # ``made`` is the resolver's shared pair.
+    # Where the task was made: ``origin`` holds the hook's capture (``stack``: code
+    # objects and offsets) until it is resolved, then the resolver's shared `Made` in its
+    # place (``made``; see `FrameResolver.made`): one slot for both.
+    @property
+    def stack(self):
+        """The raw creation capture ``[code, lasti, ...]`` while it is not resolved."""
+        origin = self.origin
+        return None if type(origin) is Made else origin
+
+    @stack.setter
+    def stack(self, value):
+        self.origin = value
+
+    @property
+    def made(self):
+        """The resolved creation ``(site, stack, codes)``, once resolved."""
+        origin = self.origin
+        return origin if type(origin) is Made else None
+
+    @made.setter
+    def made(self, value):
+        self.origin = value
+
     @property
     def site(self):
         made = self.made
@@ -212,9 +235,9 @@ class Registry:
         def task_collected(ref):
             # Runs on whichever thread dropped the task's last reference: keep it tiny.
             # The record stays in by_addr: the sampler takes it out (see the docstring).
+            # The time travels with it (a slot for it would cost every live task 8 bytes).
             try:
-                ref.collected = now()
-                collected_append(ref)
+                collected_append((ref, now()))
             except Exception:
                 pass
 
@@ -313,20 +336,17 @@ class Registry:
         self._fill(ref, parent, stack, now)
         ref.addr = None
         ref.loop = loop_ref
-        ref.collected = now
         return ref
 
     def _fill(self, ref, parent, stack, now):
         ref.num = next(self._task_numbers)
         ref.parent = parent
         ref.created = now
-        ref.stack = stack
+        ref.origin = stack
         ref.coro = None
         ref.name = None
-        ref.collected = None
         ref.group = None
         ref.state = None  # adopted when set (see `_Record.id`)
-        ref.made = None
         ref.point = None
         ref._rare = None
 

@@ -63,7 +63,7 @@ from .findings import CallSites, loop_only_holds
 from .frames import FrameResolver, await_chain, capture_traceback, chain_matches
 from .log import log
 from .entries import (FRAMES, STRIDE, EntryLog, TaskLookup, entry_end, entry_stack, heads, keys_at, pack,
-                      pointer_hash, unknown_codes)
+                      pointer_hash, unknown_codes, walked)
 from .registry import RECORDS, is_eager
 from .waits import WaitClassifier
 from .watchdog import Watchdog
@@ -269,6 +269,14 @@ def _hash_or_none(item):
         return None
 
 
+#: The states of a live task's record (adopted, not finished).
+LIVE_STATES = frozenset(("pending", "running"))
+
+
+def _num_of(ref):
+    return ref.num
+
+
 def _joined(chunks):
     """One list of the items of a list of tuples."""
     items = []
@@ -315,7 +323,8 @@ class Sampler:
         self._orphan_watch = deque()  # (due, child, parent)
         self._stale = deque()  # (time, TaskRef) of collected tasks still in by_addr
         self._events = []  # findings of this sample, sent after its snapshot or delta
-        self._live = {}  # num -> record of each live task
+        # The live tasks' records are those of ``registry.by_addr`` in a live state (see
+        # `_live_records`): no dict of their own, which cost 40 to 50 bytes a task.
         self._done = {}  # num -> record of each finished task kept (the history)
         self._history = deque()
         self._changed = {}
@@ -520,12 +529,12 @@ class Sampler:
         With `everything` (the last sample), every live record is looked at."""
         tick = self._ticks
         if self.quiet_max is None:
-            self._max_skip = self._skips(self.interval, len(self._live))
+            self._max_skip = self._skips(self.interval, len(self.registry.by_addr))
         else:
             self._max_skip = self.quiet_max
         due = self._wheel.pop(tick, None) or []
         if everything:
-            due = list(self._live.values())
+            due = self._live_records()
         running = self._running_tasks()
         if running:
             by_addr = self.registry.by_addr
@@ -540,10 +549,9 @@ class Sampler:
             due.extend(self._fresh)
             self._fresh = []
         finished = None
-        live = self._live
         seen = set()
         for ref in due:
-            if ref.num in seen or live.get(ref.num) is not ref:
+            if ref.num in seen or ref.state not in LIVE_STATES:
                 continue  # seen already at this sample, or ended
             seen.add(ref.num)
             if self._observe(ref, now, running):
@@ -591,7 +599,11 @@ class Sampler:
         """Teaches the hot path where the program's code is, from every code object in the
         entries of `items` that nobody has classified yet (a walk that ended at the loop's
         dispatch, or at `MAX_DEPTH`, passed such codes). The distinct codes of a burst are
-        a handful, found by C-level slicing (see `entries.unknown_codes`)."""
+        a handful, found by C-level slicing (see `entries.unknown_codes`), and only where
+        the hook walked: the codes of its one-step routes are known (`entries.walked`;
+        looking for them cost 0.4 us a task in a burst, most of the sampler's work)."""
+        if not walked(items):
+            return
         learn = self.resolver.learn
         for code in unknown_codes(items, self.registry.user_codes).values():
             learn((code, -1))
@@ -655,9 +667,13 @@ class Sampler:
         sole = last.keys() - self._queued_after()
         stopped = None
         deferred = False
-        lookup = self._tasks.ref
-        for k in sorted(map(last.__getitem__, self._tasks.live_keys(sole))):
-            for wr in lookup(keys[k]):
+        live = sorted(map(last.__getitem__, self._tasks.live_keys(sole)))
+        # Their weak references in one pass (a burst's finished tasks that the program
+        # still holds are thousands: one lookup each cost as much again).
+        found = self._tasks.refs([keys[k] for k in live]) if live else {}
+        none = ()
+        for k in live:
+            for wr in found.get(keys[k], none):
                 if alive(wr):
                     break
             else:
@@ -992,7 +1008,6 @@ class Sampler:
         ref.published = None
         ref.quiet = 0
         ref.waiter = ref.waiting_on = None
-        ref.made = None  # resolved from ref.stack when first needed
         lr = ref.loop
         if lr is not None and lr.id not in self._loops:
             self._adopt_loop(lr)
@@ -1002,7 +1017,6 @@ class Sampler:
         if ref.stack:
             ref.stack = self._cut_construction(ref.stack)
             ref.binding = self.calls.binding(ref.stack) if ref.stack else None
-        self._live[ref.num] = ref
         self._changed[ref.num] = ref
         if task is None:
             ref.name = ref.name or ""
@@ -1123,17 +1137,17 @@ class Sampler:
         stale = self._stale
         while collected:
             try:
-                ref = collected.popleft()
+                ref, when = collected.popleft()
             except IndexError:
                 break
             stale.append((now, ref))
-            if ref.num in self._live:
-                self._finish_collected(ref, getattr(ref, "collected", None) or now)
+            if ref.state in LIVE_STATES:
+                self._finish_collected(ref, when)
 
     def _finish_collected(self, ref, when):
         # Collected before a sample saw it finish: it ended (or was destroyed pending)
         # between two samples, and its outcome can no longer be read.
-        if ref.state in ("pending", "running"):
+        if ref.state in LIVE_STATES:
             ref.state = "done"
             ref.last_point = ref.point  # for asyncio's report, if it comes later
         self._finished(ref, when)
@@ -1154,8 +1168,6 @@ class Sampler:
         ref.waiting_since = None
         ref.waiter = ref.waiting_on = None
         ref.binding = None
-        if self._live.get(ref.num) is ref:
-            del self._live[ref.num]
         self._done[ref.num] = ref
         self._running_refs.pop(ref.num, None)
         self._history.append(ref)
@@ -1164,7 +1176,7 @@ class Sampler:
         if children:
             due = time.time() + self.orphan_grace
             for child in children:
-                if child.num in self._live and child.group is None:
+                if child.state in LIVE_STATES and child.group is None:
                     self._orphan_watch.append((due, child, ref))
 
     # --- findings ---------------------------------------------------------------------
@@ -1204,14 +1216,13 @@ class Sampler:
         children.append(child)
         n = len(children)
         if n >= 64 and n & (n - 1) == 0:  # now and then, drop the children that have ended
-            live = self._live
-            children[:] = [c for c in children if c.num in live]
+            children[:] = [c for c in children if c.state in LIVE_STATES]
 
     def _check_orphans(self, now):
         watch = self._orphan_watch
         while watch and watch[0][0] <= now:
             _, child, parent = watch.popleft()
-            if child.num not in self._live or child.group is not None:
+            if child.state not in LIVE_STATES or child.group is not None:
                 continue
             task = child()  # now, not as last seen (a quiet task is looked at less often)
             try:
@@ -1236,7 +1247,7 @@ class Sampler:
                 break
             count -= 1
             ref = by_addr.get(addr)
-            if ref is not None and ref.group is None and ref.id is not None and ref.num in self._live:
+            if ref is not None and ref.group is None and ref.state in LIVE_STATES:
                 ref.group = group
                 self._changed[ref.num] = ref
 
@@ -1275,11 +1286,16 @@ class Sampler:
                 event = findings.never_retrieved(_ms(when), task_id, name, coro, site, exc_type, message, traceback)
                 if task_id is not None and ref.exception is None:
                     # Collected before a sample saw it fail: now its outcome is known.
+                    live = ref.state in LIVE_STATES
                     ref.state = "failed"
                     ref.exception = {"type": exc_type, "message": message}
                     if traceback:
                         ref.exception["traceback"] = traceback
-                    if self._tracked(ref):
+                    if live:
+                        # Reports come before collections: its collection, not handled
+                        # yet, would find it failed, no longer live. It ends here.
+                        self._finished(ref, when)  # reported as it was collected
+                    elif self._tracked(ref):
                         self._changed[ref.num] = ref
             self._emit(event)
 
@@ -1466,14 +1482,14 @@ class Sampler:
 
     def _observe(self, ref, now, running=()):
         """Reads one live task; True when it has finished (the caller then moves it to
-        the history: `_live` must not change while it is being walked). `running` holds
+        the history: it must stay live while the records due are walked). `running` holds
         the ``id()`` of the loops' current tasks."""
         task = ref()
         if task is None:
-            if ref.state in ("pending", "running"):
+            if ref.state in LIVE_STATES:
                 ref.state = "done"  # collected between two samples: see _finish_collected
                 ref.last_point = ref.point
-            ref.finished = getattr(ref, "collected", None) or now
+            ref.finished = now  # its collection (and the time of it) not handled yet
             return True
         try:
             try:
@@ -1615,8 +1631,7 @@ class Sampler:
         """Resolves the creation frames the hook captured (once, when first needed)."""
         stack = ref.stack
         if stack:
-            ref.made = self.resolver.made(stack)
-            ref.stack = None
+            ref.made = self.resolver.made(stack)  # in the stack's place
 
     def task_record(self, ref):
         """The protocol record of a task (built when sent: records are not kept)."""
@@ -1657,7 +1672,7 @@ class Sampler:
         (live tasks first) and ``delta`` messages that upsert the rest: each message
         stays far below the protocol's line limit, whatever the number of tasks."""
         referenced = set()
-        records = list(self._live.values())
+        records = self._live_records()
         records.extend(self._history)
         for ref in records:
             if ref.loop is not None:
@@ -1739,18 +1754,35 @@ class Sampler:
         if not isinstance(task_id, str) or not task_id.startswith("t") or not task_id[1:].isdigit():
             return None
         num = int(task_id[1:])
-        ref = self._live.get(num)
-        return ref if ref is not None else self._done.get(num)
+        found = self._done.get(num)
+        if found is None:
+            for ref in self._live_records(ordered=False):
+                if ref.num == num:
+                    return ref
+        return found
 
     def _tracked(self, ref):
         """True while `ref` is one of the records the extension is told about."""
-        return self._live.get(ref.num) is ref or self._done.get(ref.num) is ref
+        return ref.state in LIVE_STATES or self._done.get(ref.num) is ref
 
     def records(self):
         """Every record the extension is told about: the live tasks, then the history."""
-        records = list(self._live.values())
+        records = self._live_records()
         records.extend(self._done.values())
         return records
+
+    def _live_records(self, ordered=True):
+        """The records of the live tasks (a new list), oldest first unless not `ordered`.
+        A live task's record is in ``by_addr`` under its task's address; so, for a while,
+        are those of collected tasks (finished, or about to be: see `_handle_collected`)."""
+        records = [ref for ref in list(self.registry.by_addr.values()) if ref.state in LIVE_STATES]
+        if ordered:
+            records.sort(key=_num_of)
+        return records
+
+    def live_count(self):
+        """How many live tasks have a record (counted: for tests and benchmarks)."""
+        return sum(1 for ref in list(self.registry.by_addr.values()) if ref.state in LIVE_STATES)
 
     def _cancel(self, ref, msg):
         """Schedules ``task.cancel(msg)`` on the task's loop; returns an error text or None."""
@@ -1809,7 +1841,7 @@ class Sampler:
     def _tree(self, root):
         """`root` and every live task it created, transitively (root first)."""
         children = {}
-        for ref in list(self._live.values()):
+        for ref in self._live_records():
             if ref.parent_id is not None:
                 children.setdefault(ref.parent_id, []).append(ref)
         out, todo, seen = [], [root], set()

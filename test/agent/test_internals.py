@@ -1,5 +1,6 @@
 """The agent's parts in this process: frames, the creation hook, the sampler."""
 
+import _weakrefset
 import asyncio
 import gc
 import inspect
@@ -331,6 +332,26 @@ class Uninstall(unittest.TestCase):
         self.assertEqual({(cls, name): cls.__dict__[name] for cls, name in names}, before)
         self.assertIs(type(TASK_SET), set_class)
 
+    def test_deactivated_it_records_nothing_and_install_resumes(self):
+        registry = Registry()
+        hooks.install(registry)
+        self.addCleanup(hooks.uninstall)
+        recording = type(TASK_SET) if TASK_SET is not None else None
+
+        async def made():
+            await asyncio.create_task(asyncio.sleep(0))
+
+        hooks.deactivate()
+        if TASK_SET is not None:
+            self.assertIs(type(TASK_SET), _weakrefset.WeakSet)  # asyncio's own add, no check
+        asyncio.run(made())
+        self.assertEqual(registry.new, [])
+        hooks.install(registry)
+        if TASK_SET is not None:
+            self.assertIs(type(TASK_SET), recording)
+        asyncio.run(made())
+        self.assertTrue(registry.new)
+
 
 class FakeSink:
     def __init__(self):
@@ -612,6 +633,44 @@ class WithHooks(unittest.TestCase):
             (event,) = [m for m in self.sent() if m["type"] == "event" and m["kind"] == "destroyed-pending"]
             self.assertTrue(event["evidence"]["awaiting"][0]["function"].endswith(".waits"), event["evidence"])
             task.cancel()
+
+        asyncio.run(main())
+
+    def test_a_live_record_whose_task_failed_unseen_ends_once_at_the_report(self):
+        # A task seen waiting fails and is collected between two samples: asyncio reports
+        # its exception (handled before collections), then its collection comes. It ends
+        # once, failed, with its exception, and is no longer a live task.
+        async def waits(fut):
+            await fut
+
+        async def main():
+            asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: None)
+            fut = asyncio.get_running_loop().create_future()
+            task = asyncio.create_task(waits(fut), name="fails-unseen")
+            await asyncio.sleep(0)
+            for _ in range(3):
+                await asyncio.sleep(0.06)  # past the first step and the 0.05 s interval
+                await self.tick()
+            ref = self.registry.lookup(task)
+            self.assertEqual(ref.state, "pending")
+            self.assertIn(ref, self.sampler._live_records())
+            self.sent()
+            fut.set_exception(KeyError("unseen"))
+            fut = None
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            self.assertTrue(task.done())
+            del task
+            gc.collect()
+            self.assertTrue(self.registry.reports, "asyncio did not report the exception")
+            self.assertTrue(self.registry.collected)
+            await self.tick(2)
+            upserts = [t for m in self.sent() for t in m.get("upsert", ()) if t["name"] == "fails-unseen"]
+            self.assertEqual([t["state"] for t in upserts], ["failed"])
+            self.assertEqual(upserts[0]["exception"]["type"], "KeyError")
+            self.assertNotIn(ref, self.sampler._live_records())
+            self.assertEqual([r for r in self.sampler.records() if r is ref], [ref])
+            self.assertEqual(sum(1 for r in self.sampler._history if r is ref), 1)
 
         asyncio.run(main())
 
