@@ -112,6 +112,9 @@ class FrameResolver:
         self._chains = {}  # chain key -> (chain tuple, frames): see chain
         #: Shared with the hot path: id(code) -> bool, for codes held in ``_codes``.
         self.user_codes = {} if user_codes is None else user_codes
+        #: True once a code object of the program's own was classified (the hot path's
+        #: walks then stop there; the loop's dispatch, where they also stop, is no such).
+        self.knows_user_code = False
         self._seed_stops()
 
     def is_agent_file(self, filename):
@@ -151,6 +154,8 @@ class FrameResolver:
             user = self.is_user_file(code.co_filename) and self._construction.get(key) is not code
             function = enclosing(getattr(code, "co_qualname", None) or code.co_name)
             entry = self._codes[key] = [code.co_filename, function, user, None, code]
+            if user:
+                self.knows_user_code = True
             # The hot path stops its walk where this is true: at the program's code, and at
             # the event loop's dispatch (a task made by library code has no frame of the
             # program's below the loop; the frames above it only run the loop).

@@ -582,6 +582,60 @@ class WithHooks(unittest.TestCase):
 
         asyncio.run(main())
 
+    def test_a_task_that_changes_at_every_look_is_sent_at_most_every_half_second(self):
+        # A server connection's task waits on a new request's task at each look: not
+        # every change is sent (a whole record each), but each sent state is a new one,
+        # and its latest state goes out within BUSY_PUBLISH_SECONDS once it calms down.
+        async def request():
+            await asyncio.sleep(0.005)
+
+        async def connection(stop, calm):
+            while not stop.is_set():
+                await asyncio.create_task(request())
+            await calm.wait()
+
+        def upserts():
+            return [t for m in self.sent() for t in m.get("upsert", ()) if t["name"] == "busy"]
+
+        async def main():
+            stop, calm = asyncio.Event(), asyncio.Event()
+            task = asyncio.create_task(connection(stop, calm), name="busy")
+            await asyncio.sleep(0.06)
+            await self.tick(2)
+            self.assertIsNotNone(self.registry.lookup(task))
+            self.sent()
+            started = time.monotonic()
+            looks = 0
+            sent = []
+            while time.monotonic() - started < 1.5:
+                await asyncio.sleep(0.05)
+                await self.tick()
+                looks += 1
+                sent.extend(upserts())
+            waited_on = {t["waitingOn"]["label"] for t in sent if "waitingOn" in t}
+            self.assertGreaterEqual(looks, 12)
+            self.assertGreaterEqual(len(sent), 2, "a busy task was not sent at all")
+            self.assertLessEqual(len(sent), 1.5 / 0.5 + 2, sent)  # BUSY_PUBLISH_SECONDS: 0.5
+            self.assertEqual(len(waited_on), len(sent))  # each sent state was a new one
+            stop.set()
+            await asyncio.sleep(0.02)
+            deadline = time.monotonic() + sampler.BUSY_PUBLISH_SECONDS + 0.5
+            last = None
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+                await self.tick()
+                last = (upserts() or [last])[-1]
+                if last is not None and last.get("waitingOn", {}).get("kind") == "event":
+                    break
+            self.assertIsNotNone(last)
+            self.assertEqual(last.get("waitingOn", {}).get("kind"), "event",
+                             "its latest state (waiting on an event) was not sent")
+            self.assertEqual(last["awaiting"][-1]["function"], "Event.wait")
+            calm.set()
+            await task
+
+        asyncio.run(main())
+
     def test_forgotten_tasks_are_collected_at_once(self):
         async def job():
             await asyncio.sleep(0)
