@@ -44,8 +44,11 @@ CHILD_TIMEOUT = 120
 #: Time to let pass once the agent has seen every task: after a big sample the next may come
 #: up to 2 s later (sampler.MAX_GAP), and the batches of entries it keeps go after three.
 SETTLE_SECONDS = 5.0
-READINGS = 3
-READING_GAP = 0.15
+#: The least of READINGS readings READING_GAP apart is kept: what the agent holds for a
+#: moment (a message being encoded; while nobody listens, its look at every parked entry,
+#: which takes a few tenths of a second at 100,000 tasks) is not what it keeps.
+READINGS = 8
+READING_GAP = 0.25
 
 
 # --- the child ---------------------------------------------------------------------------
@@ -106,7 +109,7 @@ async def _hold_tasks(variant, measure, n):
     await asyncio.sleep(SETTLE_SECONDS)  # a few samples in the steady state
     gc.collect()
     top = []
-    # The least of a few readings: a message being encoded at that moment is transient.
+    # The least of a few readings (see READINGS): what is held for a moment is not kept.
     readings = []
     for _ in range(READINGS):
         readings.append(_rss_bytes() - before if measure == "rss" else tracemalloc.get_traced_memory()[0])

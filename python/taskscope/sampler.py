@@ -280,6 +280,9 @@ def _hash_or_none(item):
         return None
 
 
+#: Tasks looked up at once in asyncio's set (see `Sampler._live_refs`).
+LOOKUP_CHUNK = 1024
+
 #: The states of a live task's record (adopted, not finished).
 LIVE_STATES = frozenset(("pending", "running"))
 
@@ -706,11 +709,16 @@ class Sampler:
         stopped = None
         deferred = False
         live = sorted(map(last.__getitem__, self._tasks.live_keys(sole)))
-        # Their weak references in one pass (a burst's finished tasks that the program
-        # still holds are thousands: one lookup each cost as much again).
-        found = self._tasks.refs([keys[k] for k in live]) if live else {}
+        # Their weak references a chunk at a time (a burst's finished tasks that the
+        # program still holds are thousands: one lookup each cost as much again; all at
+        # once held a list per task, 100 bytes each, while nobody listens and 100,000
+        # parked entries are looked at again).
+        lookup = self._tasks.refs
+        found = {}
         none = ()
-        for k in live:
+        for i, k in enumerate(live):
+            if i % LOOKUP_CHUNK == 0:
+                found = lookup([keys[j] for j in live[i:i + LOOKUP_CHUNK]])
             for wr in found.get(keys[k], none):
                 if alive(wr):
                     break
