@@ -280,6 +280,24 @@ def _hash_or_none(item):
         return None
 
 
+#: How long a TaskGroup's note waits for its task's record (see `Sampler._regroup`).
+GROUP_NOTE_SECONDS = DEFER_SECONDS + 2 * MAX_GAP
+
+
+def _in_group(ref, group):
+    """True when the task of `ref` is one of the live tasks of the TaskGroup of `group` (a
+    `GroupRef`): a note names the task by address, which a later task may have taken."""
+    task = ref()
+    tg = group()
+    try:
+        tasks = getattr(tg, "_tasks", None) if tg is not None else None
+        return task is not None and (tasks is None or task in tasks)
+    finally:
+        if task is not None and _refcount(task) <= _SOLE:
+            Sampler._hand_back(task)
+        task = tg = None
+
+
 #: Tasks looked up at once in asyncio's set (see `Sampler._live_refs`).
 LOOKUP_CHUNK = 1024
 
@@ -343,6 +361,7 @@ class Sampler:
         self._history = deque()
         self._changed = {}
         self._held = {}  # num -> record of a busy task changed since it was last sent
+        self._group_notes = {}  # addr -> (GroupRef, when): see _regroup
         self._removed = []
         self._loops = {}
         self._loops_changed = {}
@@ -506,6 +525,7 @@ class Sampler:
             self._handle_collected(now)
             self._forget_stale(now)
             self.registry.regroup.clear()
+            self._group_notes.clear()
             self._older_groups = 0
             self.registry.reports.clear()
             self._orphan_watch.clear()
@@ -889,7 +909,7 @@ class Sampler:
         elif deferred >= young_from or waited is None:
             self._deferred_since = now  # the older ones are all adopted: the young wait now
         if groups_due:
-            self._regroup(groups_due)
+            self._regroup(groups_due, now)
         self._older_groups = len(regroup)
 
     def _adopt_items(self, items, now, limit=None, defer_from=None):
@@ -1064,6 +1084,8 @@ class Sampler:
             ref.stack = self._cut_construction(ref.stack)
             ref.binding = self.calls.binding(ref.stack) if ref.stack else None
         self._changed[ref.num] = ref
+        if self._group_notes and ref.group is None and task is not None:
+            ref.group = self._group_noted(ref)
         if task is None:
             ref.name = ref.name or ""
             ref.coro = ref.coro or ""
@@ -1282,10 +1304,13 @@ class Sampler:
             self._emit(findings.orphan(_ms(now), child.id, child.name, child.coro, self._site(child),
                                        parent.id, parent.name, parent.coro, parent.state))
 
-    def _regroup(self, count):
-        """Gives the first `count` TaskGroup notes to their tasks' records."""
+    def _regroup(self, count, now):
+        """Gives the first `count` TaskGroup notes to their tasks' records. A task that has
+        no record yet (it has not taken its first step: see `_adopt_items`) gets its group
+        when it gets its record (`_group_noted`), if that comes within `GROUP_NOTE_SECONDS`."""
         regroup = self.registry.regroup
         by_addr = self.registry.by_addr
+        pending = self._group_notes
         while count > 0:
             try:
                 addr, group = regroup.popleft()
@@ -1293,9 +1318,22 @@ class Sampler:
                 break
             count -= 1
             ref = by_addr.get(addr)
-            if ref is not None and ref.group is None and ref.state in LIVE_STATES:
+            if ref is None or ref.state is None:
+                pending[addr] = (group, now)
+            elif ref.group is None and ref.state in LIVE_STATES and _in_group(ref, group):
                 ref.group = group
                 self._changed[ref.num] = ref
+        if pending:
+            horizon = now - GROUP_NOTE_SECONDS
+            for addr in [a for a, (_, noted) in pending.items() if noted < horizon]:
+                del pending[addr]
+
+    def _group_noted(self, ref):
+        """The TaskGroup noted for the task of a new record before it had one, or None."""
+        note = self._group_notes.pop(ref.addr, None)
+        if note is not None and _in_group(ref, note[0]):
+            return note[0]
+        return None
 
     def _handle_reports(self, now):
         """asyncio's reports about dying tasks, noted by the hook (see `hooks`)."""
@@ -1665,9 +1703,15 @@ class Sampler:
         return record
 
     def _prune(self, now):
+        """Lets the oldest finished tasks go past the history's bounds; one that finished
+        in this sample goes at the next, once its end has been sent (with a history of one
+        task, two that end in one sample are both seen ending)."""
         history = self._history
         horizon = now - self.history_seconds
+        changed = self._changed
         while history and (len(history) > self.history_max or history[0].finished < horizon):
+            if history[0].num in changed:
+                break  # not sent yet: the tasks after it ended later
             ref = history.popleft()
             if self._done.get(ref.num) is ref:
                 del self._done[ref.num]

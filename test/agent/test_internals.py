@@ -636,6 +636,36 @@ class WithHooks(unittest.TestCase):
 
         asyncio.run(main())
 
+    @unittest.skipUnless(hasattr(asyncio, "TaskGroup"), "TaskGroup is 3.11+")
+    def test_a_taskgroup_task_recorded_after_its_groups_note_keeps_its_group(self):
+        # The TaskGroup wrapper's note is due a sample after the task's entry; a task that
+        # has not taken its first step by then has no record yet (it gets one when it does):
+        # the note must wait for it.
+        async def job(event):
+            await event.wait()
+
+        async def main():
+            event = asyncio.Event()
+            self.sampler.tick()  # the session's first snapshot (which adopts every task) is done
+            async with asyncio.TaskGroup() as group:
+                task = group.create_task(job(event), name="member")
+                self.sampler.tick()  # takes the entry and the note
+                self.sampler.tick()  # the note is due; the task has not started: no record
+                self.assertIsNone(self.registry.lookup(task))
+                for _ in range(3):
+                    await asyncio.sleep(0.06)
+                    await self.tick()
+                ref = self.registry.lookup(task)
+                self.assertIsNotNone(ref)
+                self.assertIsNotNone(ref.group, "the task lost its TaskGroup")
+                (record,) = [t for m in self.sent() for t in m.get("tasks", m.get("upsert", ()))
+                             if t["name"] == "member"][-1:]
+                self.assertTrue(record["group"].startswith("g"), record)
+                event.set()
+            self.assertEqual(self.sampler._group_notes, {})
+
+        asyncio.run(main())
+
     def test_forgotten_tasks_are_collected_at_once(self):
         async def job():
             await asyncio.sleep(0)
