@@ -573,12 +573,17 @@ class Sampler:
 
     def _release_held(self, now, everything=False):
         """Sends the held changes of busy tasks (see `BUSY_PUBLISH_SECONDS`) whose time
-        has come (all of them with `everything`); those of ended tasks went with their end."""
+        has come (all of them with `everything`), and of those a finding of this sample
+        names (a finding goes after the state of its task: a loop blocked by a task that
+        was caught running must not find it waiting in the view); those of ended tasks
+        went with their end."""
         held = self._held
+        named = {event.get("task") for event in self._events} if self._events else ()
         for num, ref in list(held.items()):
             if ref.state not in LIVE_STATES:
                 del held[num]
-            elif everything or ref.published is None or now - ref.published >= BUSY_PUBLISH_SECONDS:
+            elif (everything or ref.published is None or now - ref.published >= BUSY_PUBLISH_SECONDS
+                  or ref.id in named):
                 del held[num]
                 self._changed[num] = ref
 

@@ -636,6 +636,39 @@ class WithHooks(unittest.TestCase):
 
         asyncio.run(main())
 
+    def test_a_busy_tasks_held_change_goes_out_before_a_finding_that_names_it(self):
+        async def request():
+            await asyncio.sleep(0.005)
+
+        async def connection(stop):
+            while not stop.is_set():
+                await asyncio.create_task(request())
+
+        async def main():
+            stop = asyncio.Event()
+            task = asyncio.create_task(connection(stop), name="busy")
+            await asyncio.sleep(0.06)
+            await self.tick(2)
+            ref = self.registry.lookup(task)
+            for _ in range(40):
+                await asyncio.sleep(0.03)
+                await self.tick()
+                if ref.num in self.sampler._held:
+                    break
+            self.assertIn(ref.num, self.sampler._held, "no change of the busy task was held")
+            self.sent()
+            self.sampler._events.append(protocol.event(1, "stuck", "a finding", ref.id))
+            self.sampler.tick()  # now, while its change is still held
+            sent = self.sent()
+            kinds = [(m["type"], [t["id"] for t in m.get("upsert", ())], m.get("task")) for m in sent]
+            delta = next(i for i, (kind, ids, _) in enumerate(kinds) if kind == "delta" and ref.id in ids)
+            event = next(i for i, (kind, _, named) in enumerate(kinds) if kind == "event" and named == ref.id)
+            self.assertLess(delta, event, kinds)
+            stop.set()
+            await task
+
+        asyncio.run(main())
+
     @unittest.skipUnless(hasattr(asyncio, "TaskGroup"), "TaskGroup is 3.11+")
     def test_a_taskgroup_task_recorded_after_its_groups_note_keeps_its_group(self):
         # The TaskGroup wrapper's note is due a sample after the task's entry; a task that
