@@ -7,6 +7,7 @@
 //   node scripts/test.js [unit|agent|integration|e2e ...] [--update-screenshot] [--electron]
 'use strict';
 const fs = require('fs');
+const os = require('os');
 const path = require('path');
 const paths = require('./lib/paths');
 const proc = require('./lib/proc');
@@ -56,7 +57,8 @@ const tiers = {
   /**
    * The Python agent's unittest suites, from the repository root, under each interpreter the
    * agent is tested on (docs/agent.md): the machine's python3 (or $PYTHON), Debian's
-   * /usr/bin/python3.11 with python3-uvloop, and CPython 3.13 and 3.14 built by scripts/build-python.sh.
+   * /usr/bin/python3.11 with python3-uvloop, pyenv's 3.10 and 3.12 where the machine has them
+   * (said NOT RUN where it does not), and CPython 3.13 and 3.14 built by scripts/build-python.sh.
    * Counts are summed; an interpreter that could not be had counts as one failure.
    */
   async agent() {
@@ -69,6 +71,13 @@ const tiers = {
     const notes = [];
     for (const interpreter of await agentInterpreters()) {
       log(`\n--- agent tests on ${interpreter.label} ---`);
+      if (interpreter.absent) {
+        // Not a failure (the machine does not have it, and it cannot be built here), but
+        // said in the tier's summary: nothing was run on it.
+        log(`${interpreter.label}: NOT RUN: ${interpreter.absent}`);
+        notes.push(`${interpreter.label}: NOT RUN (${interpreter.absent})`);
+        continue;
+      }
       if (interpreter.error) {
         log(`${interpreter.label}: could not be had:\n${indent(interpreter.error, 2)}`);
         totals.failed += 1;
@@ -146,7 +155,8 @@ async function runElectron() {
 /**
  * The interpreters of the agent tier, each {label, python} or {label, error}: the machine's
  * python3, Debian's python3.11 with uvloop, aiohttp, gunicorn and its test suite installed with apt-get when missing,
- * and CPython 3.13 and 3.14 from scripts/build-python.sh (which returns at once when they are built).
+ * pyenv's 3.10 and 3.12 where the machine has them, and CPython 3.13 and 3.14 from
+ * scripts/build-python.sh (which returns at once when they are built).
  */
 async function agentInterpreters() {
   const out = [];
@@ -164,6 +174,14 @@ async function agentInterpreters() {
   } catch (err) {
     out.push({ label: 'Debian python3.11 + uvloop', error: err.message });
   }
+  // 3.10 (no TaskGroup, no asyncio.timeout) and 3.12 (eager tasks, C current_task, the
+  // scheduled-tasks set) from pyenv, where the machine has them: this kind of machine ships
+  // them beside its default 3.11, and Debian's archive has no source to build them from.
+  for (const minor of ['3.10', '3.12']) {
+    const python = pyenvPython(minor);
+    if (python) out.push(await describePython(`CPython ${minor} (pyenv)`, python));
+    else out.push({ label: `CPython ${minor} (pyenv)`, absent: `no pyenv ${minor} on this machine (${pyenvRoot()}/versions)` });
+  }
   // 3.13 and 3.14 differ from 3.11 and from each other where the agent hooks in (eager tasks,
   // per-thread task lists): each found bugs the others did not show.
   for (const minor of ['3.13', '3.14']) {
@@ -179,6 +197,28 @@ async function agentInterpreters() {
     }
   }
   return out;
+}
+
+function pyenvRoot() {
+  return process.env.PYENV_ROOT || path.join(os.homedir(), '.pyenv');
+}
+
+/** The python3 of pyenv's newest installed `minor` (3.10.13 before 3.10.9), or null. */
+function pyenvPython(minor) {
+  const versions = path.join(pyenvRoot(), 'versions');
+  let names;
+  try {
+    names = fs.readdirSync(versions);
+  } catch {
+    return null;
+  }
+  const patch = (name) => Number(name.slice(minor.length + 1));
+  const found = names
+    .filter((name) => name.startsWith(`${minor}.`) && /^\d+$/.test(name.slice(minor.length + 1)))
+    .sort((a, b) => patch(b) - patch(a))
+    .map((name) => path.join(versions, name, 'bin', 'python3'))
+    .filter((python) => fs.existsSync(python));
+  return found[0] || null;
 }
 
 /** {label (with the version), python}, or {label, error} when it does not run. */

@@ -75,6 +75,36 @@ def _key(codes, captured):
     return tuple(map(id, codes)) + tuple(captured[1::2])
 
 
+_QUALNAMES = None
+
+
+def _asyncio_qualnames():
+    """``id(code) -> qualified name`` of the functions and methods of asyncio's modules,
+    for 3.10, where a code object has no ``co_qualname`` (``Event.wait`` and
+    ``asyncio.wait`` are both "wait" there). Made once, on the sampler thread; the code
+    objects live as long as asyncio's modules."""
+    global _QUALNAMES
+    if _QUALNAMES is None:
+        names = {}
+        for module_name, module in list(sys.modules.items()):
+            if module is None or not (module_name == "asyncio" or module_name.startswith("asyncio.")):
+                continue
+            for value in list(vars(module).values()):
+                members = list(vars(value).values()) if isinstance(value, type) else [value]
+                for member in members:
+                    function = getattr(member, "__func__", member)  # classmethod, staticmethod
+                    code = getattr(function, "__code__", None)
+                    if code is not None and getattr(function, "__qualname__", None):
+                        names.setdefault(id(code), function.__qualname__)
+        _QUALNAMES = names
+    return _QUALNAMES
+
+
+def asyncio_qualname(code):
+    """The qualified name of a code object of asyncio's, or None (3.10: see above)."""
+    return _asyncio_qualnames().get(id(code))
+
+
 _COMPREHENSIONS = (".<locals>.<listcomp>", ".<locals>.<genexpr>", ".<locals>.<setcomp>", ".<locals>.<dictcomp>")
 
 
@@ -152,7 +182,10 @@ class FrameResolver:
                 self._creations.clear()
                 self._seed_stops()
             user = self.is_user_file(code.co_filename) and self._construction.get(key) is not code
-            function = enclosing(getattr(code, "co_qualname", None) or code.co_name)
+            function = getattr(code, "co_qualname", None)
+            if function is None:  # 3.10: asyncio's own functions by their qualified names
+                function = (asyncio_qualname(code) if not user else None) or code.co_name
+            function = enclosing(function)
             entry = self._codes[key] = [code.co_filename, function, user, None, code]
             if user:
                 self.knows_user_code = True

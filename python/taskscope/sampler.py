@@ -162,15 +162,23 @@ def _noop(_task):
 
 
 def _unstarted(task):
-    """True when `task` is pending and its coroutine has not begun (3.11+ tell so
-    without reading a frame; on 3.10, and for anything but a coroutine, False)."""
+    """True when `task` is pending and its coroutine has not begun: 3.11+ tell so without
+    reading a frame; 3.10, where every frame is an object anyway, by the frame's offset
+    (-1 until it starts). For anything but a coroutine, False."""
     if getattr(task, "_state", None) != "PENDING":
         return False
     coro = task.get_coro()
     suspended = getattr(coro, "cr_suspended", None)
     if suspended is None:
-        return False
+        if _HAS_SUSPENDED:
+            return False  # not a coroutine
+        frame = getattr(coro, "cr_frame", None)
+        return frame is not None and frame.f_lasti < 0 and not coro.cr_running
     return not suspended and not coro.cr_running
+
+
+#: Coroutines tell whether they are suspended from 3.11 on (``cr_suspended``).
+_HAS_SUSPENDED = sys.version_info >= (3, 11)
 
 
 def _weak_all_tasks():

@@ -22,8 +22,9 @@ task or a future once it returns.
 import asyncio
 import gc
 import os
+import sys
 
-from .frames import iter_await_chain
+from .frames import asyncio_qualname, iter_await_chain
 
 _ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__)) + os.sep
 
@@ -62,6 +63,20 @@ _isfuture = asyncio.isfuture
 _TaskGroup = getattr(asyncio, "TaskGroup", None)
 
 
+def _holder(coro):
+    """What holds a suspended coroutine's locals: the coroutine itself from 3.11 on; on
+    3.10, its frame object (which every running or suspended coroutine has there, so
+    reading it creates nothing)."""
+    if _FRAME_HOLDS_LOCALS:
+        frame = getattr(coro, "cr_frame", None)
+        if frame is not None:
+            return frame
+    return coro
+
+
+_FRAME_HOLDS_LOCALS = sys.version_info < (3, 11)
+
+
 def _is_task(obj):
     return _isfuture(obj) and hasattr(obj, "get_coro")
 
@@ -85,7 +100,9 @@ class WaitClassifier:
             if len(self._codes) >= self.MAX_CACHE:
                 self._codes.clear()
             ours = code.co_filename.startswith(_ASYNCIO_DIR)
-            name = getattr(code, "co_qualname", None) or code.co_name
+            name = getattr(code, "co_qualname", None)
+            if name is None:  # 3.10: code objects know their bare name only
+                name = (asyncio_qualname(code) if ours else None) or code.co_name
             known = PRIMITIVES.get(name) if ours else None
             if ours and known is None:
                 known = (None, name)  # asyncio's, but not a primitive with a meaning
@@ -187,7 +204,7 @@ class WaitClassifier:
     def _referent(coro, cls):
         if coro is None:
             return None
-        for value in gc.get_referents(coro):
+        for value in gc.get_referents(_holder(coro)):
             if isinstance(value, cls):
                 return value
         return None
@@ -199,7 +216,7 @@ class WaitClassifier:
         out = []
         if coro is None:
             return out
-        for value in gc.get_referents(coro):
+        for value in gc.get_referents(_holder(coro)):
             if _isfuture(value):
                 out.append(value)
             elif isinstance(value, (set, frozenset, list, tuple)) and len(value) < 100000:

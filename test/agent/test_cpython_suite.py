@@ -76,7 +76,9 @@ class CPythonAsyncioSuite(unittest.TestCase):
         tasks = sum(len(conn.tasks) for conn in connections)
         self.assertGreater(tasks, 100)
         kinds = {m["kind"] for conn in connections for m in conn.of_type("event")}
-        self.assertTrue({"stuck", "loop-blocked", "destroyed-pending"} <= kinds, kinds)
+        # What the suite's tests provoke: 3.10's suite blocks no loop for 0.25 s.
+        expected = {"stuck", "destroyed-pending"} | ({"loop-blocked"} if sys.version_info >= (3, 11) else set())
+        self.assertTrue(expected <= kinds, kinds)
 
     def test_the_agent_sent_only_valid_messages(self):
         invalid = [(line, error) for conn in self.ext.connections for line, error in conn.invalid]

@@ -235,6 +235,11 @@ class EagerTaskFailingAtOnce(unittest.TestCase):
 
     def test_same_with_the_bootstrap_and_with_the_command_line(self):
         plain = support.run_plain([self.PROGRAM])
+        if plain.returncode != 0 and sys.version_info[:3] == (3, 12, 1):
+            # 3.12.1 itself cancels the program's main task here, without the agent (its
+            # eager tasks' bug, fixed in later 3.12 releases): nothing to compare with.
+            self.skipTest("CPython 3.12.1 fails this program without the agent: "
+                          + plain.stderr.strip().splitlines()[-1])
         self.assertEqual(plain.returncode, 0, plain.stderr)
         self.assertIn("task freed: True\n", plain.stdout)
         folder = tempfile.mkdtemp(prefix="ts-eager-")
