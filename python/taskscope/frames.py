@@ -100,9 +100,14 @@ def _asyncio_qualnames():
     return _QUALNAMES
 
 
-def asyncio_qualname(code):
-    """The qualified name of a code object of asyncio's, or None (3.10: see above)."""
-    return _asyncio_qualnames().get(id(code))
+def qualname(code, asyncios=True):
+    """The qualified name of `code`: ``co_qualname`` (3.11+); on 3.10, where code objects
+    know their bare name only, the name found in asyncio's modules (see above) when
+    `asyncios` says the code may be asyncio's, else the bare name."""
+    name = getattr(code, "co_qualname", None)
+    if name is None:
+        name = (_asyncio_qualnames().get(id(code)) if asyncios else None) or code.co_name
+    return name
 
 
 _COMPREHENSIONS = (".<locals>.<listcomp>", ".<locals>.<genexpr>", ".<locals>.<setcomp>", ".<locals>.<dictcomp>")
@@ -182,10 +187,7 @@ class FrameResolver:
                 self._creations.clear()
                 self._seed_stops()
             user = self.is_user_file(code.co_filename) and self._construction.get(key) is not code
-            function = getattr(code, "co_qualname", None)
-            if function is None:  # 3.10: asyncio's own functions by their qualified names
-                function = (asyncio_qualname(code) if not user else None) or code.co_name
-            function = enclosing(function)
+            function = enclosing(qualname(code, asyncios=not user))
             entry = self._codes[key] = [code.co_filename, function, user, None, code]
             if user:
                 self.knows_user_code = True

@@ -38,7 +38,10 @@ costs is the walk up the stack: ``f_back`` materializes a frame object for each 
 above, so the walk stops at the first frame the sampler has found to be the program's own
 (`Registry.user_codes`, keyed by ``id(code)`` because hashing a code object hashes its
 contents) or at `MAX_DEPTH`; lines are read later from ``f_lasti`` on the sampler thread
-(``f_lineno`` would decode the line table here).
+(``f_lineno`` would decode the line table here). On the usual routes asyncio's functions
+are told by identity, and the code last found at each place of a route is remembered
+(`Registry.recent`): a lookup in ``user_codes`` (an ``id()`` and a dict lookup) costs
+about 600 instructions, a hit in the memory a few.
 
 Also wrapped
 ------------
@@ -73,6 +76,7 @@ import weakref
 from .entries import pack
 from .frames import await_chain, capture_traceback
 from .log import log
+from .registry import ASKED, CALLED, DISPATCHED, GATHERED, LIBRARY
 
 #: Frames captured at most per creation (the walk stops earlier at known program code).
 MAX_DEPTH = 10
@@ -144,7 +148,7 @@ def install(registry):
     state.registry = registry
     task_set = _all_tasks_set()
     if task_set is not None:
-        state.task_set = (task_set, type(task_set), _recording_set_class(type(task_set), registry))
+        state.task_set = (task_set, type(task_set), _recording_set_class(task_set, registry))
         registry.task_data = task_set.data
         _wrap_exception_handler(_base, registry)
     else:
@@ -258,6 +262,13 @@ def _wrap_exception_handler(cls, registry):
         _wrap(cls, "call_exception_handler", _exception_handler_wrapper(handler, registry))
 
 
+def _ensure_future():
+    """asyncio's function that makes the task of ``gather``, ``ensure_future``, ``shield``
+    and ``wait_for`` from a coroutine (3.10 and 3.11: ``_ensure_future``, which
+    ``ensure_future`` calls; 3.12+: ``ensure_future`` itself)."""
+    return getattr(asyncio.tasks, "_ensure_future", None) or asyncio.tasks.ensure_future
+
+
 def _callers_of_create_task():
     """Code of asyncio's functions that call ``loop.create_task`` (and of
     ``BaseEventLoop.create_task``, which calls a task factory): when the frame two above
@@ -267,7 +278,7 @@ def _callers_of_create_task():
     import asyncio.runners
     import asyncio.tasks
 
-    functions = [asyncio.tasks.create_task, getattr(asyncio.tasks, "_ensure_future", None),
+    functions = [asyncio.tasks.create_task, _ensure_future(),
                  asyncio.BaseEventLoop.create_task, getattr(getattr(asyncio.runners, "Runner", None), "run", None)]
     group_class = getattr(asyncio, "TaskGroup", None)
     if group_class is not None:
@@ -280,14 +291,39 @@ def _callers_of_create_task():
     return codes
 
 
-def _recording_set_class(base, registry):
-    """The class `install` gives asyncio's all-tasks set (see the module docstring)."""
+def _remember(recent, place, code):
+    """Notes `code` as the last found at `place` of ``Registry.recent``; True. Called
+    only when the lookup in ``user_codes`` missed the remembered code: the hot path's
+    hits cost no call."""
+    recent[place] = code
+    return True
+
+
+def _recording_set_class(task_set, registry):
+    """The class `install` gives asyncio's all-tasks set `task_set`, and that set only (see
+    the module docstring)."""
+    base = type(task_set)
+    # The set's own parts, read once: WeakSet sets them in __init__ and never again
+    # (3.10 to 3.13). Read through ``self`` they cost about 300 instructions each: the
+    # set's class changed, so its attributes are in a dict of its own now, looked up by
+    # name (the interpreter's shortcut for them is for the class they were set with).
+    pending_removals = task_set._pending_removals
+    remove = task_set._remove
+    data_add = task_set.data.add
     getframe = sys._getframe
     # Bound methods, not the dicts: each call then skips a method lookup. The sampler
     # clears and fills these dicts, never replaces them.
     caller = _callers_of_create_task().get
     queue_extend = registry.new.extend
     user_code = registry.user_codes.get
+    # What each route found last (see Registry.recent): a code object compared by
+    # identity costs a few instructions, its lookup in user_codes about 600.
+    recent = registry.recent
+    # asyncio's own functions on the usual routes, told apart by identity too.
+    create_code = asyncio.tasks.create_task.__code__
+    ensure_code = _ensure_future().__code__
+    gather_code = asyncio.tasks.gather.__code__
+    loop_code = getattr(_base.create_task, "__taskscope_original__", _base.create_task).__code__
     # asyncio.current_task is a Python function there; this is the dict it reads.
     current_tasks = getattr(asyncio.tasks, "_current_tasks", None)
     current_task = current_tasks.get if isinstance(current_tasks, dict) else asyncio.current_task
@@ -301,10 +337,10 @@ def _recording_set_class(base, registry):
 
         def add(self, item):
             # What WeakSet.add does (Lib/_weakrefset.py, the same in 3.10 to 3.13) ...
-            if self._pending_removals:
+            if pending_removals:
                 self._commit_removals()
-            wr = make_ref(item, self._remove)
-            self.data.add(wr)
+            wr = make_ref(item, remove)
+            data_add(wr)
             # ... then the entry for the sampler (the set has this class only while the
             # agent records: see `deactivate`).
             try:
@@ -312,10 +348,18 @@ def _recording_set_class(base, registry):
                 try:
                     f = getframe(2)
                     code = f.f_code
-                    if caller(id(code)) is code:  # asyncio's: not the program's
+                    if code is create_code or code is ensure_code or caller(id(code)) is code:
+                        # asyncio's function, not the program's: the frame above asked.
                         g = f.f_back
                         up = g.f_code if g is not None else None
-                        known = user_code(id(up)) if g is not None else None
+                        if up is recent[ASKED]:
+                            known = True
+                        elif up is gather_code:
+                            known = False
+                        else:
+                            known = user_code(id(up)) if g is not None else None
+                            if known:
+                                recent[ASKED] = up
                         if known:
                             # The usual routes in one step, without a list or a loop:
                             # asyncio's function, then the program's ... (the line of
@@ -328,7 +372,7 @@ def _recording_set_class(base, registry):
                             # ... or two of asyncio's (gather, then _ensure_future).
                             h = g.f_back
                             top = h.f_code if h is not None else None
-                            if user_code(id(top)):
+                            if top is recent[GATHERED] or user_code(id(top)) and _remember(recent, GATHERED, top):
                                 queue_extend((hash_of(wr), id(parent) if parent is not None else None, 3,
                                               code, -1, up, -1, top, h.f_lasti))
                                 return
@@ -343,8 +387,15 @@ def _recording_set_class(base, registry):
                         # (asyncio.Task(...) called by the program); frame 2 called it.
                         e = getframe(1)
                         made = e.f_code
-                        if user_code(id(made)) is False:
-                            known = user_code(id(code))
+                        if made is loop_code or user_code(id(made)) is False:
+                            if code is recent[CALLED]:
+                                known = True
+                            elif code is recent[LIBRARY]:
+                                known = False
+                            else:
+                                known = user_code(id(code))
+                                if known is not None:
+                                    recent[CALLED if known else LIBRARY] = code
                             if known:
                                 # The program called loop.create_task: one step again.
                                 queue_extend((hash_of(wr), id(parent) if parent is not None else None, 2,
@@ -355,7 +406,7 @@ def _recording_set_class(base, registry):
                                 # frame is often the loop's dispatch, where walks stop.
                                 g = f.f_back
                                 up = g.f_code if g is not None else None
-                                if user_code(id(up)):
+                                if up is recent[DISPATCHED] or user_code(id(up)) and _remember(recent, DISPATCHED, up):
                                     queue_extend((hash_of(wr), id(parent) if parent is not None else None, 3,
                                                   made, -1, code, -1, up, g.f_lasti))
                                     return

@@ -107,6 +107,9 @@ MAX_GAP = 2.0
 #: starts with a burst of tasks pays for a few milliseconds of them, not a whole interval.
 EAGER_SECONDS = 1.0
 EAGER_INTERVAL = 0.01
+#: Entries (newest first) `Sampler.learn_recent` looks at between samples spaced out by a
+#: burst.
+LEARN_TAIL = 64
 #: Records made per sample at most; the entries of other live tasks wait for the next.
 ADOPT_PER_SAMPLE = 5000
 #: A new task that has not taken its first step yet gets its record up to this many
@@ -462,10 +465,10 @@ class Sampler:
                 pass
 
     def _loop(self):
-        next_tick = next_watch = time.monotonic()
+        next_tick = next_watch = next_learn = time.monotonic()
         eager_until = next_tick + EAGER_SECONDS
         while True:
-            delay = min(next_tick, next_watch) - time.monotonic()
+            delay = min(next_tick, next_watch, next_learn) - time.monotonic()
             if delay > 0:
                 self._wake.wait(delay)
             self._wake.clear()
@@ -495,12 +498,33 @@ class Sampler:
                         interval = min(interval, EAGER_INTERVAL)
                     else:
                         eager_until = None
-                next_tick = time.monotonic() + max(interval, min(spent / MAX_DUTY, MAX_GAP))
+                next_learn = time.monotonic() + interval
+                next_tick = max(next_learn, time.monotonic() + min(spent / MAX_DUTY, MAX_GAP))
+            elif now >= next_learn:
+                # A sample spaced out by a burst: meanwhile, the hook still learns every
+                # interval where the program's new tasks come from.
+                self.safe_learn_recent()
+                next_learn = time.monotonic() + self.interval
 
     def _taught(self):
         """True once the hook knows a code object of the program's (it then stops its walks
         there; see `EAGER_SECONDS`)."""
         return self.resolver.knows_user_code
+
+    def safe_learn_recent(self):
+        try:
+            self.learn_recent()
+        except Exception:
+            log.exception("learning from new tasks failed")
+
+    def learn_recent(self):
+        """Teaches the hook from the newest entries of its queue alone (`LEARN_TAIL`): a
+        burst comes from a few places, and until the hook knows a new one it walks up the
+        stack for every task made there. A few microseconds: the samples themselves may
+        be seconds apart during a burst (see `MAX_DUTY`)."""
+        items = self.registry.new[-LEARN_TAIL * STRIDE:]  # whole entries: the hook adds whole slots
+        if items:
+            self._learn_all(items)
 
     def safe_tick(self, final=False):
         try:
@@ -524,6 +548,7 @@ class Sampler:
         """One sample; `final` (the last, at shutdown) adopts every queued task."""
         now = time.time()
         self._ticks += 1
+        self.registry.check_recent()
         active = self.sink.session_active()
         if not active:
             # Nobody listens: only keep the entries of live tasks for a later session and

@@ -24,7 +24,7 @@ import gc
 import os
 import sys
 
-from .frames import asyncio_qualname, iter_await_chain
+from .frames import iter_await_chain, qualname
 
 _ASYNCIO_DIR = os.path.dirname(os.path.abspath(asyncio.__file__)) + os.sep
 
@@ -100,9 +100,7 @@ class WaitClassifier:
             if len(self._codes) >= self.MAX_CACHE:
                 self._codes.clear()
             ours = code.co_filename.startswith(_ASYNCIO_DIR)
-            name = getattr(code, "co_qualname", None)
-            if name is None:  # 3.10: code objects know their bare name only
-                name = (asyncio_qualname(code) if ours else None) or code.co_name
+            name = qualname(code, asyncios=ours)
             known = PRIMITIVES.get(name) if ours else None
             if ours and known is None:
                 known = (None, name)  # asyncio's, but not a primitive with a meaning

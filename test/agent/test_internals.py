@@ -14,7 +14,7 @@ import weakref
 from test.agent import support
 from taskscope import frames, hooks, protocol, sampler
 from taskscope.findings import CallSites, loop_only_holds
-from taskscope.registry import Registry
+from taskscope.registry import FORGOTTEN, Registry
 from taskscope.sampler import Sampler
 
 
@@ -144,6 +144,11 @@ class Frames(unittest.TestCase):
             self.assertEqual(frames.await_chain(task.get_coro()), [])
 
         asyncio.run(main())
+
+
+def library_make(made, coroutine_function):
+    """Plays a library's callback that makes a task (as aiohttp's request handler does)."""
+    made.append(asyncio.get_running_loop().create_task(coroutine_function()))
 
 
 class CallerRecorder:
@@ -1113,6 +1118,166 @@ class WithHooks(unittest.TestCase):
         # Taught by the sample, the walk stops at the program's own frame.
         self.assertIs(warm[-1], spawn.__code__)
         self.assertLess(len(warm), len(cold))
+
+    def test_between_samples_the_hook_learns_from_its_newest_entries(self):
+        """Samples may be seconds apart during a burst (MAX_DUTY); learn_recent, run every
+        interval meanwhile, teaches the hook from the newest entries alone."""
+        from taskscope.entries import entry_stack, heads
+
+        def spawn():
+            return asyncio.create_task(asyncio.sleep(1))
+
+        def codes_of_last_entry():
+            items = self.registry.new
+            return entry_stack(items, heads(items)[-1])[::2]
+
+        async def main():
+            made = [spawn() for _ in range(3 * sampler.LEARN_TAIL)]
+            cold = codes_of_last_entry()
+            queued = len(self.registry.new)
+            self.sampler.learn_recent()
+            left = len(self.registry.new)
+            made.append(spawn())
+            warm = codes_of_last_entry()
+            for task in made:
+                task.cancel()
+            return cold, warm, queued, left
+
+        cold, warm, queued, left = asyncio.run(main())
+        self.assertIsNot(cold[-1], spawn.__code__)  # walked past it, up to the loop's dispatch
+        self.assertIs(warm[-1], spawn.__code__)
+        self.assertLess(len(warm), len(cold))
+        self.assertEqual(left, queued)  # the queue is the sample's to take
+        self.assertEqual(self.sampler._ticks, 0)  # no sample was taken
+
+    def test_each_route_gives_each_task_its_own_site_when_places_alternate(self):
+        """The hook remembers the last code it found at each place of its one-step routes
+        (Registry.recent): tasks made from two places in turn, by each route, must each
+        get their own creation site, not the remembered one."""
+        if TASK_SET is None:
+            self.skipTest("the set hook's routes (3.10 to 3.13)")
+        from taskscope.entries import entry_stack, heads
+        from taskscope.registry import ASKED, CALLED, DISPATCHED, GATHERED, LIBRARY
+
+        async def child():
+            pass
+
+        def by_create_task_a():
+            return [asyncio.create_task(child())]
+
+        def by_create_task_b():
+            return [asyncio.create_task(child())]
+
+        async def by_gather_a():
+            await asyncio.gather(child())
+
+        async def by_gather_b():
+            await asyncio.gather(child())
+
+        def by_loop_a():
+            return [asyncio.get_running_loop().create_task(child())]
+
+        def by_loop_b():
+            return [asyncio.get_running_loop().create_task(child())]
+
+        def last_entry():
+            items = self.registry.new
+            return entry_stack(items, heads(items)[-1])
+
+        async def main():
+            # Taught first: the program's functions here, and the library's that calls
+            # loop.create_task from a callback (library_make).
+            for make in (by_create_task_a, by_create_task_b, by_loop_a, by_loop_b):
+                await asyncio.gather(*make())
+            for make in (by_gather_a, by_gather_b):
+                await make()
+            await self.tick(2)
+            for function in (by_create_task_a, by_create_task_b, by_loop_a, by_loop_b):
+                self.registry.user_codes[id(function.__code__)] = True
+            self.registry.user_codes[id(by_gather_a.__code__)] = True
+            self.registry.user_codes[id(by_gather_b.__code__)] = True
+            self.registry.user_codes[id(library_make.__code__)] = False
+            seen = []
+            for _ in range(2):
+                for make in (by_create_task_a, by_create_task_b, by_loop_a, by_loop_b):
+                    tasks = make()
+                    seen.append((make.__code__, last_entry()))
+                    await asyncio.gather(*tasks)
+                for make in (by_gather_a, by_gather_b):
+                    task = asyncio.ensure_future(make())
+                    await asyncio.sleep(0)  # gather makes its task
+                    seen.append((make.__code__, last_entry()))
+                    await task
+                made = []
+                for _ in range(2):
+                    asyncio.get_running_loop().call_soon(library_make, made, child)
+                    await asyncio.sleep(0)
+                    seen.append((library_make.__code__, last_entry()))
+                await asyncio.gather(*made)
+            return seen
+
+        seen = asyncio.run(main())
+        for code, stack in seen:
+            self.assertIn(code, stack[::2], code.co_name)
+            if code is not library_make.__code__:
+                self.assertIs(stack[-2], code, code.co_name)  # the walk stopped there
+        recent = self.registry.recent
+        # 3.12+: ensure_future makes the task itself, so main's call of it is the last.
+        self.assertIn(recent[ASKED], (by_create_task_a.__code__, by_create_task_b.__code__, main.__code__))
+        self.assertIn(recent[GATHERED], (by_gather_a.__code__, by_gather_b.__code__))
+        self.assertIn(recent[CALLED], (by_loop_a.__code__, by_loop_b.__code__))
+        self.assertIs(recent[LIBRARY], library_make.__code__)
+        self.assertIsNot(recent[DISPATCHED], FORGOTTEN)
+
+    def test_a_remembered_code_that_no_longer_counts_as_the_programs_is_forgotten(self):
+        from taskscope.registry import ASKED, LIBRARY
+
+        def asks():
+            pass
+
+        def library():
+            pass
+
+        recent = self.registry.recent
+        self.registry.user_codes[id(asks.__code__)] = True
+        self.registry.user_codes[id(library.__code__)] = False
+        recent[ASKED] = asks.__code__
+        recent[LIBRARY] = library.__code__
+        self.registry.check_recent()
+        self.assertIs(recent[ASKED], asks.__code__)
+        self.assertIs(recent[LIBRARY], library.__code__)
+        # Found to only build tasks (a task factory): the hook must walk past it again.
+        self.sampler.resolver.mark_construction(asks.__code__)
+        self.sampler.tick()
+        self.assertIs(recent[ASKED], FORGOTTEN)
+        self.assertIs(recent[LIBRARY], library.__code__)
+        # The lookup's cache cleared: nothing is remembered that it does not say.
+        self.registry.user_codes.clear()
+        self.sampler.tick()
+        self.assertEqual(recent, [FORGOTTEN] * len(recent))
+
+    def test_a_new_task_commits_the_sets_pending_removals_as_weaksets_add_does(self):
+        if TASK_SET is None:
+            self.skipTest("the set hook (3.10 to 3.13)")
+
+        async def main():
+            iterating = iter(TASK_SET)
+            next(iterating)  # an iteration in progress: removals wait in _pending_removals
+            doomed = asyncio.ensure_future(asyncio.sleep(0))
+            await doomed
+            del doomed
+            await asyncio.sleep(0)  # the loop lets go of the callback that woke this task
+            gc.collect()
+            pending = len(TASK_SET._pending_removals)
+            task = asyncio.ensure_future(asyncio.sleep(0))
+            after = len(TASK_SET._pending_removals)
+            iterating = None
+            await task
+            return pending, after
+
+        pending, after = asyncio.run(main())
+        self.assertGreaterEqual(pending, 1)
+        self.assertEqual(after, 0)
 
     def test_parent_of_tasks_made_while_a_task_runs_eagerly(self):
         if sys.version_info < (3, 12):
