@@ -445,8 +445,13 @@ def _create_task_wrapper(original, registry):
     getframe = sys._getframe
     current_task = asyncio.current_task
     make_ref = weakref.ref
-    user_codes = registry.user_codes
+    caller = _callers_of_create_task().get
+    user_code = registry.user_codes.get
     queue_extend = registry.new.extend
+    recent = registry.recent  # see _recording_set_class
+    create_code = asyncio.tasks.create_task.__code__
+    ensure_code = _ensure_future().__code__
+    gather_code = asyncio.tasks.gather.__code__
     depth = MAX_DEPTH
     st = state
 
@@ -466,20 +471,66 @@ def _create_task_wrapper(original, registry):
                 wr = make_ref(task)
                 hash(wr)  # kept by the reference: the entry stays findable once the task is gone
                 parent = current_task(self)
-                entry = [wr, id(parent) if parent is not None else None, 0]
-                parent = None
+                parent = id(parent) if parent is not None else None
+                # The routes of the set's hook, in one step where it can (see there); frame
+                # 1 called the loop's create_task.
                 f = getframe(1)
-                n = depth
-                while f is not None and n:
-                    code = f.f_code
-                    entry.append(code)
-                    entry.append(f.f_lasti)
-                    if user_codes.get(id(code)):
-                        break
-                    f = f.f_back
-                    n -= 1
+                code = f.f_code
+                entry = None
+                if code is create_code or code is ensure_code or caller(id(code)) is code:
+                    g = f.f_back
+                    up = g.f_code if g is not None else None
+                    if up is recent[ASKED]:
+                        known = True
+                    elif up is gather_code:
+                        known = False
+                    else:
+                        known = user_code(id(up)) if g is not None else None
+                        if known:
+                            recent[ASKED] = up
+                    if known:
+                        entry = (wr, parent, 2, code, -1, up, g.f_lasti, None, -1)
+                    elif known is False:
+                        h = g.f_back
+                        top = h.f_code if h is not None else None
+                        if top is recent[GATHERED] or user_code(id(top)) and _remember(recent, GATHERED, top):
+                            entry = (wr, parent, 3, code, -1, up, -1, top, h.f_lasti)
+                        h = None
+                    g = None
+                else:
+                    if code is recent[CALLED]:
+                        known = True
+                    elif code is recent[LIBRARY]:
+                        known = False
+                    else:
+                        known = user_code(id(code))
+                        if known is not None:
+                            recent[CALLED if known else LIBRARY] = code
+                    if known:
+                        # The program called loop.create_task. Its line is read: the
+                        # sampler then looks for codes to learn in the batch (entries.walked).
+                        entry = (wr, parent, 1, code, f.f_lasti, None, -1, None, -1)
+                    elif known is False:
+                        g = f.f_back
+                        up = g.f_code if g is not None else None
+                        if up is recent[DISPATCHED] or user_code(id(up)) and _remember(recent, DISPATCHED, up):
+                            entry = (wr, parent, 2, code, -1, up, g.f_lasti, None, -1)
+                        g = None
+                if entry is None:
+                    entry = [wr, parent, 0]
+                    n = depth
+                    while f is not None and n:
+                        code = f.f_code
+                        entry.append(code)
+                        entry.append(f.f_lasti)
+                        if user_code(id(code)):
+                            break
+                        f = f.f_back
+                        n -= 1
+                    entry = pack(entry)
                 f = None
-                queue_extend(pack(entry))
+                queue_extend(entry)
+                entry = None
             except Exception:
                 _failed("recording a new task failed")
         try:
