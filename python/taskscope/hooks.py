@@ -472,8 +472,9 @@ def _create_task_wrapper(original, registry):
                 hash(wr)  # kept by the reference: the entry stays findable once the task is gone
                 parent = current_task(self)
                 parent = id(parent) if parent is not None else None
-                # The routes of the set's hook, in one step where it can (see there); frame
-                # 1 called the loop's create_task.
+                # The routes of the set's hook, in one step where it can (see there; the
+                # same lines, inlined in both: a shared function would cost a call per
+                # task); frame 1 called the loop's create_task.
                 f = getframe(1)
                 code = f.f_code
                 entry = None

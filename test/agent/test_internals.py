@@ -424,6 +424,10 @@ class EntryLogLookups(unittest.TestCase):
         plain = pack([1, None, 0, "c", 1]) + pack([2, None, 0, "c", 1, "d", 2, "e", 3])
         self.assertIsInstance(heads(plain), range)
         self.assertEqual(keys_at(plain, heads(plain)), (1, 2))
+        self.assertEqual(keys_at(plain, heads(plain)[1:]), (2,))  # a range from the middle
+        self.assertEqual(keys_at(items, offsets[1:2]), (12,))  # one offset: a tuple still
+        self.assertEqual(keys_at(items, offsets[2:]), (11,))
+        self.assertEqual(keys_at(items, ()), ())
 
     def test_before_after_and_latest_across_batches_with_reused_keys(self):
         from taskscope.entries import KEEP, EntryLog
