@@ -557,6 +557,8 @@ class Sampler:
             self._park_new(now)
             self._handle_collected(now)
             self._forget_stale(now)
+            # TaskGroup notes are dropped: the next session's snapshot reads each live
+            # group's tasks instead (see `_regroup_live`).
             self.registry.regroup.clear()
             self._group_notes.clear()
             self._older_groups = 0
@@ -572,6 +574,8 @@ class Sampler:
         snapshot = self.sink.take_snapshot_request()
         # A new session's first snapshot holds every task, however young.
         self._adopt_new(now, everything=bool(snapshot or final))
+        if snapshot and self.registry.groups:
+            self._regroup_live()
         if self.registry.reports:
             self._handle_reports(now)  # before collections: a destroyed task's last await is still known
         self._handle_collected(now)
@@ -907,8 +911,7 @@ class Sampler:
         before a sample could see it costs only its entry (counted in `short_lived`).
         At most `ADOPT_PER_SAMPLE` records are made per sample (without `everything`):
         the entries not looked at yet wait, oldest first, for the next sample."""
-        registry = self.registry
-        regroup = registry.regroup
+        regroup = self.registry.regroup
         self._short_budget = SHORT_LIVED_PER_SAMPLE
         # TaskGroup notes are counted first: a note is queued after its task's entry, so
         # every note counted has its entry among those taken (or left for later).
@@ -1343,9 +1346,10 @@ class Sampler:
                                        parent.id, parent.name, parent.coro, parent.state))
 
     def _regroup(self, count, now):
-        """Gives the first `count` TaskGroup notes to their tasks' records. A task that has
-        no record yet (it has not taken its first step: see `_adopt_items`) gets its group
-        when it gets its record (`_group_noted`), if that comes within `GROUP_NOTE_SECONDS`."""
+        """Gives the first `count` TaskGroup notes to their tasks' records. A note that
+        cannot be given now waits for its task's record (`_group_noted`), if that comes
+        within `GROUP_NOTE_SECONDS`: the task has not taken its first step (see
+        `_adopt_items`), and the record found at its address, if any, is an older task's."""
         regroup = self.registry.regroup
         by_addr = self.registry.by_addr
         pending = self._group_notes
@@ -1356,15 +1360,36 @@ class Sampler:
                 break
             count -= 1
             ref = by_addr.get(addr)
-            if ref is None or ref.state is None:
-                pending[addr] = (group, now)
-            elif ref.group is None and ref.state in LIVE_STATES and _in_group(ref, group):
+            if ref is not None and ref.group is None and ref.state in LIVE_STATES and _in_group(ref, group):
                 ref.group = group
                 self._changed[ref.num] = ref
+            else:
+                pending[addr] = (group, now)
         if pending:
             horizon = now - GROUP_NOTE_SECONDS
             for addr in [a for a, (_, noted) in pending.items() if noted < horizon]:
                 del pending[addr]
+
+    def _regroup_live(self):
+        """Gives the records of a session's snapshot the TaskGroups their tasks are in,
+        read from each live group (the notes queued while nobody listened were dropped:
+        kept, they would grow with every task a long-lived group made)."""
+        by_addr = self.registry.by_addr
+        for group in list(self.registry.groups.values()):  # the loop's thread adds to it
+            try:
+                tg = group()
+                tasks = getattr(tg, "_tasks", None) if tg is not None else None
+                # Read in C, by address: the sampler holds none of the group's tasks.
+                addrs = set(map(id, tasks)) if isinstance(tasks, (set, dict)) else ()
+                tg = tasks = None
+                for addr in addrs:
+                    ref = by_addr.get(addr)
+                    if (ref is not None and ref.group is None and ref.state in LIVE_STATES
+                            and _in_group(ref, group)):
+                        ref.group = group
+                        self._changed[ref.num] = ref
+            except Exception:
+                log.exception("reading a TaskGroup's tasks failed")
 
     def _group_noted(self, ref):
         """The TaskGroup noted for the task of a new record before it had one, or None."""

@@ -497,6 +497,19 @@ class WithHooks(unittest.TestCase):
             task.cancel()
         self.fail("no task took the address of the dead one")
 
+    async def recorded_after_its_note(self, task):
+        """The record of a TaskGroup's `task` not started yet, made once it starts, after
+        the group's note was due."""
+        self.sampler.tick()  # takes the entry and the note
+        self.sampler.tick()  # the note is due; the task has not started: no record
+        self.assertIsNone(self.registry.lookup(task))
+        for _ in range(3):
+            await asyncio.sleep(0.06)
+            await self.tick()
+        ref = self.registry.lookup(task)
+        self.assertIsNotNone(ref)
+        return ref
+
     def test_the_hook_keeps_the_signature_and_the_task_factory(self):
         if TASK_SET is None:
             wrapper = asyncio.BaseEventLoop.create_task
@@ -699,20 +712,73 @@ class WithHooks(unittest.TestCase):
             self.sampler.tick()  # the session's first snapshot (which adopts every task) is done
             async with asyncio.TaskGroup() as group:
                 task = group.create_task(job(event), name="member")
-                self.sampler.tick()  # takes the entry and the note
-                self.sampler.tick()  # the note is due; the task has not started: no record
-                self.assertIsNone(self.registry.lookup(task))
-                for _ in range(3):
-                    await asyncio.sleep(0.06)
-                    await self.tick()
-                ref = self.registry.lookup(task)
-                self.assertIsNotNone(ref)
+                ref = await self.recorded_after_its_note(task)
                 self.assertIsNotNone(ref.group, "the task lost its TaskGroup")
                 (record,) = [t for m in self.sent() for t in m.get("tasks", m.get("upsert", ()))
                              if t["name"] == "member"][-1:]
                 self.assertTrue(record["group"].startswith("g"), record)
                 event.set()
             self.assertEqual(self.sampler._group_notes, {})
+
+        asyncio.run(main())
+
+    @unittest.skipUnless(hasattr(asyncio, "TaskGroup"), "TaskGroup is 3.11+")
+    @unittest.skipIf(sys.version_info >= (3, 14), "3.14 does not give a new task the address of one just freed")
+    def test_a_taskgroup_task_at_the_address_of_an_ended_task_keeps_its_group(self):
+        # Addresses are reused at once: when the note is due, the record found at its
+        # address may be an ended task's, and the group's task has no record yet. The note
+        # must wait for that task's record. (Both coroutines are sleep's: a coroutine of
+        # the task's size would take the freed address first.)
+        async def main():
+            async with asyncio.TaskGroup() as group:
+                first = asyncio.create_task(asyncio.sleep(10), name="first")
+                await asyncio.sleep(0)
+                await self.tick(3)
+                address = id(first)
+                self.assertIsNotNone(self.registry.lookup(first))
+                first.cancel()
+                await asyncio.sleep(0)  # it ends
+                del first
+                task, keep = self.task_at(address, lambda: group.create_task(asyncio.sleep(10), name="member"))
+                ended = self.registry.by_addr.get(address)
+                self.assertIsNotNone(ended)
+                self.assertIsNone(ended(), "the record at the address is the new task's")
+                ref = await self.recorded_after_its_note(task)
+                self.assertIsNotNone(ref.group, "the task lost its TaskGroup to the ended task's record")
+                for other in keep + [task]:
+                    other.cancel()
+
+        asyncio.run(main())
+
+    @unittest.skipUnless(hasattr(asyncio, "TaskGroup"), "TaskGroup is 3.11+")
+    def test_taskgroup_tasks_made_while_nobody_listens_have_their_group_in_the_next_session(self):
+        # A program the extension attaches to later: the snapshot must say which tasks are
+        # in a TaskGroup (a task whose creator ended is an orphan only outside one).
+        async def job(event):
+            await event.wait()
+
+        self.sink.active = False
+
+        async def main():
+            event = asyncio.Event()
+            async with asyncio.TaskGroup() as group:
+                members = [group.create_task(job(event), name="member-%d" % i) for i in range(3)]
+                loose = asyncio.create_task(job(event), name="loose")
+                await asyncio.sleep(0)
+                for _ in range(self.sampler.rescan_every + 2):
+                    await asyncio.sleep(0.01)
+                    await self.tick()
+                self.sink.active = True  # a session begins with a snapshot
+                self.sink.wants_snapshot = True
+                await self.tick()
+                records = {t["name"]: t for m in self.sent() for t in m.get("tasks", ())}
+                groups = {records[task.get_name()].get("group") for task in members}
+                self.assertEqual(len(groups), 1, records)
+                (group_id,) = groups
+                self.assertRegex(group_id or "", r"^g\d+$")
+                self.assertNotIn("group", records["loose"])
+                event.set()
+            await loose
 
         asyncio.run(main())
 
