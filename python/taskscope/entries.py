@@ -135,23 +135,15 @@ def walked(items):
 
 def unknown_codes(items, known):
     """The code objects in a queue of slots whose ``id()`` is not a key of `known`, as
-    ``{id(code): code}``. C-level sets and scans: a burst of 100,000 entries holds a
-    handful of distinct codes, usually all known already."""
-    columns = [items[column::STRIDE] for column in _CODE_COLUMNS]
-    ids = [list(map(id, codes)) for codes in columns]
-    unknown = set()
-    for column in ids:
-        unknown.update(column)
-    unknown.discard(id(None))
-    unknown -= known.keys()
+    ``{id(code): code}``. C-level: a burst of 100,000 entries holds a handful of distinct
+    codes, usually all known already, and each column of codes goes into one small dict."""
     found = {}
-    for key in unknown:
-        for codes, column in zip(columns, ids):
-            try:
-                found[key] = codes[column.index(key)]
-                break
-            except ValueError:
-                continue
+    for column in _CODE_COLUMNS:
+        codes = items[column::STRIDE]
+        found.update(zip(map(id, codes), codes))
+    found.pop(id(None), None)
+    for key in found.keys() & known.keys():
+        del found[key]
     return found
 
 

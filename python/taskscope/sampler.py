@@ -269,6 +269,16 @@ _ASYNCIO_TASKS = tuple(t for t in (asyncio.Task, getattr(asyncio.tasks, "_PyTask
 _FUTURES = hooks.FUTURES  # see there
 
 
+def _later_keys(keys, items, offset=0):
+    """Those of `keys` (a set of ints) that are the key of an entry of `items` (hashes)
+    from `offset` on, as a set; and the offset past the last entry read. C-level: the
+    entries are a burst's, the keys few."""
+    n = len(items) if items else 0
+    if offset >= n or not keys:
+        return set(), n
+    return keys.intersection(items[offset:n:STRIDE]), n
+
+
 def _add_keys(keys, items, offset):
     """Adds the key of each entry of `items` from `offset` on to the dict `keys` (hashed,
     where the key is a weak reference; continuation slots add None), as keys; returns the
@@ -743,8 +753,8 @@ class Sampler:
 
         A key that is a hash finds the live task with that hash in asyncio's set; it is the
         entry's own only if no entry with that key was queued after it: later in `items`,
-        or since (`_queued_after`, read again after the lookup: a task found alive was made,
-        and its entry queued, before the lookup).
+        or since (in the young batch or the hook's queue, which is read again after the
+        lookup: a task found alive was made, and its entry queued, before the lookup).
 
         The entries after the k where it stopped are not looked at, but their keys count
         as later ones (they are, and the task found is theirs)."""
@@ -767,10 +777,19 @@ class Sampler:
         # brings hundreds of thousands of entries, and only the tasks still there cost a
         # Python call each, in order, up to where it stops.
         last = dict(zip(keys, range(len(keys))))  # the last k of each key
-        sole = last.keys() - self._queued_after()
+        alive_keys = self._tasks.live_keys(last.keys())
+        seen = 0
+        if alive_keys:
+            # Of those, the keys of later entries: a later task has the address now. Looked
+            # for among the few live keys (a dict of every later key cost a burst twice as
+            # much: the young batch alone holds a whole burst).
+            later, _ = _later_keys(alive_keys, self._young)
+            since, seen = _later_keys(alive_keys, self.registry.new)
+            alive_keys -= later
+            alive_keys -= since
         stopped = None
         deferred = False
-        live = sorted(map(last.__getitem__, self._tasks.live_keys(sole)))
+        live = sorted(map(last.__getitem__, alive_keys))
         # Their weak references a chunk at a time (a burst's finished tasks that the
         # program still holds are thousands: one lookup each cost as much again; all at
         # once held a list per task, 100 bytes each, while nobody listens and 100,000
@@ -796,9 +815,9 @@ class Sampler:
             ks.append(k)
             refs.append(wr)
         if ks:
-            later = self._queued_after()  # and those queued during the lookups
-            kept = [i for i, k in enumerate(ks) if keys[k] not in later]
-            if len(kept) < len(ks):
+            later, _ = _later_keys(alive_keys, self.registry.new, seen)  # queued during the lookups
+            if later:
+                kept = [i for i, k in enumerate(ks) if keys[k] not in later]
                 ks = [ks[i] for i in kept]
                 refs = [refs[i] for i in kept]
         return ks, refs, stopped, deferred

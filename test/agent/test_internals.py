@@ -991,6 +991,41 @@ class WithHooks(unittest.TestCase):
 
         asyncio.run(main())
 
+    def test_an_entry_due_whose_address_a_task_made_since_has_is_not_taken_for_it(self):
+        # The dead task's entry is due while the later task's entry, at the same address,
+        # is one batch behind (the young batch): the task found alive at that address is
+        # the later one, which must get its own entry's creation site, not the dead one's.
+        if TASK_SET is None:
+            self.skipTest("entries hold weak references here (3.14)")
+
+        def made_first():
+            return asyncio.create_task(asyncio.sleep(10))
+
+        def made_later():
+            return asyncio.create_task(asyncio.sleep(10))
+
+        async def main():
+            await self.tick()
+            first = made_first()
+            address = id(first)
+            await asyncio.sleep(0)
+            await self.tick()  # takes its entry: due at the next sample
+            first.cancel()
+            await asyncio.sleep(0)
+            del first
+            later, keep = self.task_at(address, made_later)
+            await asyncio.sleep(0)  # it starts: nothing waits for its first step
+            for _ in range(3):
+                await self.tick()
+                ref = self.registry.lookup(later)
+                if ref is not None:
+                    self.assertTrue(_names(self.sampler._site(ref)["function"], "made_later"), self.sampler._site(ref))
+            self.assertIsNotNone(self.registry.lookup(later), "the later task got no record")
+            for task in keep + [later]:
+                task.cancel()
+
+        asyncio.run(main())
+
     def test_a_task_at_the_address_of_a_dead_one_while_nobody_listens(self):
         if TASK_SET is None:
             self.skipTest("entries hold weak references here (3.14)")
