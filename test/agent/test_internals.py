@@ -510,6 +510,15 @@ class WithHooks(unittest.TestCase):
         self.assertIsNotNone(ref)
         return ref
 
+    @staticmethod
+    def made_first():
+        """A task made here, which dies so that `made_later`'s take its address."""
+        return asyncio.create_task(asyncio.sleep(10))
+
+    @staticmethod
+    def made_later():
+        return asyncio.create_task(asyncio.sleep(10))
+
     def test_the_hook_keeps_the_signature_and_the_task_factory(self):
         if TASK_SET is None:
             wrapper = asyncio.BaseEventLoop.create_task
@@ -964,20 +973,14 @@ class WithHooks(unittest.TestCase):
         if TASK_SET is None:
             self.skipTest("entries hold weak references here (3.14)")
 
-        def made_first():
-            return asyncio.create_task(asyncio.sleep(10))
-
-        def made_later():
-            return asyncio.create_task(asyncio.sleep(10))
-
         async def main():
             await self.tick()  # the sampler's first sample takes nothing
-            first = made_first()
+            first = self.made_first()
             address = id(first)
             first.cancel()
             await asyncio.sleep(0)
             del first  # gone before any sample saw it
-            later, keep = self.task_at(address, made_later)
+            later, keep = self.task_at(address, self.made_later)
             # Both entries are taken in one sample and looked at in the next.
             await self.tick(2)
             ref = self.registry.lookup(later)
@@ -998,22 +1001,16 @@ class WithHooks(unittest.TestCase):
         if TASK_SET is None:
             self.skipTest("entries hold weak references here (3.14)")
 
-        def made_first():
-            return asyncio.create_task(asyncio.sleep(10))
-
-        def made_later():
-            return asyncio.create_task(asyncio.sleep(10))
-
         async def main():
             await self.tick()
-            first = made_first()
+            first = self.made_first()
             address = id(first)
             await asyncio.sleep(0)
             await self.tick()  # takes its entry: due at the next sample
             first.cancel()
             await asyncio.sleep(0)
             del first
-            later, keep = self.task_at(address, made_later)
+            later, keep = self.task_at(address, self.made_later)
             await asyncio.sleep(0)  # it starts: nothing waits for its first step
             for _ in range(3):
                 await self.tick()
@@ -1031,21 +1028,15 @@ class WithHooks(unittest.TestCase):
             self.skipTest("entries hold weak references here (3.14)")
         self.sink.active = False
 
-        def made_first():
-            return asyncio.create_task(asyncio.sleep(10))
-
-        def made_later():
-            return asyncio.create_task(asyncio.sleep(10))
-
         async def main():
             await self.tick()
-            first = made_first()
+            first = self.made_first()
             address = id(first)
             await self.tick()  # taken: looked at in the next sample, when it is gone
             first.cancel()
             await asyncio.sleep(0)
             del first
-            later, keep = self.task_at(address, made_later)
+            later, keep = self.task_at(address, self.made_later)
             await self.tick(2)  # both entries looked at: only the later one is kept
             self.sink.active = True
             await self.tick()
