@@ -139,12 +139,13 @@ class Connection:
 class FakeExtension:
     """A stand-in for the extension's agent server (see the module docstring).
 
-    Listens on a Unix socket, or on TCP with `tcp` (True: 127.0.0.1; or a host address). mode: ``"welcome"`` (default), ``"reject"``, ``"silent"`` (never answers hello) or
+    Listens on a Unix socket (at `path`, else in a folder of its own), or on TCP with `tcp`
+    (True: 127.0.0.1; or a host address). mode: ``"welcome"`` (default), ``"reject"``, ``"silent"`` (never answers hello) or
     ``"hangup"`` (closes the connection after hello). `before_welcome` / `after_welcome`
     are raw byte strings sent around the welcome.
     """
 
-    def __init__(self, mode="welcome", before_welcome=(), after_welcome=(), tcp=False):
+    def __init__(self, mode="welcome", before_welcome=(), after_welcome=(), tcp=False, path=None):
         self.mode = mode
         self.before_welcome = list(before_welcome)
         self.after_welcome = list(after_welcome)
@@ -158,7 +159,7 @@ class FakeExtension:
             self._listener.bind((host, 0))
             self.address = "tcp:%s:%d" % (host, self._listener.getsockname()[1])
         else:
-            self.path = os.path.join(self.dir, "ipc.sock")
+            self.path = path or os.path.join(self.dir, "ipc.sock")
             self.address = "unix:" + self.path
             self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self._listener.bind(self.path)

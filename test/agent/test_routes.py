@@ -3,6 +3,8 @@
 import os
 import shutil
 import sys
+import tempfile
+import time
 import unittest
 
 from test.agent import support
@@ -11,6 +13,34 @@ PROGRAM = "creation_routes.py"
 NAMES = ["via-create_task", "via-loop.create_task", "via-ensure_future", "via-Task", "in-thread"]
 if sys.version_info >= (3, 11):
     NAMES.append("via-TaskGroup")
+
+
+@unittest.skipIf(sys.version_info < (3, 11), "TaskGroup is new in 3.11")
+class TaskGroupBeforeTheSession(unittest.TestCase):
+    def test_a_taskgroups_task_made_before_the_extension_came_has_its_group(self):
+        # The extension attaches to a program already running: the session's snapshot
+        # must put the task in its TaskGroup (one whose creator ends is an orphan only
+        # outside a group).
+        folder = tempfile.mkdtemp(prefix="ts-late-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        os.chmod(folder, 0o700)
+        path = os.path.join(folder, "ipc.sock")
+        release = support.release_file()
+        self.addCleanup(shutil.rmtree, os.path.dirname(release), True)
+        proc = support.start_agent([PROGRAM], connect="unix:" + path, env=support.clean_env(RELEASE_FILE=release))
+        try:
+            time.sleep(1.5)  # it makes its tasks, and samples them, while nobody listens
+            with support.FakeExtension(path=path) as ext:
+                conn = ext.wait_connection()
+                task = ext.wait_task(conn, lambda t: t["name"] == "via-TaskGroup", what="via-TaskGroup")
+                self.assertRegex(task.get("group") or "", r"^g\d+$", task)
+                support.release(release)
+                out, err = proc.communicate(timeout=20)
+        except BaseException:
+            proc.kill()
+            proc.communicate()
+            raise
+        self.assertEqual((proc.returncode, out, err), (0, "all routes done\n", ""))
 
 
 class CreationRoutes(unittest.TestCase):
