@@ -374,6 +374,13 @@ def iter_await_chain(coro, limit=64):
         limit -= 1
 
 
+#: The offset `await_chain` gives a coroutine that has not started (its function's first
+#: line), where its frame says -1 (3.10): -1 there means "not read", which `chain_matches`
+#: does not compare, and a task first seen before its first step would never be seen
+#: waiting further on.
+NOT_STARTED = -2
+
+
 def _lasti(coro):
     lasti = read_lasti(coro)  # without a frame object, where that can be done (see `lasti`)
     if lasti is not None:
@@ -381,7 +388,10 @@ def _lasti(coro):
     frame = getattr(coro, "cr_frame", None)
     if frame is None:
         frame = getattr(coro, "gi_frame", None)
-    return frame.f_lasti if frame is not None else -1
+    if frame is None:
+        return -1
+    lasti = frame.f_lasti
+    return lasti if lasti >= 0 else NOT_STARTED
 
 
 def await_chain(coro, limit=64, is_user=None):

@@ -573,6 +573,33 @@ class WithHooks(unittest.TestCase):
 
         asyncio.run(main())
 
+    def test_a_task_recorded_before_its_first_step_shows_where_it_waits_once_it_does(self):
+        # A session's first snapshot records every task, started or not. One not started
+        # is at its function's first line; once it waits, it must be seen where it waits
+        # (on 3.10 its offset was -1 then, which also means "not read": it was never
+        # compared again, and the task stayed at its first line for good).
+        async def waits(future):
+            await future  # a future, not a coroutine: the await chain is this coroutine alone
+
+        async def main():
+            event = asyncio.get_running_loop().create_future()
+            task = asyncio.create_task(waits(event))
+            self.sampler.tick()  # the session's first snapshot: the task has not started
+            ref = self.registry.lookup(task)
+            self.assertIsNotNone(ref)
+            first = self.sampler.task_record(ref)["awaiting"]
+            self.assertEqual([f["line"] for f in first if f.get("user")], [waits.__code__.co_firstlineno])
+            await asyncio.sleep(0)  # its first step
+            for _ in range(8):
+                await asyncio.sleep(0.01)
+                await self.tick()
+            lines = [f["line"] for f in self.sampler.task_record(ref)["awaiting"] if f.get("user")]
+            self.assertEqual(lines, [waits.__code__.co_firstlineno + 1])
+            event.set_result(None)
+            await task
+
+        asyncio.run(main())
+
     def test_looking_at_waiting_tasks_gives_their_coroutines_no_frame_objects(self):
         # A frame object, once asked for, lives as long as its coroutine (160 bytes a task).
         if sys.version_info < (3, 11) or sys.implementation.name != "cpython":
