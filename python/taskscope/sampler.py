@@ -1378,11 +1378,7 @@ class Sampler:
             except IndexError:
                 break
             count -= 1
-            ref = by_addr.get(addr)
-            if ref is not None and ref.group is None and ref.state in LIVE_STATES and _in_group(ref, group):
-                ref.group = group
-                self._changed[ref.num] = ref
-            else:
+            if not self._give_group(by_addr.get(addr), group):
                 pending[addr] = (group, now)
         if pending:
             horizon = now - GROUP_NOTE_SECONDS
@@ -1402,13 +1398,19 @@ class Sampler:
                 addrs = set(map(id, tasks)) if isinstance(tasks, (set, dict)) else ()
                 tg = tasks = None
                 for addr in addrs:
-                    ref = by_addr.get(addr)
-                    if (ref is not None and ref.group is None and ref.state in LIVE_STATES
-                            and _in_group(ref, group)):
-                        ref.group = group
-                        self._changed[ref.num] = ref
+                    self._give_group(by_addr.get(addr), group)
             except Exception:
                 log.exception("reading a TaskGroup's tasks failed")
+
+    def _give_group(self, ref, group):
+        """Gives the record `ref` (or None) the TaskGroup `group` when its task is a live
+        task of that group (a note names a task by address, which a later task may have
+        taken); True when it did."""
+        if ref is not None and ref.group is None and ref.state in LIVE_STATES and _in_group(ref, group):
+            ref.group = group
+            self._changed[ref.num] = ref
+            return True
+        return False
 
     def _group_noted(self, ref):
         """The TaskGroup noted for the task of a new record before it had one, or None."""
