@@ -232,16 +232,17 @@ class TaskLookup:
         self._probe = _Probe
 
     def live_keys(self, keys):
-        """The keys of `keys` (ints) that are the hash of a weak reference in asyncio's set
-        (a set). C-level: with many keys (a burst), the hashes of the whole set are taken
-        at once; with few, each key is probed (a probe that finds a reference costs a
-        Python call)."""
+        """The keys of `keys` (ints, maybe repeated) that are the hash of a weak reference
+        in asyncio's set (a set). C-level: with many keys (a burst), the hashes of the whole
+        set are taken at once and the keys looked up in them (no set of the keys: a burst's
+        is tens of thousands, fresh memory each time); with few, each distinct key is probed
+        (a probe that finds a reference costs a Python call)."""
         data = self._registry.task_data
         if data is None or not keys:
             return set()
         if len(keys) * 4 > len(data):
-            return set(keys).intersection(map(hash, list(data)))
-        return set(self.refs(keys))
+            return set(map(hash, list(data))).intersection(keys)
+        return set(self.refs(set(keys)))
 
     def refs(self, keys):
         """``{key: [weak reference, ...]}`` for the keys of `keys` (ints) that are the hash

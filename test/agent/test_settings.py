@@ -19,6 +19,18 @@ PROGRAM = "finishes_tasks.py"
 FINISHED = ("cancelled", "failed")
 
 
+class IntervalSetting(unittest.TestCase):
+    def test_with_samples_seconds_apart_the_hook_still_learns_a_new_place_soon(self):
+        # Until the hook knows the place a task is made from, it walks up the stack for
+        # each one; learning must not wait for the next sample when samples are far apart.
+        # Nobody listens: the samples still come (and a session would add none here).
+        result = support.run_agent(["learns_a_new_place.py"], connect="unix:/nonexistent/taskscope-test.sock",
+                                   env=support.clean_env(TASKSCOPE_INTERVAL="10"))
+        self.assertEqual((result.returncode, result.stderr), (0, ""))
+        self.assertRegex(result.stdout, r"^learnt in \d+\.\d\d s\n$")
+        self.assertLess(float(result.stdout.split()[2]), 1.0, result.stdout)
+
+
 class HistorySettings(unittest.TestCase):
     def test_defaults_are_the_samplers(self):
         settings = agent.settings_from_env({})
