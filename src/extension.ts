@@ -251,12 +251,12 @@ async function openRecording(
   try {
     text = new TextDecoder().decode(await vscode.workspace.fs.readFile(target));
   } catch (e) {
-    await log.notifyError('recording', `TaskScope: cannot read ${target.fsPath}: ${(e as Error).message}`);
+    await log.notifyError(undefined, `TaskScope: cannot read ${target.fsPath}: ${(e as Error).message}`);
     return undefined;
   }
   const summary = loadRecording(text, path.basename(target.fsPath), model, findings, log);
   if (summary.processKey === undefined) {
-    await log.notifyError('recording', `TaskScope: ${target.fsPath} is not a TaskScope recording (no 'hello' line).`);
+    await log.notifyError(undefined, `TaskScope: ${target.fsPath} is not a TaskScope recording (no 'hello' line).`);
   } else if (summary.invalid || summary.truncated) {
     void vscode.window.showWarningMessage(
       `TaskScope: opened ${path.basename(target.fsPath)}` +

@@ -133,7 +133,7 @@ export class TaskCommands {
       this.log.info(`${request.command} ${request.task}: cancelled ${cancelled.join(', ') || 'nothing'}`);
       return cancelled;
     } catch (e) {
-      await this.log.notifyError(`command-${request.command}`, `TaskScope: ${request.command} failed: ${(e as Error).message}`);
+      await this.log.notifyError(undefined, `TaskScope: ${request.command} failed: ${(e as Error).message}`);
       return undefined;
     }
   }
