@@ -54,6 +54,8 @@ export interface Settings {
   'debug.injectAgent': boolean;
   /** The address the TCP listener for programs started elsewhere binds (src/ipc/listenHost.ts). */
   'attach.listenHost': string;
+  /** Where the files of a program in a container are in this workspace (src/protocol/pathMappings.ts). */
+  'attach.pathMappings': readonly { readonly remoteRoot: string; readonly localRoot: string }[];
   'agent.stuckThreshold': number;
   'agent.blockedThreshold': number;
   'agent.sampleInterval': number;
@@ -69,6 +71,7 @@ export const SETTING_KEYS: readonly (keyof Settings)[] = [
   'tasks.historySeconds',
   'debug.injectAgent',
   'attach.listenHost',
+  'attach.pathMappings',
   'agent.stuckThreshold',
   'agent.blockedThreshold',
   'agent.sampleInterval',

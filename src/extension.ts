@@ -19,11 +19,13 @@ import { FindingStore, withTaskEvidence } from './model/findings';
 import { cancelledWith } from './model/taskRelations';
 import { TaskModel } from './model/taskModel';
 import { PROTOCOL_VERSION } from './protocol/messages';
+import type { PathMapper } from './protocol/pathMappings';
 import { DefaultInterpreterResolver } from './python/interpreter';
 import { AgentTuning } from './run/agentEnvironment';
 import { AttachChoice, copyAgentPackage, pickAndCopyAttachText } from './run/attachCommand';
 import { AttachListener } from './run/attachListener';
 import { DebugInjection } from './run/debugInjection';
+import { PathMappingSetting } from './run/pathMappingSetting';
 import { RunFileCommand } from './run/runFileCommand';
 import { FindingsTreeProvider, FindingsViewNode } from './views/findingsTreeProvider';
 import { RowDecorations } from './views/rowDecorations';
@@ -79,7 +81,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
   const model = new TaskModel();
   const findings = new FindingStore();
   const agentRoot = path.join(context.extensionPath, 'python');
-  const serverOptions = { model, logger: log, extensionVersion: version };
+  const pathMappings = new PathMappingSetting(log);
+  const serverOptions = { model, logger: log, extensionVersion: version, pathMapper: () => pathMappings.mapper() };
   const server = await AgentServer.listen(serverOptions);
   const servers = [server];
   log.info(`TaskScope ${version} listening at ${server.address} (protocol ${PROTOCOL_VERSION})`);
@@ -142,6 +145,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
   });
   context.subscriptions.push(
     log,
+    pathMappings,
     lint,
     runtimeEvidence,
     ...wireServer(server),
@@ -164,7 +168,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
     registerCommand(Commands.runFile, (uri?: vscode.Uri) => runFile.run(uri)),
     registerCommand(Commands.attachCommand, (choice?: AttachChoice) => pickAndCopyAttachText(attachTargets, choice)),
     registerCommand(Commands.copyAgent, (folder?: vscode.Uri) => copyAgentPackage(agentRoot, folder)),
-    registerCommand(Commands.openRecording, (uri?: vscode.Uri) => openRecording(uri, model, findings, log)),
+    registerCommand(Commands.openRecording, (uri?: vscode.Uri) => openRecording(uri, model, findings, log, pathMappings.mapper())),
     registerCommand(Commands.openCreationSite, (node?: TasksViewNode) => taskCommands.openCreationSite(node)),
     registerCommand(Commands.openAwaitPoint, (node?: TasksViewNode) => taskCommands.openAwaitPoint(node)),
     registerCommand(Commands.cancelTask, (node?: TasksViewNode, selection?: unknown, options?: { confirm?: boolean }) =>
@@ -236,6 +240,7 @@ async function openRecording(
   model: TaskModel,
   findings: FindingStore,
   log: Log,
+  pathMapper: PathMapper | undefined,
 ): Promise<RecordingSummary | undefined> {
   const target =
     uri ??
@@ -254,7 +259,7 @@ async function openRecording(
     await log.notifyError(undefined, `TaskScope: cannot read ${target.fsPath}: ${(e as Error).message}`);
     return undefined;
   }
-  const summary = loadRecording(text, path.basename(target.fsPath), model, findings, log);
+  const summary = loadRecording(text, path.basename(target.fsPath), model, findings, log, pathMapper);
   if (summary.processKey === undefined) {
     await log.notifyError(undefined, `TaskScope: ${target.fsPath} is not a TaskScope recording (no 'hello' line).`);
   } else if (summary.invalid || summary.truncated) {

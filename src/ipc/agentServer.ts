@@ -17,6 +17,7 @@ import { Emitter, Event } from '../model/emitter';
 import { DEFAULT_LISTEN_HOST, localTcpAddress } from './listenHost';
 import type { TaskModel } from '../model/taskModel';
 import { LineDecoder } from '../protocol/lineDecoder';
+import { mapMessagePaths, PathMapper } from '../protocol/pathMappings';
 import {
   AgentMessage,
   CommandMessage,
@@ -50,6 +51,8 @@ export interface AgentServerOptions {
   readonly commandTimeoutMs?: number;
   /** How long a new connection may take to send a valid `hello` before it is closed. */
   readonly handshakeTimeoutMs?: number;
+  /** The path mappings now (`taskscope.attach.pathMappings`), applied to every message as it arrives. */
+  readonly pathMapper?: () => PathMapper | undefined;
 }
 
 /**
@@ -184,7 +187,8 @@ class AgentConnection {
       if (!this.hello && this.token !== undefined) this.close();
       return;
     }
-    this.onMessage(parsed.message);
+    const mapper = this.server.pathMapper?.();
+    this.onMessage(mapper ? mapMessagePaths(parsed.message, mapper) : parsed.message);
   }
 
   private onMessage(message: AgentMessage): void {
@@ -285,6 +289,8 @@ export class AgentServer {
   readonly logger: Logger;
   readonly extensionVersion: string;
   private readonly commandTimeoutMs: number;
+  /** @internal for AgentConnection */
+  readonly pathMapper: (() => PathMapper | undefined) | undefined;
   private readonly handshakeTimeoutMs: number;
   private readonly connections = new Map<string, AgentConnection>();
   private readonly sockets = new Set<AgentConnection>();
@@ -308,6 +314,7 @@ export class AgentServer {
     this.logger = options.logger;
     this.extensionVersion = options.extensionVersion;
     this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    this.pathMapper = options.pathMapper;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     this.token = token;
   }

@@ -7,6 +7,7 @@
 import { FindingStore, withTaskEvidence } from '../model/findings';
 import type { TaskModel } from '../model/taskModel';
 import { parseAgentMessage } from '../protocol/messages';
+import { mapMessagePaths, PathMapper } from '../protocol/pathMappings';
 import type { Logger } from './agentServer';
 
 export interface RecordingSummary {
@@ -18,7 +19,14 @@ export interface RecordingSummary {
   readonly truncated: boolean;
 }
 
-export function loadRecording(text: string, name: string, model: TaskModel, findings: FindingStore, logger: Logger): RecordingSummary {
+export function loadRecording(
+  text: string,
+  name: string,
+  model: TaskModel,
+  findings: FindingStore,
+  logger: Logger,
+  pathMapper?: PathMapper,
+): RecordingSummary {
   let processKey: string | undefined;
   let messages = 0;
   let invalid = 0;
@@ -34,7 +42,7 @@ export function loadRecording(text: string, name: string, model: TaskModel, find
       return;
     }
     messages++;
-    const message = parsed.message;
+    const message = pathMapper ? mapMessagePaths(parsed.message, pathMapper) : parsed.message;
     if (message.type === 'hello') {
       if (processKey === undefined) processKey = model.addProcess({ ...message, title: `${message.title ?? titleOf(message.argv)} (recording)` }).key;
       return;

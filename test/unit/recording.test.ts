@@ -2,6 +2,7 @@ import * as assert from 'assert';
 import { loadRecording } from '../../src/ipc/recording';
 import { FindingStore } from '../../src/model/findings';
 import { TaskModel } from '../../src/model/taskModel';
+import { compilePathMappings } from '../../src/protocol/pathMappings';
 import { fixtureFiles } from './repo';
 
 const valid = new Map(fixtureFiles('from-agent/valid'));
@@ -23,6 +24,20 @@ describe('loadRecording', () => {
     assert.strictEqual(model.task(p.key, 't2')!.state, 'done');
     assert.strictEqual(model.task(p.key, 't3'), undefined);
     assert.strictEqual(findings.all().length, 1);
+  });
+
+  it('maps the paths of a recording made in a container to the workspace (taskscope.attach.pathMappings)', () => {
+    const text = [valid.get('hello.json'), valid.get('snapshot.json'), valid.get('event.json')].join('\n');
+    const model = new TaskModel();
+    const findings = new FindingStore();
+    const { mapper } = compilePathMappings([{ remoteRoot: '/home/me/app', localRoot: '/work/crawler' }], undefined);
+    loadRecording(text, 'container.taskscope', model, findings, silent, mapper);
+    const [p] = model.processes();
+    const files = model.allTasks(p.key).flatMap((t) => [t.site, ...(t.stack ?? []), ...(t.awaiting ?? [])]).filter((f) => f).map((f) => f!.file);
+    assert.ok(files.includes('/work/crawler/crawler.py'), files.join(', '));
+    assert.ok(!files.some((f) => f.startsWith('/home/me/app')), files.join(', '));
+    assert.ok(files.includes('/usr/lib/python3.11/asyncio/taskgroups.py'), 'a file under no remote root stays as it is');
+    assert.deepStrictEqual(findings.all().map((f) => f.site?.file), ['/work/crawler/crawler.py']);
   });
 
   it('skips bad lines, says when the program stopped mid-stream, and loses nothing else', () => {

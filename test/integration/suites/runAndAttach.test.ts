@@ -194,6 +194,40 @@ describe('Run and attach', function () {
     }
   });
 
+  it('opens the workspace\'s file for a program that reports the path it has in its container (taskscope.attach.pathMappings)', async () => {
+    // No container runtime here: the program runs from a folder that stands for the
+    // container's /app (with a copy of the workspace's file), which the setting maps to the workspace.
+    const remote = fs.mkdtempSync(path.join(os.tmpdir(), 'taskscope-app-'));
+    const config = vscode.workspace.getConfiguration('taskscope');
+    const copy = path.join(remote, path.basename(program));
+    fs.copyFileSync(program, copy);
+    await config.update('attach.pathMappings', [{ remoteRoot: remote, localRoot: '${workspaceFolder}' }], vscode.ConfigurationTarget.Global);
+    const child = cp.spawn('python3', ['-m', 'taskscope', 'run', copy], {
+      cwd: remote,
+      env: { ...process.env, TASKSCOPE_CONNECT: api.address, PYTHONPATH: api.agentRoot },
+    });
+    try {
+      const p = await until('the program with its leaves', () => {
+        const proc = connectedWithArgv(copy);
+        return proc && api.model.allTasks(proc.key).some((t) => t.name === 'leaf-1' && t.awaiting?.length) ? proc : undefined;
+      });
+      const leaf = api.model.allTasks(p.key).find((t) => t.name === 'leaf-1')!;
+      assert.strictEqual(leaf.site?.file, program, `the creation site: ${JSON.stringify(leaf.site)}`);
+      assert.ok(leaf.awaiting!.some((f) => f.file === program), `where it waits: ${JSON.stringify(leaf.awaiting)}`);
+      assert.ok(!JSON.stringify(api.model.allTasks(p.key)).includes(remote), 'a path under the container\'s folder was left unmapped');
+      await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+      const editor = (await vscode.commands.executeCommand('taskscope.openCreationSite', api.tasksView.taskNode(p.key, leaf.id))) as vscode.TextEditor | undefined;
+      assert.strictEqual(editor?.document.uri.fsPath, program);
+      assert.strictEqual(editor!.selection.active.line + 1, leaf.site!.line);
+      child.kill('SIGTERM');
+      await until('the program to exit', () => api.model.process(p.key)?.status === 'exited');
+    } finally {
+      child.kill('SIGTERM');
+      await config.update('attach.pathMappings', undefined, vscode.ConfigurationTarget.Global);
+      fs.rmSync(remote, { recursive: true, force: true });
+    }
+  });
+
   it('copies the stack of a live task, asked of the agent', async () => {
     const child = cp.spawn('python3', ['-m', 'taskscope', 'run', program], {
       env: { ...process.env, TASKSCOPE_CONNECT: api.address, PYTHONPATH: api.agentRoot },
