@@ -18,6 +18,7 @@ export const Commands = {
   copyStack: 'taskscope.copyStack',
   revealCreator: 'taskscope.revealCreator',
   removeProcess: 'taskscope.removeProcess',
+  removeExitedProcesses: 'taskscope.removeExitedProcesses',
   arrangeByCreator: 'taskscope.arrangeByCreator',
   arrangeByAwaiter: 'taskscope.arrangeByAwaiter',
   arrangeFlat: 'taskscope.arrangeFlat',
@@ -44,6 +45,7 @@ export const ContextKeys = {
   filtered: 'taskscope.filtered',
   hideFinished: 'taskscope.hideFinished',
   hasFindings: 'taskscope.hasFindings',
+  hasExitedProcesses: 'taskscope.hasExitedProcesses',
 } as const;
 
 /** Settings and their value types. */

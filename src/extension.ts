@@ -120,6 +120,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
   });
   const debugInjection = new DebugInjection(agentRoot, () => server.address, tuning, log);
   const findingsKey = findings.onDidChange(() => void vscode.commands.executeCommand('setContext', ContextKeys.hasFindings, findings.all().length > 0));
+  let hadExited = false;
+  const exitedKey = model.onDidChange((change) => {
+    if (!change.processChanged) return;
+    const hasExited = model.processes().some((p) => p.status === 'exited');
+    if (hasExited !== hadExited) void vscode.commands.executeCommand('setContext', ContextKeys.hasExitedProcesses, (hadExited = hasExited));
+  });
 
   // The TCP listener starts on first use; a listener left behind by a change of host keeps
   // serving its connections, so it stays among `servers` until the window closes.
@@ -164,6 +170,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
     runFile,
     debugInjection,
     findingsKey,
+    exitedKey,
     attachListener,
     registerCommand(Commands.runFile, (uri?: vscode.Uri) => runFile.run(uri)),
     registerCommand(Commands.attachCommand, (choice?: AttachChoice) => pickAndCopyAttachText(attachTargets, choice)),
@@ -181,6 +188,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
     registerCommand(Commands.revealCreator, (node?: TasksViewNode) => taskCommands.revealCreator(node)),
     registerCommand(Commands.removeProcess, (node?: TasksViewNode) => {
       if (node?.kind === 'process' && !servers.some((s) => s.isConnected(node.processKey))) model.removeProcess(node.processKey);
+    }),
+    registerCommand(Commands.removeExitedProcesses, () => {
+      // Exited programs and opened recordings; returns how many rows went.
+      const exited = model.processes().filter((p) => p.status === 'exited' && !servers.some((s) => s.isConnected(p.key)));
+      for (const p of exited) model.removeProcess(p.key);
+      return exited.length;
     }),
     registerCommand(Commands.arrangeByCreator, () => viewOptions.arrange('creator')),
     registerCommand(Commands.arrangeByAwaiter, () => viewOptions.arrange('awaiter')),

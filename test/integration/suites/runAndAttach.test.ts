@@ -228,6 +228,30 @@ describe('Run and attach', function () {
     }
   });
 
+  it('removes every exited process at once, and no connected one', async () => {
+    const env = { ...process.env, TASKSCOPE_CONNECT: api.address, PYTHONPATH: api.agentRoot };
+    const short = path.join(path.dirname(program), 'hello_tasks.py');
+    const live = cp.spawn('python3', ['-m', 'taskscope', 'run', program], { env });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const child = cp.spawn('python3', ['-m', 'taskscope', 'run', short], { env });
+        await new Promise((resolve) => child.on('exit', resolve));
+      }
+      await until('both short programs exited', () => api.model.processes().filter((p) => p.argv[0] === short && p.status === 'exited').length >= 2);
+      const running = await until('the long program', () => connectedWithArgv(program));
+      const removed = (await vscode.commands.executeCommand('taskscope.removeExitedProcesses')) as number;
+      assert.ok(removed >= 2, `removed ${removed}`);
+      assert.deepStrictEqual(api.model.processes().filter((p) => p.status === 'exited').map((p) => p.title), []);
+      assert.strictEqual(api.model.process(running.key)?.status, 'connected');
+      assert.deepStrictEqual(api.tasksView.getChildren().map((n) => n.processKey).filter((k) => api.model.process(k)?.status !== 'connected'), []);
+      assert.ok(api.tasksView.getChildren().some((n) => n.processKey === running.key), 'the connected process lost its row');
+      live.kill('SIGTERM');
+      await until('the long program to exit', () => api.model.process(running.key)?.status === 'exited');
+    } finally {
+      live.kill('SIGTERM');
+    }
+  });
+
   it('copies the stack of a live task, asked of the agent', async () => {
     const child = cp.spawn('python3', ['-m', 'taskscope', 'run', program], {
       env: { ...process.env, TASKSCOPE_CONNECT: api.address, PYTHONPATH: api.agentRoot },
