@@ -228,6 +228,36 @@ describe('Run and attach', function () {
     }
   });
 
+  it('opens a recording that the agent wrote with --record, as the process it was', async () => {
+    const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'taskscope-record-'));
+    const file = path.join(folder, 'hello.taskscope');
+    const short = path.join(path.dirname(program), 'hello_tasks.py');
+    try {
+      const child = cp.spawn('python3', ['-m', 'taskscope', 'run', '--record', file, short], {
+        env: { ...process.env, PYTHONPATH: api.agentRoot, TASKSCOPE_INTERVAL: '0.02' },
+      });
+      const code = await new Promise((resolve) => child.on('exit', resolve));
+      assert.strictEqual(code, 0);
+      const summary = (await vscode.commands.executeCommand('taskscope.openRecording', vscode.Uri.file(file))) as {
+        processKey: string; invalid: number; truncated: boolean;
+      };
+      assert.deepStrictEqual([summary.invalid, summary.truncated], [0, false]);
+      const info = api.model.process(summary.processKey)!;
+      assert.deepStrictEqual([info.status, info.exitCode, info.title], ['exited', 0, 'hello_tasks.py (recording)']);
+      const tasks = api.model.allTasks(summary.processKey);
+      const greets = tasks.filter((t) => t.coro === 'greet');
+      assert.strictEqual(greets.length, 2, tasks.map((t) => `${t.name} ${t.coro}`).join(', '));
+      for (const t of greets) {
+        assert.strictEqual(t.state, 'done');
+        assert.strictEqual(t.site?.file, short);
+        assert.strictEqual(api.model.task(summary.processKey, t.parent!)?.coro, 'main');
+      }
+      assert.ok(api.tasksView.getChildren().some((n) => n.processKey === summary.processKey), 'the recording has no row in the Tasks view');
+    } finally {
+      fs.rmSync(folder, { recursive: true, force: true });
+    }
+  });
+
   it('removes every exited process at once, and no connected one', async () => {
     const env = { ...process.env, TASKSCOPE_CONNECT: api.address, PYTHONPATH: api.agentRoot };
     const short = path.join(path.dirname(program), 'hello_tasks.py');
