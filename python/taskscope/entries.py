@@ -124,12 +124,13 @@ def entry_stack(items, offset):
     return stack
 
 
-def walked(items):
-    """True when an entry of `items` (a queue of slots) came from a walk up the stack: the
-    hook's one-step routes never read the line of their first frame (asyncio's), and put
-    -1 there, where a walk puts the offset it read (and so does a continuation slot). Only
-    a walk can hold a code object that nobody has classified yet. One C-level pass."""
-    lastis = items[4::STRIDE]
+def walked(items, start=0, stop=None):
+    """True when an entry of `items` (a queue of slots; from offset `start`, an entry's,
+    to `stop`) came from a walk up the stack: the hook's one-step routes never read the
+    line of their first frame (asyncio's), and put -1 there, where a walk puts the offset
+    it read (and so does a continuation slot). Only a walk can hold a code object that
+    nobody has classified yet. One C-level pass."""
+    lastis = items[start + 4:stop:STRIDE]
     return bool(lastis) and max(lastis) >= 0
 
 

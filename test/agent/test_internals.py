@@ -1244,7 +1244,7 @@ class WithHooks(unittest.TestCase):
 
     def test_between_samples_the_hook_learns_from_its_newest_entries(self):
         """Samples may be seconds apart during a burst (MAX_DUTY); learn_recent, run every
-        interval meanwhile, teaches the hook from the newest entries alone."""
+        interval meanwhile, teaches the hook from the entries queued since."""
         from taskscope.entries import entry_stack, heads
 
         def spawn():
@@ -1255,7 +1255,7 @@ class WithHooks(unittest.TestCase):
             return entry_stack(items, heads(items)[-1])[::2]
 
         async def main():
-            made = [spawn() for _ in range(3 * sampler.LEARN_TAIL)]
+            made = [spawn() for _ in range(200)]
             cold = codes_of_last_entry()
             queued = len(self.registry.new)
             self.sampler.learn_recent()
@@ -1271,6 +1271,41 @@ class WithHooks(unittest.TestCase):
         self.assertIs(warm[-1], spawn.__code__)
         self.assertLess(len(warm), len(cold))
         self.assertEqual(left, queued)  # the queue is the sample's to take
+        self.assertEqual(self.sampler._ticks, 0)  # no sample was taken
+
+    def test_between_samples_the_hook_learns_a_place_whose_burst_others_followed(self):
+        """A short burst from a new place, then a long one from a known place, between two
+        looks: the look learns the new place although the newest entries are not its."""
+        from taskscope.entries import entry_stack, heads
+
+        def known():
+            return asyncio.create_task(asyncio.sleep(1))
+
+        def new_place():
+            return asyncio.create_task(asyncio.sleep(1))
+
+        def codes_of_last_entry():
+            items = self.registry.new
+            return entry_stack(items, heads(items)[-1])[::2]
+
+        async def main():
+            made = [known()]
+            self.sampler.learn_recent()  # known() is the program's now
+            made.append(known())
+            taught = codes_of_last_entry()
+            made += [new_place() for _ in range(3)]
+            made += [known() for _ in range(500)]
+            self.sampler.learn_recent()
+            made.append(new_place())
+            warm = codes_of_last_entry()
+            for task in made:
+                task.cancel()
+            return taught, warm
+
+        taught, warm = asyncio.run(main())
+        self.assertIs(taught[-1], known.__code__)
+        self.assertIs(warm[-1], new_place.__code__)  # one step now: the hook knew the place
+        self.assertEqual(len(warm), 2, warm)
         self.assertEqual(self.sampler._ticks, 0)  # no sample was taken
 
     def test_each_route_gives_each_task_its_own_site_when_places_alternate(self):
