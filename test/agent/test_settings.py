@@ -31,6 +31,17 @@ class IntervalSetting(unittest.TestCase):
         self.assertLess(float(result.stdout.split()[2]), 1.0, result.stdout)
 
 
+    def test_with_samples_seconds_apart_the_queue_of_new_tasks_is_still_taken(self):
+        # The hook's queue is a list the garbage collector goes through; samples 10 s apart
+        # must not let it grow with every task made meanwhile.
+        result = support.run_agent(["queues_many_tasks.py"], connect="unix:/nonexistent/taskscope-test.sock",
+                                   env=support.clean_env(TASKSCOPE_INTERVAL="10"))
+        self.assertEqual((result.returncode, result.stderr), (0, ""))
+        peak, limit, samples = map(int, result.stdout.split())
+        self.assertGreater(samples, 0, result.stdout)
+        self.assertLess(peak, 2 * limit, result.stdout)
+
+
 class HistorySettings(unittest.TestCase):
     def test_defaults_are_the_samplers(self):
         settings = agent.settings_from_env({})
