@@ -198,9 +198,22 @@ describe('Tasks view, live', function () {
     // Cancelling the branch would cancel what it waits on: the gather of both leaves.
     const branchTask = branch as { processKey: string; taskId: string };
     assert.ok(Array.isArray(api.cancelledWith(branchTask.processKey, branchTask.taskId)));
-    const cancelled = await vscode.commands.executeCommand('taskscope.cancelTask', leaf, undefined, { confirm: false });
-    assert.deepStrictEqual(cancelled, [leaf.taskId]);
-    await until('leaf-0 to be cancelled in the process', () => api.model.task(leaf.processKey, leaf.taskId)?.state === 'cancelled' || undefined);
+    // Its sibling is selected meanwhile, arranged flat, where a change redraws the process's
+    // rows together: the selection survives the redraw (rows have stable ids).
+    const sibling = api.tasksView.getChildren(branch)[1] as { processKey: string; taskId: string; id?: string };
+    await vscode.commands.executeCommand('taskscope.arrangeFlat');
+    try {
+      const flatSibling = api.tasksView.getChildren(processNode).find((n) => (n as { taskId?: string }).taskId === sibling.taskId)!;
+      assert.ok(flatSibling, 'no flat row for leaf-1');
+      await api.reveal(flatSibling);
+      const cancelled = await vscode.commands.executeCommand('taskscope.cancelTask', leaf, undefined, { confirm: false });
+      assert.deepStrictEqual(cancelled, [leaf.taskId]);
+      await until('leaf-0 to be cancelled in the process', () => api.model.task(leaf.processKey, leaf.taskId)?.state === 'cancelled' || undefined);
+      await new Promise((r) => setTimeout(r, 1500)); // past the redraw of the process's rows
+      assert.deepStrictEqual(api.selection().map((n) => n.id), [flatSibling.id], 'the selection did not survive the redraw');
+    } finally {
+      await vscode.commands.executeCommand('taskscope.arrangeByCreator');
+    }
   });
 
   it('hides finished tasks from the view and shows them again', async () => {
