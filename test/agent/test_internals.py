@@ -519,6 +519,13 @@ class WithHooks(unittest.TestCase):
     def made_later():
         return asyncio.create_task(asyncio.sleep(10))
 
+    def codes_of_last_entry(self):
+        """The code objects of the newest entry in the hook's queue, innermost first."""
+        from taskscope.entries import entry_stack, heads
+
+        items = self.registry.new
+        return entry_stack(items, heads(items)[-1])[::2]
+
     def test_the_hook_keeps_the_signature_and_the_task_factory(self):
         if TASK_SET is None:
             wrapper = asyncio.BaseEventLoop.create_task
@@ -1211,14 +1218,8 @@ class WithHooks(unittest.TestCase):
         asyncio.run(main())
 
     def test_the_hot_path_learns_to_stop_at_the_programs_frame(self):
-        from taskscope.entries import entry_stack, heads
-
         def spawn():
             return asyncio.create_task(asyncio.sleep(1))
-
-        def codes_of_last_entry():
-            items = self.registry.new
-            return entry_stack(items, heads(items)[-1])[::2]
 
         # Nobody listens: the sampler makes no records (which would teach it too), it only
         # keeps the entries of live tasks, and learns from them.
@@ -1227,10 +1228,10 @@ class WithHooks(unittest.TestCase):
         async def main():
             first = spawn()
             # Nothing is known yet: the walk goes up to the loop's dispatch.
-            cold = codes_of_last_entry()
+            cold = self.codes_of_last_entry()
             await self.tick(2)  # an entry is looked at one sample after it was taken
             second = spawn()
-            warm = codes_of_last_entry()
+            warm = self.codes_of_last_entry()
             for task in (first, second):
                 task.cancel()
             return cold, warm
@@ -1245,23 +1246,17 @@ class WithHooks(unittest.TestCase):
     def test_between_samples_the_hook_learns_from_its_newest_entries(self):
         """Samples may be seconds apart during a burst (MAX_DUTY); learn_recent, run every
         interval meanwhile, teaches the hook from the entries queued since."""
-        from taskscope.entries import entry_stack, heads
-
         def spawn():
             return asyncio.create_task(asyncio.sleep(1))
 
-        def codes_of_last_entry():
-            items = self.registry.new
-            return entry_stack(items, heads(items)[-1])[::2]
-
         async def main():
             made = [spawn() for _ in range(200)]
-            cold = codes_of_last_entry()
+            cold = self.codes_of_last_entry()
             queued = len(self.registry.new)
             self.sampler.learn_recent()
             left = len(self.registry.new)
             made.append(spawn())
-            warm = codes_of_last_entry()
+            warm = self.codes_of_last_entry()
             for task in made:
                 task.cancel()
             return cold, warm, queued, left
@@ -1276,28 +1271,22 @@ class WithHooks(unittest.TestCase):
     def test_between_samples_the_hook_learns_a_place_whose_burst_others_followed(self):
         """A short burst from a new place, then a long one from a known place, between two
         looks: the look learns the new place although the newest entries are not its."""
-        from taskscope.entries import entry_stack, heads
-
         def known():
             return asyncio.create_task(asyncio.sleep(1))
 
         def new_place():
             return asyncio.create_task(asyncio.sleep(1))
 
-        def codes_of_last_entry():
-            items = self.registry.new
-            return entry_stack(items, heads(items)[-1])[::2]
-
         async def main():
             made = [known()]
             self.sampler.learn_recent()  # known() is the program's now
             made.append(known())
-            taught = codes_of_last_entry()
+            taught = self.codes_of_last_entry()
             made += [new_place() for _ in range(3)]
             made += [known() for _ in range(500)]
             self.sampler.learn_recent()
             made.append(new_place())
-            warm = codes_of_last_entry()
+            warm = self.codes_of_last_entry()
             for task in made:
                 task.cancel()
             return taught, warm
