@@ -40,7 +40,9 @@ export async function pickAndCopyAttachText(targets: AttachTargets, preset?: Att
   if (!choice) return undefined;
   const tcp = choice === 'tcp' || choice === 'container' ? await targets.tcp() : undefined;
   if ((choice === 'tcp' || choice === 'container') && !tcp) return undefined;
-  const text = attachText({ agentRoot: targets.agentRoot, localAddress: targets.localAddress(), tcp, tuning: targets.tuning() }, choice);
+  // On Windows the terminal's default shell is PowerShell, as for the Run command (agentEnvironment.ts).
+  const shell = process.platform === 'win32' ? 'powershell' : 'posix';
+  const text = attachText({ agentRoot: targets.agentRoot, localAddress: targets.localAddress(), tcp, tuning: targets.tuning() }, choice, shell);
   await vscode.env.clipboard.writeText(text);
   const copyAgent = 'Copy the Agent into a Folder…';
   void vscode.window.showInformationMessage(attachNotice(choice, tcp), ...(choice === 'container' ? [copyAgent] : [])).then((action) => {

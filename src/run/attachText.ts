@@ -16,7 +16,7 @@
  */
 
 import { formatTcpAddress, isLoopbackHost, isWildcardHost, localTcpAddress } from '../ipc/listenHost';
-import { AgentTuning, bootstrapFolder, quotePosix, tuningEnv } from './agentEnvironment';
+import { AgentTuning, bootstrapFolder, quotePosix, quotePowerShell, tuningEnv } from './agentEnvironment';
 
 export type AttachChoice = 'local-run' | 'local-env' | 'tcp' | 'container';
 
@@ -65,8 +65,43 @@ function assignments(env: Record<string, string>): string[] {
   return Object.entries(env).map(([k, v]) => `${k}=${quotePosix(v)}`);
 }
 
-/** The text to copy for a choice (POSIX shell syntax). */
-export function attachText(input: AttachTextInput, choice: AttachChoice): string {
+/** The shell a text is written for: POSIX shells, or PowerShell (Windows' default). */
+export type AttachShell = 'posix' | 'powershell';
+
+/**
+ * The text to copy for a choice, for `shell`. PowerShell has no `NAME=value command` form:
+ * its texts set `$env:` variables for the rest of the terminal's session, then run
+ * `python`; the container line is the same `docker run`, quoted for PowerShell.
+ */
+export function attachText(input: AttachTextInput, choice: AttachChoice, shell: AttachShell = 'posix'): string {
+  return shell === 'powershell' ? powerShellText(input, choice) : posixText(input, choice);
+}
+
+function powerShellText(input: AttachTextInput, choice: AttachChoice): string {
+  const q = quotePowerShell;
+  const set = (env: Record<string, string>) => Object.entries(env).map(([k, v]) => `$env:${k}=${q(v)}`);
+  const tuning = set(tuningEnv(input.tuning));
+  const run = (address: string) => ['python', '-m', 'taskscope', 'run', '--connect', q(address), 'your_app.py'].join(' ');
+  switch (choice) {
+    case 'local-run':
+      return [...set({ PYTHONPATH: input.agentRoot }), ...tuning, run(input.localAddress)].join('; ');
+    case 'local-env':
+      return [
+        // The bootstrap first; the folders already there after it (none: no empty entry).
+        `$env:PYTHONPATH=${q(bootstrapFolder(input.agentRoot))} + $(if ($env:PYTHONPATH) { ';' + $env:PYTHONPATH })`,
+        ...set({ TASKSCOPE_CONNECT: input.localAddress }),
+        ...tuning,
+      ].join('; ');
+    case 'tcp': {
+      const { host, port, token } = requireTcp(input);
+      return [...set({ TASKSCOPE_TOKEN: token, PYTHONPATH: input.agentRoot }), ...tuning, run(localTcpAddress(host, port))].join('; ');
+    }
+    case 'container':
+      return containerLine(input, q);
+  }
+}
+
+function posixText(input: AttachTextInput, choice: AttachChoice): string {
   const tuning = assignments(tuningEnv(input.tuning));
   const run = (address: string) => ['python3', '-m', 'taskscope', 'run', '--connect', quotePosix(address), 'your_app.py'];
   switch (choice) {
@@ -83,19 +118,24 @@ export function attachText(input: AttachTextInput, choice: AttachChoice): string
       const { host, port, token } = requireTcp(input);
       return [`TASKSCOPE_TOKEN=${token}`, `PYTHONPATH=${quotePosix(input.agentRoot)}`, ...tuning, ...run(localTcpAddress(host, port))].join(' ');
     }
-    case 'container': {
-      const { host, port, token } = requireTcp(input);
-      const route = containerRoute(host, port);
-      const network = route.network === 'host' ? ['--network', 'host'] : route.addHostGateway ? [ADD_HOST_GATEWAY] : [];
-      const env = [`PYTHONPATH=${CONTAINER_AGENT_DIR}`, `TASKSCOPE_TOKEN=${token}`, ...tuning].flatMap((a) => ['-e', a]);
-      return [
-        'docker', 'run', '--rm', '-it', ...network,
-        '-v', quotePosix(`${input.agentRoot}:${CONTAINER_AGENT_DIR}:ro`),
-        ...env,
-        'your-image', ...run(route.address),
-      ].join(' ');
-    }
+    case 'container':
+      return containerLine(input, quotePosix);
   }
+}
+
+/** The `docker run` line (the same for every shell but for its quoting). */
+function containerLine(input: AttachTextInput, quote: (word: string) => string): string {
+  const { host, port, token } = requireTcp(input);
+  const route = containerRoute(host, port);
+  const network = route.network === 'host' ? ['--network', 'host'] : route.addHostGateway ? [ADD_HOST_GATEWAY] : [];
+  const tuning = Object.entries(tuningEnv(input.tuning)).map(([k, v]) => `${k}=${v}`);
+  const env = [`PYTHONPATH=${CONTAINER_AGENT_DIR}`, `TASKSCOPE_TOKEN=${token}`, ...tuning].flatMap((a) => ['-e', quote(a)]);
+  return [
+    'docker', 'run', '--rm', '-it', ...network,
+    '-v', quote(`${input.agentRoot}:${CONTAINER_AGENT_DIR}:ro`),
+    ...env,
+    'your-image', 'python3', '-m', 'taskscope', 'run', '--connect', quote(route.address), 'your_app.py',
+  ].join(' ');
 }
 
 function requireTcp(input: AttachTextInput): TcpListener {

@@ -321,7 +321,11 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     if (change.reset) this.arrangement.forget(processKey);
     for (const id of change.removed) this.arrangement.forgetTask(processKey, id);
     const current = this.arrangement.current;
-    const simple = current.arrangement === 'creator' && !current.filter && !current.hideFinished;
+    // Where a task's own change cannot move it (by creator or flat, nothing hidden), only the
+    // rows that changed are redrawn; elsewhere (by awaiter, what it waits on places it; a filter
+    // or hidden finished tasks may take it out) the process's rows are redrawn together.
+    const simple = (current.arrangement === 'creator' || current.arrangement === 'flat') && !current.filter && !current.hideFinished;
+    const flat = current.arrangement === 'flat';
     if (change.processChanged && change.reset) {
       this.pendingAll = true; // a process came or went: the top level changed
     } else if (change.processChanged) {
@@ -331,7 +335,8 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
       this.pendingStructure.add(this.processNode(processKey));
     } else {
       for (const parent of change.parents) {
-        this.pendingStructure.add(parent === null ? this.processNode(processKey) : this.taskNode(processKey, parent));
+        // Flat, every task is a row of its process, whoever made it.
+        this.pendingStructure.add(parent === null || flat ? this.processNode(processKey) : this.taskNode(processKey, parent));
       }
       for (const id of change.updated) this.pendingRows.add(this.taskNode(processKey, id));
     }

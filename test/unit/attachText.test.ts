@@ -100,6 +100,38 @@ describe('attach texts', () => {
     assert.deepStrictEqual(attachChoices('::1').map((c) => c.choice), ['local-run', 'local-env', 'tcp', 'container']);
   });
 
+  it('for PowerShell (Windows): $env: variables, then python; the same docker line, quoted for PowerShell', () => {
+    const win = {
+      agentRoot: 'C:\\Users\\Me Too\\.vscode\\extensions\\taskscope-0.1.0\\python',
+      localAddress: 'pipe:\\\\.\\pipe\\taskscope-ab',
+      tcp: { host: '127.0.0.1', port: 40123, token: 'f00d' },
+      tuning: { stuckThreshold: 10, historySeconds: 60 },
+    };
+    const root = "'C:\\Users\\Me Too\\.vscode\\extensions\\taskscope-0.1.0\\python'";
+    const tuning = '$env:TASKSCOPE_STUCK_AFTER=10; $env:TASKSCOPE_HISTORY_SECONDS=60';
+    assert.strictEqual(
+      attachText(win, 'local-run', 'powershell'),
+      `$env:PYTHONPATH=${root}; ${tuning}; python -m taskscope run --connect pipe:\\\\.\\pipe\\taskscope-ab your_app.py`,
+    );
+    assert.strictEqual(
+      attachText(win, 'local-env', 'powershell'),
+      `$env:PYTHONPATH='C:\\Users\\Me Too\\.vscode\\extensions\\taskscope-0.1.0\\python/taskscope/bootstrap' + $(if ($env:PYTHONPATH) { ';' + $env:PYTHONPATH }); ` +
+        `$env:TASKSCOPE_CONNECT=pipe:\\\\.\\pipe\\taskscope-ab; ${tuning}`,
+    );
+    assert.strictEqual(
+      attachText(win, 'tcp', 'powershell'),
+      `$env:TASKSCOPE_TOKEN=f00d; $env:PYTHONPATH=${root}; ${tuning}; python -m taskscope run --connect tcp:127.0.0.1:40123 your_app.py`,
+    );
+    assert.strictEqual(
+      attachText(win, 'container', 'powershell'),
+      `docker run --rm -it --network host -v '${win.agentRoot}:${CONTAINER_AGENT_DIR}:ro' ` +
+        `-e PYTHONPATH=${CONTAINER_AGENT_DIR} -e TASKSCOPE_TOKEN=f00d -e TASKSCOPE_STUCK_AFTER=10 -e TASKSCOPE_HISTORY_SECONDS=60 ` +
+        'your-image python3 -m taskscope run --connect tcp:127.0.0.1:40123 your_app.py',
+    );
+    // A quote in a value is doubled, as PowerShell reads it.
+    assert.match(attachText({ ...win, agentRoot: "C:\\it's" }, 'local-run', 'powershell'), /^\$env:PYTHONPATH='C:\\it''s'; /);
+  });
+
   it('quotes a folder with spaces so that the shell passes it whole', () => {
     const spaced = { ...input, agentRoot: "/Users/me/Library/Application Support/ext's/python" };
     assert.ok(attachText(spaced, 'container').includes(`-v '/Users/me/Library/Application Support/ext'\\''s/python:${CONTAINER_AGENT_DIR}:ro'`));

@@ -198,20 +198,32 @@ describe('Tasks view, live', function () {
     // Cancelling the branch would cancel what it waits on: the gather of both leaves.
     const branchTask = branch as { processKey: string; taskId: string };
     assert.ok(Array.isArray(api.cancelledWith(branchTask.processKey, branchTask.taskId)));
-    // Its sibling is selected meanwhile, arranged flat, where a change redraws the process's
-    // rows together: the selection survives the redraw (rows have stable ids).
+    // Arranged flat, with its sibling selected: the live update redraws the cancelled task's
+    // row alone, and the selection stays; so it does through a redraw of every row (a filter).
     const sibling = api.tasksView.getChildren(branch)[1] as { processKey: string; taskId: string; id?: string };
     await vscode.commands.executeCommand('taskscope.arrangeFlat');
+    const fired: (TasksViewNode | undefined)[] = [];
+    const listener = api.tasksView.onDidChangeTreeData((n) => fired.push(...(Array.isArray(n) ? n : [n])));
     try {
       const flatSibling = api.tasksView.getChildren(processNode).find((n) => (n as { taskId?: string }).taskId === sibling.taskId)!;
       assert.ok(flatSibling, 'no flat row for leaf-1');
       await api.reveal(flatSibling);
+      await new Promise((r) => setTimeout(r, 1500)); // the redraws the arrangement asked for are done
+      fired.length = 0;
       const cancelled = await vscode.commands.executeCommand('taskscope.cancelTask', leaf, undefined, { confirm: false });
       assert.deepStrictEqual(cancelled, [leaf.taskId]);
       await until('leaf-0 to be cancelled in the process', () => api.model.task(leaf.processKey, leaf.taskId)?.state === 'cancelled' || undefined);
-      await new Promise((r) => setTimeout(r, 1500)); // past the redraw of the process's rows
-      assert.deepStrictEqual(api.selection().map((n) => n.id), [flatSibling.id], 'the selection did not survive the redraw');
+      await new Promise((r) => setTimeout(r, 1500)); // past the batched redraws
+      const redrawn = fired.map((n) => (n === undefined ? 'everything' : n.id));
+      assert.ok(redrawn.includes(`${leaf.processKey}/${leaf.taskId}`), `leaf-0's row was not redrawn: ${redrawn.join(', ')}`);
+      assert.deepStrictEqual(redrawn.filter((id) => !id.includes('/')), [], 'more than the changed rows were redrawn');
+      assert.deepStrictEqual(api.selection().map((n) => n.id), [flatSibling.id], 'the selection did not survive the update');
+      await vscode.commands.executeCommand('taskscope.filterTasks', 'leaf');
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.deepStrictEqual(api.selection().map((n) => n.id), [flatSibling.id], 'the selection did not survive a redraw of every row');
     } finally {
+      listener.dispose();
+      await vscode.commands.executeCommand('taskscope.clearFilter');
       await vscode.commands.executeCommand('taskscope.arrangeByCreator');
     }
   });
