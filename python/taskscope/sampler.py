@@ -532,7 +532,7 @@ class Sampler:
                         eager_until = None
                 now = time.monotonic()
                 next_learn = now + min(interval, LEARN_INTERVAL)
-                next_tick = max(now + interval, now + min(spent / MAX_DUTY, MAX_GAP))
+                next_tick = now + max(interval, min(spent / MAX_DUTY, MAX_GAP))
             elif now >= next_learn:
                 # Between samples (spaced out by a burst, or a long interval): the hook
                 # still learns where the program's new tasks come from, at least every

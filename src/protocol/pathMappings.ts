@@ -41,7 +41,7 @@ function trimEnd(root: string): string {
  */
 export function compilePathMappings(value: unknown, workspaceFolder: string | undefined, local: path.PlatformPath = path): CompiledMappings {
   const problems: string[] = [];
-  const mappings: { remote: string; local: string }[] = [];
+  const mappings: { remote: string; local: string; endsWithSep: boolean }[] = [];
   if (value === undefined || value === null) return { mapper: undefined, problems };
   if (!Array.isArray(value)) return { mapper: undefined, problems: ['taskscope.attach.pathMappings must be a list of { "remoteRoot", "localRoot" } objects'] };
   value.forEach((entry: unknown, i) => {
@@ -63,7 +63,8 @@ export function compilePathMappings(value: unknown, workspaceFolder: string | un
       problems.push(`${where}: "localRoot" must be an absolute path, not "${o.localRoot}" (ignored)`);
       return;
     }
-    mappings.push({ remote: trimEnd(o.remoteRoot), local: trimEnd(localRoot) });
+    const remote = trimEnd(o.remoteRoot);
+    mappings.push({ remote, local: trimEnd(localRoot), endsWithSep: /[\\/]$/.test(remote) });
   });
   if (mappings.length === 0) return { mapper: undefined, problems };
   mappings.sort((a, b) => b.remote.length - a.remote.length);
@@ -71,9 +72,8 @@ export function compilePathMappings(value: unknown, workspaceFolder: string | un
     for (const m of mappings) {
       if (file === m.remote) return m.local;
       const sep = file.charAt(m.remote.length);
-      const rootEndsWithSep = /[\\/]$/.test(m.remote);
-      if (file.startsWith(m.remote) && (rootEndsWithSep || sep === '/' || sep === '\\')) {
-        const rest = file.slice(m.remote.length + (rootEndsWithSep ? 0 : 1));
+      if (file.startsWith(m.remote) && (m.endsWithSep || sep === '/' || sep === '\\')) {
+        const rest = file.slice(m.remote.length + (m.endsWithSep ? 0 : 1));
         return local.join(m.local, ...rest.split(/[\\/]+/).filter(Boolean));
       }
     }

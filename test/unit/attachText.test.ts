@@ -102,10 +102,9 @@ describe('attach texts', () => {
 
   it('for PowerShell (Windows): $env: variables, then python; the same docker line, quoted for PowerShell', () => {
     const win = {
+      ...input,
       agentRoot: 'C:\\Users\\Me Too\\.vscode\\extensions\\taskscope-0.1.0\\python',
       localAddress: 'pipe:\\\\.\\pipe\\taskscope-ab',
-      tcp: { host: '127.0.0.1', port: 40123, token: 'f00d' },
-      tuning: { stuckThreshold: 10, historySeconds: 60 },
     };
     const root = "'C:\\Users\\Me Too\\.vscode\\extensions\\taskscope-0.1.0\\python'";
     const tuning = '$env:TASKSCOPE_STUCK_AFTER=10; $env:TASKSCOPE_HISTORY_SECONDS=60';
