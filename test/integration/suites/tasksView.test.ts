@@ -205,9 +205,21 @@ describe('Tasks view, live', function () {
     const fired: (TasksViewNode | undefined)[] = [];
     const listener = api.tasksView.onDidChangeTreeData((n) => fired.push(...(Array.isArray(n) ? n : [n])));
     try {
-      const flatSibling = api.tasksView.getChildren(processNode).find((n) => (n as { taskId?: string }).taskId === sibling.taskId)!;
-      assert.ok(flatSibling, 'no flat row for leaf-1');
-      await api.reveal(flatSibling);
+      // Revealed once the view has drawn the flat rows: until then VS Code cannot resolve them
+      // ("Cannot resolve tree item"), so the row is looked up and revealed again.
+      const flatRow = () => api.tasksView.getChildren(processNode).find((n) => (n as { taskId?: string }).taskId === sibling.taskId)!;
+      let flatSibling: TasksViewNode | undefined;
+      for (const started = Date.now(); !flatSibling; ) {
+        const row = flatRow();
+        try {
+          assert.ok(row, 'no flat row for leaf-1');
+          await api.reveal(row, 3000);
+          flatSibling = row;
+        } catch (e) {
+          if (Date.now() - started > 20000) throw e;
+          await new Promise((r) => setTimeout(r, 250));
+        }
+      }
       await new Promise((r) => setTimeout(r, 1500)); // the redraws the arrangement asked for are done
       fired.length = 0;
       const cancelled = await vscode.commands.executeCommand('taskscope.cancelTask', leaf, undefined, { confirm: false });
