@@ -102,7 +102,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
 
   const tasksView = new TaskTreeProvider(model, findings);
   const rowDecorations = new RowDecorations(model, findings);
-  const treeView = vscode.window.createTreeView(Views.tasks, { treeDataProvider: tasksView, showCollapseAll: true });
+  const treeView = vscode.window.createTreeView(Views.tasks, { treeDataProvider: tasksView.forTreeView, showCollapseAll: true });
   const treeVisibility = treeView.onDidChangeVisibility((e) => (tasksView.visible = e.visible));
   tasksView.visible = treeView.visible;
   const findingsView = new FindingsTreeProvider(findings);

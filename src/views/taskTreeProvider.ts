@@ -4,6 +4,10 @@
  * see arrangement.ts). It refreshes only the rows a change touched, batched, so a busy
  * program does not flood the view. Rows have stable ids, so expansion and selection survive
  * updates.
+ *
+ * By creator or flat, with nothing hidden, the model's change names the rows to redraw. In the
+ * other arrangements a task's change can move it, so the rows drawn are compared with the
+ * arrangement instead (drawnRows.ts); VS Code draws from `forTreeView`, which records them.
  */
 
 import * as path from 'path';
@@ -17,6 +21,7 @@ import { coarseDuration, describeFrame, formatDuration, taskDescription } from '
 
 export { coarseDuration, describeFrame, formatDuration, taskDescription };
 import { ArrangeOptions, FoldNode, JoinNode, TaskArrangement, TaskNode, ViewNode } from './arrangement';
+import { DrawnRows } from './drawnRows';
 
 export type { ViewNode as TasksViewNode } from './arrangement';
 
@@ -101,6 +106,10 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
   /** Rows whose children changed (their subtree is redrawn). */
   private pendingStructure = new Set<ViewNode>();
   private pendingAll = false;
+  /** Processes whose drawn rows are to be compared with the arrangement (see `changesNameRows`). */
+  private pendingCompare = new Set<string>();
+  /** What VS Code was given, to compare with after a change. */
+  private readonly drawn = new DrawnRows();
   private rowTimer: NodeJS.Timeout | undefined;
   private structureTimer: NodeJS.Timeout | undefined;
   private readonly subscriptions: { dispose(): void }[];
@@ -137,6 +146,7 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
   /** Changes the arrangement, filter or history options and redraws the view. */
   configure(options: Partial<ArrangeOptions>): void {
     this.arrangement.configure(options);
+    this.drawn.clear(); // recorded again as VS Code draws the rows anew (when it compares them)
     this.refreshAll();
   }
 
@@ -169,6 +179,23 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
   getChildren(element?: ViewNode): ViewNode[] {
     return this.arrangement.children(element);
   }
+
+  /**
+   * The provider the tree view draws from: the same rows, and what VS Code is given is
+   * recorded. Other callers (commands, tests) use the provider itself, so that what they read
+   * is never taken for what the view shows.
+   */
+  readonly forTreeView: vscode.TreeDataProvider<ViewNode> = {
+    onDidChangeTreeData: this.onDidChangeTreeData,
+    getChildren: (element) => {
+      const children = this.getChildren(element);
+      if (!this.changesNameRows()) this.drawn.record(element, children);
+      return children;
+    },
+    getTreeItem: (element) => this.getTreeItem(element),
+    getParent: (element) => this.getParent(element),
+    resolveTreeItem: (item, element) => this.resolveTreeItem(item, element),
+  };
 
   getParent(element: ViewNode): ViewNode | undefined {
     return this.arrangement.parent(element);
@@ -320,19 +347,18 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     this.arrangement.invalidate(processKey);
     if (change.reset) this.arrangement.forget(processKey);
     for (const id of change.removed) this.arrangement.forgetTask(processKey, id);
-    const current = this.arrangement.current;
-    // Where a task's own change cannot move it (by creator or flat, nothing hidden), only the
-    // rows that changed are redrawn; elsewhere (by awaiter, what it waits on places it; a filter
-    // or hidden finished tasks may take it out) the process's rows are redrawn together.
-    const simple = (current.arrangement === 'creator' || current.arrangement === 'flat') && !current.filter && !current.hideFinished;
-    const flat = current.arrangement === 'flat';
+    const simple = this.changesNameRows();
+    const flat = this.arrangement.current.arrangement === 'flat';
     if (change.processChanged && change.reset) {
       this.pendingAll = true; // a process came or went: the top level changed
     } else if (change.processChanged) {
       this.pendingRows.add(this.processNode(processKey)); // its own row: status, exit code
-      if (change.reset) this.pendingStructure.add(this.processNode(processKey));
-    } else if (change.reset || !simple) {
+    } else if (change.reset) {
       this.pendingStructure.add(this.processNode(processKey));
+    } else if (!simple) {
+      this.pendingCompare.add(processKey);
+      // Rows that stay where they are but whose text changed (or which gained children).
+      for (const id of [...change.updated, ...change.parents]) if (id !== null) for (const row of this.arrangement.rowsOf(processKey, id)) this.pendingRows.add(row);
     } else {
       for (const parent of change.parents) {
         // Flat, every task is a row of its process, whoever made it.
@@ -341,6 +367,16 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
       for (const id of change.updated) this.pendingRows.add(this.taskNode(processKey, id));
     }
     this.schedule();
+  }
+
+  /**
+   * Where a task's own change cannot move it (by creator or flat, nothing hidden), the model's
+   * change names the rows to redraw. Elsewhere (by awaiter, what it waits on places it; a filter
+   * or hidden finished tasks may take it out) the rows drawn are compared with the arrangement.
+   */
+  private changesNameRows(): boolean {
+    const current = this.arrangement.current;
+    return (current.arrangement === 'creator' || current.arrangement === 'flat') && !current.filter && !current.hideFinished;
   }
 
   private schedule(): void {
@@ -353,12 +389,18 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
         this.fire(rows);
       }, ROW_REFRESH_DELAY_MS);
     }
-    if (!this.structureTimer && this.pendingStructure.size) {
+    if (!this.structureTimer && (this.pendingStructure.size || this.pendingCompare.size)) {
       this.structureTimer = setTimeout(() => {
         this.structureTimer = undefined;
         if (this.pendingAll) return this.flushAll();
         const parents = this.pendingStructure;
         this.pendingStructure = new Set();
+        for (const processKey of this.pendingCompare) {
+          if (!this.model.process(processKey)) continue;
+          const plan = this.drawn.changes(this.processNode(processKey), (node) => this.arrangement.children(node));
+          for (const node of [...plan.subtrees, ...plan.rows]) parents.add(node);
+        }
+        this.pendingCompare = new Set();
         this.fire(parents);
       }, STRUCTURE_REFRESH_DELAY_MS);
     }
@@ -368,19 +410,17 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     this.pendingAll = false;
     this.pendingRows = new Set();
     this.pendingStructure = new Set();
+    this.pendingCompare = new Set();
+    this.drawn.clear();
     this.changeEmitter.fire(undefined);
   }
 
   private fire(nodes: Set<ViewNode>): void {
-    if (nodes.size > MAX_TARGETED_REFRESHES) {
-      this.changeEmitter.fire(undefined);
-      return;
-    }
+    if (nodes.size > MAX_TARGETED_REFRESHES) return this.flushAll();
     for (const node of nodes) {
-      // A row that went away in the meantime is refreshed through its process instead.
+      // A row whose task went away is not redrawn: the row above it is (its children changed).
       const gone = node.kind === 'task' ? !this.model.task(node.processKey, node.taskId) : !this.model.process(node.processKey);
       if (!gone) this.changeEmitter.fire(node);
-      else if (this.model.process(node.processKey)) this.changeEmitter.fire(this.processNode(node.processKey));
     }
   }
 }

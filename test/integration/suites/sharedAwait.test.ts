@@ -1,6 +1,7 @@
 // A real program in which two tasks await one task: by awaiter, the shared task shows under
 // both waiters, each row with an id of its own (VS Code refuses a tree with the same id twice:
 // "Element with id … is already registered"), and both rows can be revealed and selected.
+// A live change redraws only the rows it touched, though by awaiter a change can move rows.
 import * as assert from 'assert';
 import * as vscode from 'vscode';
 import type { TaskScopeApi } from '../../../src/extension';
@@ -11,6 +12,17 @@ describe('Tasks view by awaiter, a task that two tasks await', function () {
   this.timeout(60000);
   let api: TaskScopeApi;
   let terminal: vscode.Terminal | undefined;
+  let processNode: TasksViewNode;
+  /** The rows under waiter (waiter-a or waiter-b), under main → gather. */
+  const rowsUnder = (waiter: string): TasksViewNode[] => {
+    const row = waiterRow(waiter);
+    return row ? api.tasksView.getChildren(row) : [];
+  };
+  const waiterRow = (waiter: string): TasksViewNode | undefined => {
+    const [main] = api.tasksView.getChildren(processNode);
+    const gather = main ? api.tasksView.getChildren(main).find((n) => n.kind === 'join') : undefined;
+    return gather ? api.tasksView.getChildren(gather).find((n) => label(api, n) === waiter) : undefined;
+  };
 
   before(async () => {
     api = (await vscode.extensions.getExtension<TaskScopeApi>(EXTENSION_ID)!.activate())!;
@@ -25,16 +37,10 @@ describe('Tasks view by awaiter, a task that two tasks await', function () {
     await vscode.window.showTextDocument(workspaceFile('shared_wait.py'));
     const result = (await vscode.commands.executeCommand('taskscope.runFile')) as { terminal: vscode.Terminal };
     terminal = result.terminal;
-    const processNode = await until('the process row', () =>
+    processNode = await until('the process row', () =>
       api.tasksView.getChildren().find((n) => label(api, n) === 'shared_wait.py' && /\bconnected\b/.test(String(api.tasksView.getTreeItem(n).contextValue))),
     );
     await vscode.commands.executeCommand('taskscope.arrangeByAwaiter');
-    const rowsUnder = (waiter: string): TasksViewNode[] => {
-      const [main] = api.tasksView.getChildren(processNode);
-      const gather = main ? api.tasksView.getChildren(main).find((n) => n.kind === 'join') : undefined;
-      const row = gather ? api.tasksView.getChildren(gather).find((n) => label(api, n) === waiter) : undefined;
-      return row ? api.tasksView.getChildren(row) : [];
-    };
     const [underA, underB] = await until('the shared task under both waiters', () => {
       const a = rowsUnder('waiter-a').find((n) => label(api, n) === 'shared');
       const b = rowsUnder('waiter-b').find((n) => label(api, n) === 'shared');
@@ -55,5 +61,31 @@ describe('Tasks view by awaiter, a task that two tasks await', function () {
     const editor = (await vscode.commands.executeCommand('taskscope.openCreationSite', underB)) as vscode.TextEditor | undefined;
     assert.ok(editor, 'no editor opened');
     assert.match(editor.document.lineAt(editor.selection.active.line).text, /name="shared"/);
+  });
+
+  it('redraws only the rows a live change touched, not the process, and keeps the selection', async () => {
+    const waiterA = waiterRow('waiter-a')!;
+    const others = ['waiter-b', 'shared'].map((name) => (name === 'shared' ? rowsUnder('waiter-a')[0] : waiterRow(name))!.id);
+    const bell = waiterRow('bell') as TasksViewNode & { processKey: string; taskId: string };
+    assert.deepStrictEqual(rowsUnder('bell'), [], 'the bell waits on nothing yet');
+    await api.reveal(waiterA);
+    await new Promise((r) => setTimeout(r, 1500)); // the redraws the reveal asked for are done
+    const fired: (TasksViewNode | undefined)[] = [];
+    const listener = api.tasksView.onDidChangeTreeData((n) => fired.push(...(Array.isArray(n) ? n : [n])));
+    try {
+      // The bell, cancelled, goes on to wait on the shared task: a row appears under it.
+      const cancelled = await vscode.commands.executeCommand('taskscope.cancelTask', bell, undefined, { confirm: false });
+      assert.deepStrictEqual(cancelled, [bell.taskId]);
+      await until('the shared task under the bell', () => rowsUnder('bell').some((n) => label(api, n) === 'shared') || undefined);
+      await new Promise((r) => setTimeout(r, 1500)); // past the batched redraws
+      const redrawn = fired.map((n) => (n === undefined ? 'everything' : n.id));
+      assert.ok(redrawn.includes(bell.id), `the bell's row was not redrawn: ${redrawn.join(', ')}`);
+      for (const id of ['everything', processNode.id, waiterA.id, ...others]) {
+        assert.ok(!redrawn.includes(id), `${id} did not change but was redrawn: ${redrawn.join(', ')}`);
+      }
+      assert.deepStrictEqual(api.selection().map((n) => n.id), [waiterA.id], 'the selection did not survive the update');
+    } finally {
+      listener.dispose();
+    }
   });
 });
