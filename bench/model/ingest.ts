@@ -1,6 +1,9 @@
 /**
  * Model benchmarks (issue goals: ≥ 200k task updates applied per second; children of a folded
- * group of 100k tasks produced in < 100 ms). Run: `npm run bench:model`.
+ * group of 100k tasks produced in < 100 ms). For reference, what the Tasks view spends by
+ * awaiter after a change: comparing the rows it drew with the arrangement, against making
+ * those rows for a redraw of the process (what it asked VS Code for before, at every change).
+ * Run: `npm run bench:model`.
  *
  * Each figure is the median of several runs in this one process, printed next to its goal
  * as a ratio. These machines are noisy: read the ratios, not the last digit.
@@ -8,7 +11,8 @@
 
 import { TaskModel } from '../../src/model/taskModel';
 import { parseAgentMessage, TaskRecord } from '../../src/protocol/messages';
-import { TaskArrangement } from '../../src/views/arrangement';
+import { TaskArrangement, ViewNode } from '../../src/views/arrangement';
+import { DrawnRows } from '../../src/views/drawnRows';
 
 const site = { file: '/srv/app/crawler.py', line: 42, function: 'Crawler.run', user: true };
 const hello = { type: 'hello' as const, protocol: 1, agent: 'bench', pid: 1, python: '3.11', argv: ['crawler.py'] };
@@ -78,6 +82,44 @@ function foldChildren(n: number): { foldMs: number; childrenMs: number; rows: nu
   return { foldMs, childrenMs, rows };
 }
 
+/**
+ * By awaiter, main waits on a gather of n tasks, drawn with the fold of n expanded (the worst
+ * case) or collapsed; a delta changes the state of 2,000 of them (they stay where they are).
+ * The view then compares what it drew with the arrangement (drawnRows.ts): the time of that,
+ * against producing the same rows once (what VS Code's redraw of the process asked for before
+ * the comparison, at every change).
+ */
+function compareDrawn(n: number, expandFold: boolean): { compareMs: number; drawMs: number } {
+  const model = new TaskModel();
+  const key = model.addProcess(hello).key;
+  const tasks = Array.from({ length: n + 1 }, (_, i) => makeTask(i + 1));
+  const ids = tasks.slice(1).map((t) => t.id);
+  tasks[0] = { ...tasks[0], waitingOn: { kind: 'gather', tasks: ids, label: 'gather' } };
+  model.applySnapshot(key, { type: 'snapshot', seq: 1, time: 0, loops: [], tasks });
+  const arrangement = new TaskArrangement(model);
+  arrangement.configure({ arrangement: 'awaiter' });
+  const drawn = new DrawnRows();
+  let rows = 0;
+  const draw = (node?: ViewNode) => {
+    const children = arrangement.children(node);
+    drawn.record(node, children);
+    rows += children.length;
+    for (const child of children) if ((child.kind !== 'task' && (expandFold || child.kind !== 'fold')) || (child.kind === 'task' && child.taskId === 't1')) draw(child);
+  };
+  const drawMs = time(() => draw());
+  if (rows < (expandFold ? n : 3)) throw new Error(`expected ${expandFold ? n : 3} rows drawn, got ${rows}`);
+  const upsert = Array.from({ length: 2_000 }, (_, j) => makeTask(2 + j * 7, 'running'));
+  model.applyDelta(key, { type: 'delta', seq: 2, time: 1, upsert, remove: [] });
+  arrangement.invalidate(key);
+  let named = 0;
+  const compareMs = time(() => {
+    const plan = drawn.changes(arrangement.processNode(key), (node) => arrangement.children(node));
+    named = plan.subtrees.length + plan.rows.length;
+  });
+  if (named !== 0) throw new Error(`tasks that stayed in place named ${named} rows to redraw`);
+  return { compareMs, drawMs };
+}
+
 function main(): void {
   const runs = Number(process.env.BENCH_RUNS) || 5;
   const ingestRuns = Array.from({ length: runs }, () => ingest(100_000, 50, 2_000));
@@ -87,12 +129,22 @@ function main(): void {
   const foldRuns = Array.from({ length: runs }, () => foldChildren(100_000));
   const foldMs = median(foldRuns.map((r) => r.foldMs));
   const childrenMs = median(foldRuns.map((r) => r.childrenMs));
+  const compareRuns = Array.from({ length: runs }, () => compareDrawn(100_000, true));
+  const compareMs = median(compareRuns.map((r) => r.compareMs));
+  const drawMs = median(compareRuns.map((r) => r.drawMs));
+  const collapsedRuns = Array.from({ length: runs }, () => compareDrawn(100_000, false));
+  const collapsedCompareMs = median(collapsedRuns.map((r) => r.compareMs));
+  const collapsedDrawMs = median(collapsedRuns.map((r) => r.drawMs));
 
   const rows = [
     ['task updates applied by the model, per second (100k tasks, deltas of 2,000)', `${Math.round(modelRate).toLocaleString('en')}/s`, '≥ 200,000/s', (modelRate / 200_000).toFixed(2)],
     ['same, counting JSON parse and validation of each delta', `${Math.round(parseRate).toLocaleString('en')}/s`, '(for reference)', ''],
     ['fold 100k siblings into one row (children of their parent)', `${foldMs.toFixed(1)} ms`, '(for reference)', ''],
     ['children of a folded group of 100k tasks', `${childrenMs.toFixed(1)} ms`, '< 100 ms', (100 / childrenMs).toFixed(2)],
+    ['by awaiter, 100k tasks in a gather, their fold collapsed: rows made for a redraw of the process', `${collapsedDrawMs.toFixed(1)} ms`, '(for reference)', ''],
+    ['the same, 2,000 tasks changed in place: the rows drawn compared with the arrangement (none named)', `${collapsedCompareMs.toFixed(1)} ms`, '(for reference)', `${(collapsedCompareMs / collapsedDrawMs).toFixed(2)} of the above`],
+    ['by awaiter, 100k tasks in a gather, their fold expanded: rows made for a redraw of the process', `${drawMs.toFixed(1)} ms`, '(for reference)', ''],
+    ['the same, 2,000 tasks changed in place: the rows drawn compared with the arrangement (none named)', `${compareMs.toFixed(1)} ms`, '(for reference)', `${(compareMs / drawMs).toFixed(2)} of the above`],
   ];
   console.log(`Model benchmark, median of ${runs} runs (Node ${process.version})`);
   console.log('| measure | result | goal | goal margin (×) |');

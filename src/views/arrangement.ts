@@ -106,6 +106,11 @@ export function siteKey(task: TaskRecord): string {
   return task.site ? `${task.site.file}:${task.site.line}` : '';
 }
 
+/** What folds siblings together: the creation site and the coroutine. */
+function foldKey(task: TaskRecord): string {
+  return task.site ? `${task.site.file}:${task.site.line}|${task.coro}` : `|${task.coro}`;
+}
+
 /** Per-process facts that cost a pass over all tasks; rebuilt only after the process changes. */
 interface ProcessIndex {
   /** Tasks that match the filter, and every ancestor of one (in the current arrangement). */
@@ -124,7 +129,10 @@ interface ProcessIndex {
 }
 
 export class TaskArrangement {
+  /** Every row handed out but the tasks' own rows, by id. */
   private readonly nodes = new Map<string, ViewNode>();
+  /** Each task's own row by process, then task: found without making its id (100k rows cost). */
+  private readonly ownRows = new Map<string, Map<string, TaskNode>>();
   /** `process/task` → ids of the task's rows at other places (by awaiter). */
   private readonly placements = new Map<string, Set<string>>();
   private readonly indexes = new Map<string, ProcessIndex>();
@@ -155,12 +163,13 @@ export class TaskArrangement {
     for (const [id, node] of this.nodes) if (node.processKey === processKey && node.kind !== 'process') this.nodes.delete(id);
     for (const key of this.placements.keys()) if (key.startsWith(`${processKey}/`)) this.placements.delete(key);
     this.indexes.delete(processKey);
+    this.ownRows.delete(processKey);
   }
 
   /** Forgets the rows of one task the agent no longer reports (each of its places). */
   forgetTask(processKey: string, taskId: string): void {
     const key = `${processKey}/${taskId}`;
-    this.nodes.delete(key);
+    this.ownRows.get(processKey)?.delete(taskId);
     for (const id of this.placements.get(key) ?? []) this.nodes.delete(id);
     this.placements.delete(key);
   }
@@ -181,8 +190,11 @@ export class TaskArrangement {
   }
 
   taskNode(processKey: string, taskId: string): TaskNode {
-    const id = `${processKey}/${taskId}`;
-    return this.node(id, () => ({ kind: 'task', id, processKey, taskId }));
+    let rows = this.ownRows.get(processKey);
+    if (!rows) this.ownRows.set(processKey, (rows = new Map()));
+    let row = rows.get(taskId);
+    if (!row) rows.set(taskId, (row = { kind: 'task', id: `${processKey}/${taskId}`, processKey, taskId }));
+    return row;
   }
 
   /** The rows under `node` (the processes when none). */
@@ -203,10 +215,13 @@ export class TaskArrangement {
         return this.fold(node, this.topLevel(node.processKey, node.loopId));
       case 'task':
         return node.cycle ? [] : this.fold(node, this.taskChildren(node));
-      case 'fold':
-        return this.shown(node.processKey, node.taskIds.map((id) => this.model.task(node.processKey, id)).filter(isDefined)).map(
-          (t) => this.place(node, t.id),
-        );
+      case 'fold': {
+        if (this.options.hideFinished || this.options.filter) return this.shown(node.processKey, this.tasks(node.processKey, node.taskIds)).map((t) => this.place(node, t.id));
+        // One pass (a fold may hold 100k tasks): those the agent still reports.
+        const rows: ViewNode[] = [];
+        for (const id of node.taskIds) if (this.model.task(node.processKey, id)) rows.push(this.place(node, id));
+        return rows;
+      }
       case 'join':
         return this.fold(node, this.shown(node.processKey, this.tasks(node.processKey, node.taskIds)));
     }
@@ -370,7 +385,10 @@ export class TaskArrangement {
       const groups = new Map<string, string[]>();
       const owners = new Map<string, string>();
       const all = this.allTasks(processKey);
-      for (const t of all) for (const u of t.waitingOn?.tasks ?? []) if (u !== t.id && !awaiter.has(u)) awaiter.set(u, t.id);
+      for (const t of all) {
+        const waited = t.waitingOn?.tasks;
+        if (waited) for (const u of waited) if (u !== t.id && !awaiter.has(u)) awaiter.set(u, t.id);
+      }
       for (const t of all) {
         if (!t.group || awaiter.has(t.id)) continue;
         let members = groups.get(t.group);
@@ -452,26 +470,31 @@ export class TaskArrangement {
   /** Folds task siblings that share a creation site and coroutine, past the threshold. */
   private fold(parent: ViewNode, items: (TaskRecord | JoinNode)[]): ViewNode[] {
     const threshold = this.options.foldThreshold;
-    const tasks = items.filter((i): i is TaskRecord => !('kind' in i));
+    let tasks = 0;
+    for (const i of items) if (!('kind' in i)) tasks++;
+    // The key of each item (its creation site and coroutine), made once: 100k of them cost.
+    const keys: string[] | undefined = threshold > 0 && tasks >= threshold ? new Array(items.length) : undefined;
     const groups = new Map<string, TaskRecord[]>();
-    if (threshold > 0 && tasks.length >= threshold) {
-      for (const t of tasks) {
-        const key = `${siteKey(t)}|${t.coro}`;
+    if (keys) {
+      items.forEach((t, i) => {
+        if ('kind' in t) return;
+        const key = (keys[i] = foldKey(t));
         let list = groups.get(key);
         if (!list) groups.set(key, (list = []));
         list.push(t);
-      }
+      });
     }
     const out: ViewNode[] = [];
     const emitted = new Set<string>();
-    for (const item of items) {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i];
       if ('kind' in item) {
         out.push(item);
         continue;
       }
-      const key = `${siteKey(item)}|${item.coro}`;
-      const group = groups.get(key);
-      if (!group || group.length < threshold) {
+      const key = keys?.[i];
+      const group = key === undefined ? undefined : groups.get(key);
+      if (!key || !group || group.length < threshold) {
         out.push(this.place(parent, item.id));
       } else if (!emitted.has(key)) {
         emitted.add(key);
@@ -541,22 +564,29 @@ function anchorOf(row: ViewNode): string | null {
  * otherwise have no top and show nowhere; the ring's oldest task goes to the top.
  */
 function breakCycles(parentOf: Map<string, string>, task: (id: string) => TaskRecord | undefined): void {
-  const done = new Set<string>();
-  for (const start of [...parentOf.keys()]) {
-    const walk: string[] = [];
-    const onWalk = new Set<string>();
+  // Each task is walked once: `seen` holds the walk it was first met on (a number per walk, so
+  // that no set is made per walk: there are as many walks as tasks that wait).
+  const seen = new Map<string, number>();
+  const walk: string[] = [];
+  let number = 0;
+  // Every task in a ring is the parent of the next: walks from the parents find every ring
+  // (100k tasks in one gather have one parent, so one walk).
+  const parents = new Set(parentOf.values());
+  for (const start of parents) {
+    if (!parentOf.has(start)) continue;
+    number++;
+    walk.length = 0;
     let id: string | undefined = start;
-    while (id !== undefined && !done.has(id) && !onWalk.has(id)) {
+    while (id !== undefined && !seen.has(id)) {
       walk.push(id);
-      onWalk.add(id);
+      seen.set(id, number);
       id = parentOf.get(id);
     }
-    if (id !== undefined && onWalk.has(id)) {
+    if (id !== undefined && seen.get(id) === number) {
       const ring = walk.slice(walk.indexOf(id));
       const created = (t: string) => task(t)?.created ?? 0;
       parentOf.delete(ring.reduce((oldest, t) => (created(t) < created(oldest) ? t : oldest)));
     }
-    for (const t of walk) done.add(t);
   }
 }
 
