@@ -224,7 +224,10 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
   }
 
   resolveTreeItem(item: vscode.TreeItem, element: ViewNode): vscode.TreeItem {
-    // Tooltips are built on hover, so that "waiting for 3.2 s" is fresh.
+    // Tooltips are built on hover, so that "waiting for 3.2 s" and a folded row's counts of
+    // its tasks by state are fresh (a change of a folded task does not redraw the fold's row;
+    // counting 100k tasks at each redraw would cost too).
+    if (element.kind === 'fold') item.tooltip = this.foldTooltip(element);
     if (element.kind === 'task') {
       const task = this.model.task(element.processKey, element.taskId);
       if (task) {
@@ -323,14 +326,18 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     item.description = file ? `${path.basename(file)}:${line}` : 'creation site unknown';
     item.iconPath = new vscode.ThemeIcon('layers');
     item.contextValue = 'fold';
+    return item;
+  }
+
+  /** A folded row's tooltip: how many of its tasks are in each state, now. */
+  private foldTooltip(node: FoldNode): string {
     const counts = new Map<string, number>();
     for (const id of node.taskIds) {
       const state = this.model.task(node.processKey, id)?.state ?? 'gone';
       counts.set(state, (counts.get(state) ?? 0) + 1);
     }
-    item.tooltip = `${node.taskIds.length} tasks running ${node.coro}, created at ${node.siteKey || 'an unknown place'}\n` +
+    return `${node.taskIds.length} tasks running ${node.coro}, created at ${node.siteKey || 'an unknown place'}\n` +
       [...counts].map(([s, n]) => `${n} ${s}`).join(', ');
-    return item;
   }
 
   private joinItem(node: JoinNode): vscode.TreeItem {

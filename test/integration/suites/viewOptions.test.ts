@@ -61,6 +61,9 @@ describe('Tasks view options', function () {
     assert.deepStrictEqual(labels(api.tasksView.getChildren(main())), ['alpha', '×3 idle_worker']);
     assert.match(String(api.tasksView.getTreeItem(fold).description), /^filter_helper\.py:\d+$/);
     assert.deepStrictEqual(labels(api.tasksView.getChildren(fold)), ['w0', 'w1', 'w2']);
+    // Its tooltip, built on hover, counts its tasks by state.
+    const tooltip = (await api.tasksView.resolveTreeItem(api.tasksView.getTreeItem(fold), fold)).tooltip;
+    assert.match(String(tooltip), /^3 tasks running idle_worker, created at .*filter_helper\.py:\d+\n3 pending$/);
     await settings().update('tasks.foldThreshold', 4, vscode.ConfigurationTarget.Global);
     await until('the rows unfolded (3 is under the threshold)', () => api.tasksView.getChildren(main()).length === 4 || undefined);
     await settings().update('tasks.foldThreshold', 0, vscode.ConfigurationTarget.Global);
