@@ -204,7 +204,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
     registerCommand(Commands.showFinished, () => viewOptions.setHideFinished(false)),
     registerCommand(Commands.openFinding, (node?: FindingsViewNode) => {
       const site = node?.kind === 'finding' ? node.finding.site : undefined;
-      return site ? openFrame(site) : undefined;
+      return site ? openFrame(site, log) : undefined;
     }),
     registerCommand(Commands.clearFindings, () => findings.clear()),
     registerCommand(Commands.showLogs, () => log.show()),
@@ -276,9 +276,9 @@ async function openRecording(
   if (summary.processKey === undefined) {
     await log.notifyError(undefined, `TaskScope: ${target.fsPath} is not a TaskScope recording (no 'hello' line).`);
   } else if (summary.invalid || summary.truncated) {
-    void vscode.window.showWarningMessage(
+    void log.notifyWarning(
       `TaskScope: opened ${path.basename(target.fsPath)}` +
-        (summary.invalid ? `; ${summary.invalid} invalid lines were skipped` : '') +
+        (summary.invalid ? `; ${summary.invalid} invalid lines were skipped (the first is in the log)` : '') +
         (summary.truncated ? '; the recording ends before the program exited' : '') +
         '.',
     );

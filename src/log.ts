@@ -53,6 +53,17 @@ export class Log implements Logger, vscode.Disposable {
     else actions.find((a) => a.title === choice)?.run();
   }
 
+  /**
+   * Logs a warning and shows it with "Show Logs": what the user asked for could not be done
+   * (the process went away, the agent refused, a file would not open), or was done in part.
+   * Every time: it answers the user's own action.
+   */
+  async notifyWarning(message: string): Promise<void> {
+    this.warn(message);
+    const choice = await vscode.window.showWarningMessage(message, 'Show Logs');
+    if (choice === 'Show Logs') this.show();
+  }
+
   dispose(): void {
     this.channel.dispose();
   }

@@ -46,7 +46,7 @@ export class TaskCommands {
       void vscode.window.showInformationMessage(`TaskScope: where task '${t.task.name}' was created is not known.`);
       return undefined;
     }
-    return openFrame(t.task.site);
+    return openFrame(t.task.site, this.log);
   }
 
   async openAwaitPoint(node?: TasksViewNode): Promise<vscode.TextEditor | undefined> {
@@ -59,7 +59,7 @@ export class TaskCommands {
       void vscode.window.showInformationMessage(`TaskScope: task '${t.task.name}' is not waiting at an await now.`);
       return undefined;
     }
-    return openFrame(frame);
+    return openFrame(frame, this.log);
   }
 
   async cancel(node?: TasksViewNode, _selection?: unknown, options: CancelOptions = {}): Promise<string[] | undefined> {
@@ -120,13 +120,13 @@ export class TaskCommands {
   private async send(processKey: string, request: { command: string; task: string; msg?: string }): Promise<string[] | undefined> {
     const server = this.serverFor(processKey);
     if (!server) {
-      void vscode.window.showWarningMessage('TaskScope: the process is no longer connected.');
+      void this.log.notifyWarning(`TaskScope: cannot ${request.command} ${request.task}: the process is no longer connected.`);
       return undefined;
     }
     try {
       const result = await server.command(processKey, request);
       if (!result.ok) {
-        void vscode.window.showWarningMessage(`TaskScope: ${request.command} failed: ${result.error}`);
+        void this.log.notifyWarning(`TaskScope: ${request.command} ${request.task} failed: ${result.error}`);
         return undefined;
       }
       const cancelled = (result.value as { cancelled?: string[] } | undefined)?.cancelled ?? [];
@@ -139,7 +139,7 @@ export class TaskCommands {
   }
 }
 
-export async function openFrame(frame: Frame): Promise<vscode.TextEditor | undefined> {
+export async function openFrame(frame: Frame, log?: Log): Promise<vscode.TextEditor | undefined> {
   const line = Math.max(frame.line - 1, 0);
   try {
     return await vscode.window.showTextDocument(vscode.Uri.file(frame.file), {
@@ -147,7 +147,9 @@ export async function openFrame(frame: Frame): Promise<vscode.TextEditor | undef
       preserveFocus: false,
     });
   } catch (e) {
-    void vscode.window.showWarningMessage(`TaskScope: cannot open ${frame.file}: ${(e as Error).message}`);
+    const message = `TaskScope: cannot open ${frame.file}: ${(e as Error).message}`;
+    if (log) void log.notifyWarning(message);
+    else void vscode.window.showWarningMessage(message);
     return undefined;
   }
 }
