@@ -11,6 +11,10 @@
  * with everything below it, and a collapsed row keeps the children it had until refreshed, so
  * collapsed rows are compared too.
  *
+ * It also tells which rows VS Code has at all (`isShown`): a changed row it was never given
+ * (under a collapsed fold, say) need not be redrawn, and does not count towards the number of
+ * rows past which the whole view is redrawn instead.
+ *
  * Pure: no `vscode` import. Only what VS Code itself asked for must be recorded: a list
  * recorded for another caller would hide a change from the view.
  */
@@ -48,16 +52,33 @@ const MAX_DEPTH = 1024;
 
 export class DrawnRows {
   private readonly given = new Map<string, Given>();
+  /** How many of the recorded lists hold each row id. */
+  private readonly shown = new Map<string, number>();
 
   /** VS Code asked for the children of `parent` (the top when undefined) and got `children`. */
   record(parent: ViewNode | undefined, children: readonly ViewNode[]): void {
+    const key = parent?.id ?? '';
+    const old = this.given.get(key);
     const ids = children.map((c) => c.id);
-    this.given.set(parent?.id ?? '', { ids, signatures: children.map(rowSignature) });
+    this.given.set(key, { ids, signatures: children.map(rowSignature) });
+    for (const id of ids) this.shown.set(id, (this.shown.get(id) ?? 0) + 1);
+    if (old) this.unshow(old.ids);
+  }
+
+  /** Whether VS Code was given this row (in a list it has not been told to fetch again). */
+  isShown(id: string): boolean {
+    return this.shown.has(id);
+  }
+
+  /** The row is redrawn (VS Code asks again for what is below it, if it shows that). */
+  forget(node: ViewNode): void {
+    this.forgetBelow(node.id, 0);
   }
 
   /** The whole view is redrawn: VS Code will ask again for what it shows. */
   clear(): void {
     this.given.clear();
+    this.shown.clear();
   }
 
   /** How many rows have their children recorded (for tests). */
@@ -101,6 +122,15 @@ export class DrawnRows {
     const drawn = this.given.get(id);
     if (!drawn) return;
     this.given.delete(id);
+    this.unshow(drawn.ids);
     if (depth < MAX_DEPTH) for (const child of drawn.ids) this.forgetBelow(child, depth + 1);
+  }
+
+  private unshow(ids: readonly string[]): void {
+    for (const id of ids) {
+      const count = this.shown.get(id) ?? 0;
+      if (count <= 1) this.shown.delete(id);
+      else this.shown.set(id, count - 1);
+    }
   }
 }

@@ -32,7 +32,7 @@ export type { ViewNode as TasksViewNode } from './arrangement';
  */
 const ROW_REFRESH_DELAY_MS = 250;
 const STRUCTURE_REFRESH_DELAY_MS = 1000;
-/** Past this many changed rows in one window, one full refresh is cheaper than many small ones. */
+/** Past this many changed rows shown in one window, one full refresh is cheaper than many small ones. */
 const MAX_TARGETED_REFRESHES = 200;
 /** Wait durations in rows are redrawn this often (only while the view is shown and small enough). */
 const DURATION_REDRAW_MS = 5_000;
@@ -168,8 +168,11 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
       for (const t of this.model.allTasks(p.key)) {
         // Only rows whose shown duration moved on (the text is coarse: 5 s steps, then minutes).
         if (t.state !== 'pending' || t.waitingSince === undefined || now - t.waitingSince < 5_000) continue;
-        if (rows.length >= DURATION_REDRAW_MAX_ROWS) return;
-        rows.push(...this.arrangement.rowsOf(p.key, t.id));
+        for (const row of this.arrangement.rowsOf(p.key, t.id)) {
+          if (!this.drawn.isShown(row.id)) continue; // under a collapsed row: drawn when opened
+          if (rows.length >= DURATION_REDRAW_MAX_ROWS) return;
+          rows.push(row);
+        }
       }
     }
     for (const row of rows) this.pendingRows.add(row);
@@ -189,7 +192,7 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     onDidChangeTreeData: this.onDidChangeTreeData,
     getChildren: (element) => {
       const children = this.getChildren(element);
-      if (!this.changesNameRows()) this.drawn.record(element, children);
+      this.drawn.record(element, children);
       return children;
     },
     getTreeItem: (element) => this.getTreeItem(element),
@@ -423,11 +426,16 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
   }
 
   private fire(nodes: Set<ViewNode>): void {
-    if (nodes.size > MAX_TARGETED_REFRESHES) return this.flushAll();
-    for (const node of nodes) {
-      // A row whose task went away is not redrawn: the row above it is (its children changed).
-      const gone = node.kind === 'task' ? !this.model.task(node.processKey, node.taskId) : !this.model.process(node.processKey);
-      if (!gone) this.changeEmitter.fire(node);
+    // Only rows VS Code was given: one it never drew (under a collapsed fold, say) is drawn as
+    // it is when its row above opens. A row whose task went away is not redrawn either: the
+    // row above it is (its children changed).
+    const shown = [...nodes].filter((node) =>
+      this.drawn.isShown(node.id) && (node.kind === 'task' ? this.model.task(node.processKey, node.taskId) : this.model.process(node.processKey)),
+    );
+    if (shown.length > MAX_TARGETED_REFRESHES) return this.flushAll();
+    for (const node of shown) {
+      this.drawn.forget(node); // VS Code asks again for what is below it
+      this.changeEmitter.fire(node);
     }
   }
 }

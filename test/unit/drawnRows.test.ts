@@ -126,4 +126,27 @@ describe('DrawnRows', () => {
     change([task('t30', 't1', same)]);
     assert.deepStrictEqual(plan(), { subtrees: [], rows: [`${row('t1')}>/app/crawler.py:42|fetch_page`] });
   });
+
+  it('tells which rows VS Code was given, until a row above them is redrawn', () => {
+    const same = { site: { file: '/app/crawler.py', line: 42, function: 'run' }, coro: 'fetch_page' };
+    const kids = Array.from({ length: 12 }, (_, i) => task(`t${i + 10}`, 't1', same));
+    load([task('t1', null), ...kids, task('t2', 't1')]);
+    arrangement.configure({ foldThreshold: 10 });
+    draw((n) => n.kind !== 'fold'); // the fold stays collapsed: its tasks were never given
+    assert.ok(drawn.isShown(key) && drawn.isShown(row('t1')) && drawn.isShown(row('t2')));
+    assert.ok(!drawn.isShown(row('t10')), 'a task under a collapsed fold is not shown');
+    const fold = arrangement.children(arrangement.taskNode(key, 't1'))[0];
+    draw(() => false, fold); // the fold opens
+    assert.ok(drawn.isShown(row('t10')));
+    drawn.forget(arrangement.taskNode(key, 't1')); // t1 redrawn: VS Code asks again below it
+    assert.ok(drawn.isShown(row('t1')), 'the row redrawn is still shown');
+    assert.ok(!drawn.isShown(row('t2')) && !drawn.isShown(row('t10')), 'what was below it is asked for again');
+    draw(() => true, arrangement.taskNode(key, 't1'));
+    assert.ok(drawn.isShown(row('t2')) && drawn.isShown(row('t10')));
+    draw(() => false); // the top again: the same processes, recorded once
+    drawn.forget(arrangement.processNode(key));
+    assert.ok(drawn.isShown(key) && !drawn.isShown(row('t1')));
+    drawn.clear();
+    assert.ok(!drawn.isShown(key));
+  });
 });
