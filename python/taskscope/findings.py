@@ -253,11 +253,13 @@ def stuck(time_ms, task_id, name, coro, site, waited, awaiting, waiting_on, wher
     return protocol.event(time_ms, STUCK, text, task_id, site, evidence)
 
 
-def loop_blocked(time_ms, task_id, name, coro, blocked, loop_id, thread, stack, blocking):
+def loop_blocked(time_ms, task_id, name, coro, blocked, loop_id, thread, stack, blocking, created=None):
     where = "in %s (%s)" % (blocking["function"], place(blocking)) if blocking else "(no Python frame)"
     running = ", running %s" % describe(name, coro).replace("Task ", "task ", 1) if task_id or name else ""
     text = "The event loop (%s) has been blocked for %.2f s so far %s%s" % (thread or loop_id, blocked, where, running)
     evidence = {"blockedMs": int(blocked * 1000), "loop": loop_id, "stack": stack}
     if blocking:
         evidence["blocking"] = blocking
+    if created:
+        evidence["created"] = created  # where the running task was created
     return protocol.event(time_ms, LOOP_BLOCKED, text, task_id, blocking, evidence)

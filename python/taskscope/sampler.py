@@ -1586,7 +1586,8 @@ class Sampler:
         frames.reverse()
         lr = blocked.loop
         self._emit(findings.loop_blocked(_ms(now), ref.id if ref is not None else None, name, coro, blocked.seconds,
-                                         lr.id, lr.thread_name, frames, blocking))
+                                         lr.id, lr.thread_name, frames, blocking,
+                                         self._site(ref) if ref is not None else None))
 
     def _discover(self, now):
         ws = _weak_all_tasks()

@@ -1,12 +1,13 @@
 /**
  * Runtime findings in the editor: one diagnostic per finding at the line that created the
- * task (source "TaskScope"), with related information for the other places that matter; and
- * for a blocked event loop, a mark in the gutter at the blocking line with a hover that says
- * for how long and in which task.
+ * task (source "TaskScope"; a blocked loop's when the running task's creation is known, else
+ * the blocking line), with related information for the other places that matter; and for a
+ * blocked event loop, a mark in the gutter at the blocking line with a hover that says for
+ * how long and in which task.
  */
 
 import * as vscode from 'vscode';
-import { Finding, FindingStore, findingTitle } from '../model/findings';
+import { Finding, FindingStore, findingTitle, placeOf } from '../model/findings';
 import { formatDuration } from '../views/taskTreeProvider';
 
 const SEVERITY: Record<string, vscode.DiagnosticSeverity> = {
@@ -26,10 +27,11 @@ function lineRange(line: number): vscode.Range {
 }
 
 export function diagnosticFor(finding: Finding): vscode.Diagnostic | undefined {
-  if (!finding.site) return undefined;
+  const place = placeOf(finding);
+  if (!place) return undefined;
   const repeat = finding.count > 1 ? ` (seen ${finding.count} times)` : '';
   const diagnostic = new vscode.Diagnostic(
-    lineRange(finding.site.line),
+    lineRange(place.line),
     `${findingTitle(finding.kind)}: ${finding.message}${repeat}`,
     SEVERITY[finding.kind] ?? vscode.DiagnosticSeverity.Information,
   );
@@ -71,9 +73,10 @@ export class FindingDiagnostics implements vscode.Disposable {
     const byFile = new Map<string, vscode.Diagnostic[]>();
     for (const finding of this.store.all()) {
       const diagnostic = diagnosticFor(finding);
-      if (!diagnostic || !finding.site) continue;
-      let list = byFile.get(finding.site.file);
-      if (!list) byFile.set(finding.site.file, (list = []));
+      const place = placeOf(finding);
+      if (!diagnostic || !place) continue;
+      let list = byFile.get(place.file);
+      if (!list) byFile.set(place.file, (list = []));
       list.push(diagnostic);
     }
     this.collection.clear();

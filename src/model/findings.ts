@@ -88,6 +88,11 @@ function framesOf(value: unknown): Frame[] {
  */
 export function withTaskEvidence(event: EventMessage, task: TaskRecord | undefined): EventMessage {
   const evidence = event.evidence ?? {};
+  if (event.kind === 'loop-blocked') {
+    // Where the running task was created (a recording of an older agent did not send it).
+    if (!task?.site || evidence.created !== undefined) return event;
+    return { ...event, evidence: { ...evidence, created: task.site } };
+  }
   if (!task || task.state !== 'pending' || !task.awaiting?.length || evidence.awaiting !== undefined) return event;
   return { ...event, evidence: { ...evidence, awaiting: task.awaiting } };
 }
@@ -104,6 +109,8 @@ export function relatedPlaces(event: EventMessage): RelatedPlace[] {
   if (raised) out.push({ frame: raised, note: `where ${String(evidence.type ?? 'the exception')} was raised` });
   const blocking = frameOf(evidence.blocking);
   if (blocking && event.kind === 'loop-blocked') {
+    // At the running task's creation (see `placeOf`), the first place is where it blocked.
+    if (frameOf(evidence.created)) out.push({ frame: blocking, note: 'where the loop was blocked' });
     const stack = framesOf(evidence.stack);
     const innermost = stack[stack.length - 1];
     const same = (a: Frame, b: Frame) => a.file === b.file && a.line === b.line;
@@ -115,6 +122,16 @@ export function relatedPlaces(event: EventMessage): RelatedPlace[] {
     }
   }
   return out;
+}
+
+/**
+ * Where a finding's diagnostic goes: the line that created its task. A blocked loop's finding
+ * names the blocking line as its site (its gutter mark goes there, and repeats are counted by
+ * it); its diagnostic goes to where the running task was created, when that is known.
+ */
+export function placeOf(finding: Pick<Finding, 'kind' | 'site' | 'evidence'>): Frame | undefined {
+  if (finding.kind === 'loop-blocked') return frameOf(finding.evidence.created) ?? finding.site;
+  return finding.site;
 }
 
 export class FindingStore {

@@ -161,6 +161,7 @@ class FindingsOnPrograms(unittest.TestCase):
         expected = [("sleeper", "sleeps", "parse"), ("spinner", "spins", "spin")]
         if self.CALLBACKS_SEEN:
             expected.append((None, "callback", "callback"))
+        created = {"sleeper": "makes-sleeper", "spinner": "makes-spinner"}
         self.assertEqual(len(events), len(expected), [e["message"] for e in events])
         loop = [t for t in run.conn.tasks.values() if t["coro"] == "main"][0]["loop"]
         for event, (task, marker, function) in zip(events, expected):
@@ -170,6 +171,11 @@ class FindingsOnPrograms(unittest.TestCase):
                 self.assertEqual(event["site"], blocking)
                 evidence = event["evidence"]
                 self.assertEqual(evidence["blocking"], blocking)
+                if task:  # where the running task was created; a plain callback has no such place
+                    self.assertEqual({k: evidence["created"][k] for k in ("file", "line", "function")},
+                                     {k: v for k, v in site("blocks_loop.py", created[task], "main").items() if k != "user"})
+                else:
+                    self.assertNotIn("created", evidence)
                 self.assertEqual(evidence["stack"][-1], blocking)  # innermost last
                 self.assertEqual(evidence["loop"], loop)
                 # Told while still blocked: less than the whole 1 s block had passed.

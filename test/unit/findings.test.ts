@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { FindingsChange, FindingStore, relatedPlaces, withTaskEvidence } from '../../src/model/findings';
+import { FindingsChange, FindingStore, placeOf, relatedPlaces, withTaskEvidence } from '../../src/model/findings';
 import type { EventMessage, TaskRecord } from '../../src/protocol/messages';
 
 const site = { file: '/app/crawler.py', line: 52, function: 'start', user: true };
@@ -94,6 +94,25 @@ describe('FindingStore', () => {
       { frame: { file: '/app/app.py', line: 20, function: 'handler' }, note: 'called from' },
     ]);
     assert.deepStrictEqual(relatedPlaces(event({ evidence: { awaiting: 'garbage', traceback: [1, null] } })), []);
+    // With where the running task was created, the diagnostic goes there: the blocking line comes first.
+    const created = { file: '/app/main.py', line: 30, function: 'main' };
+    assert.deepStrictEqual(relatedPlaces(event({ kind: 'loop-blocked', evidence: { blocking: helper, stack: [caller, helper], created } })), [
+      { frame: { file: '/app/app.py', line: 8, function: 'parse' }, note: 'where the loop was blocked' },
+      { frame: { file: '/app/app.py', line: 20, function: 'handler' }, note: 'called from' },
+    ]);
+  });
+
+  it('puts a blocked loop\'s diagnostic where the running task was created, else at the blocking line', () => {
+    const blocking = { file: '/app/app.py', line: 8, function: 'parse' };
+    const created = { file: '/app/main.py', line: 30, function: 'main' };
+    assert.deepStrictEqual(placeOf({ kind: 'loop-blocked', site: blocking, evidence: { blocking, created } }), created);
+    assert.deepStrictEqual(placeOf({ kind: 'loop-blocked', site: blocking, evidence: { blocking } }), blocking, 'a plain callback: no task');
+    assert.deepStrictEqual(placeOf({ kind: 'stuck', site: created, evidence: { created: blocking } }), created, 'other kinds: their site');
+    // A recording of an agent that did not send it: taken from the running task's record.
+    const record = { id: 't2', name: 'w', coro: 'w', state: 'running' as const, parent: null, loop: 'l1', created: 1, site: { ...created, user: true } };
+    const blocked = event({ kind: 'loop-blocked', task: 't2', site: blocking, evidence: { blocking } });
+    assert.deepStrictEqual(withTaskEvidence(blocked, record).evidence?.created, record.site);
+    assert.strictEqual(withTaskEvidence(blocked, undefined), blocked);
   });
 
   it('takes where a pending task waits from its record when the agent did not send it', () => {

@@ -59,10 +59,16 @@ describe('Findings', function () {
     assert.strictEqual(fire.range.start.line, 14);
     assert.strictEqual(fire.severity, vscode.DiagnosticSeverity.Warning);
     assert.match(fire.message, /^Fire-and-forget task: Task 'leaf' .*\(seen 2 times\)$/);
+    // A blocked loop: at the line that created the running task (branch, line 20), the blocking
+    // line (8) first among the related places (the recording's agent did not send the creation
+    // site: it comes from the task's record).
     const blocked = diagnostics.find((d) => d.code === 'loop-blocked')!;
-    assert.strictEqual(blocked.range.start.line, 7);
-    assert.strictEqual(blocked.relatedInformation?.[0].location.uri.fsPath, '/usr/lib/python3.11/time.py');
-    assert.match(blocked.relatedInformation![0].message, /innermost frame while blocked/);
+    assert.strictEqual(blocked.range.start.line, 19);
+    assert.strictEqual(blocked.relatedInformation?.[0].location.uri.fsPath, program.fsPath);
+    assert.strictEqual(blocked.relatedInformation?.[0].location.range.start.line, 7);
+    assert.match(blocked.relatedInformation![0].message, /^where the loop was blocked: leaf$/);
+    assert.strictEqual(blocked.relatedInformation?.[1].location.uri.fsPath, '/usr/lib/python3.11/time.py');
+    assert.match(blocked.relatedInformation![1].message, /innermost frame while blocked/);
   });
 
   it('groups findings by kind with counts in the Findings view, and marks the task in the Tasks view', async () => {

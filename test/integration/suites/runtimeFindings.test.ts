@@ -1,6 +1,6 @@
 // Each of the six runtime findings, made by a real program under the real agent, reaches the
 // Problems panel's data (vscode.languages.getDiagnostics): at the line that created the task
-// (for a blocked loop: the blocking line), source "TaskScope", with the related places that
+// (for a blocked loop: the running task's; a plain callback's, at the blocking line), source "TaskScope", with the related places that
 // matter. The programs are the agent tests' fixtures (test/fixtures/programs), run at once.
 import * as assert from 'assert';
 import * as cp from 'child_process';
@@ -130,15 +130,21 @@ describe('Findings from real programs', function () {
     assert.deepStrictEqual(related(d), [`stuck_task.py:${line('stuck_task.py', 'stuck')} where it waits: wait_for_event`]);
   });
 
-  it('loop-blocked: at each blocking line, pointing to the program\'s calls that led there; the gutter hover names the task', async () => {
+  it('loop-blocked: at the running task\'s creation, pointing to the blocking line and the calls that led there; a callback at its blocking line; the gutter marks each blocking line, its hover naming the task', async () => {
     const found = await diagnostics('blocks_loop.py', 'loop-blocked', 3);
     assert.deepStrictEqual(
       found.map((d) => d.range.start.line + 1),
-      [line('blocks_loop.py', 'sleeps'), line('blocks_loop.py', 'spins'), line('blocks_loop.py', 'callback')],
+      [line('blocks_loop.py', 'callback'), line('blocks_loop.py', 'makes-sleeper'), line('blocks_loop.py', 'makes-spinner')],
     );
-    const [sleeps, spins] = found;
-    assert.deepStrictEqual(related(sleeps), [`blocks_loop.py:${line('blocks_loop.py', 'calls-parse')} called from: sleeper`]);
-    assert.deepStrictEqual(related(spins), [`blocks_loop.py:${line('blocks_loop.py', '    spin()', true)} called from: spinner`]);
+    const [, sleeps, spins] = found;
+    assert.deepStrictEqual(related(sleeps), [
+      `blocks_loop.py:${line('blocks_loop.py', 'sleeps')} where the loop was blocked: parse`,
+      `blocks_loop.py:${line('blocks_loop.py', 'calls-parse')} called from: sleeper`,
+    ]);
+    assert.deepStrictEqual(related(spins), [
+      `blocks_loop.py:${line('blocks_loop.py', 'spins')} where the loop was blocked: spin`,
+      `blocks_loop.py:${line('blocks_loop.py', '    spin()', true)} called from: spinner`,
+    ]);
     await vscode.window.showTextDocument(vscode.Uri.file(file('blocks_loop.py')));
     const marks = await until('the gutter marks', () => {
       const m = api.blockedMarks(vscode.Uri.file(file('blocks_loop.py')));
