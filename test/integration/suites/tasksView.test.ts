@@ -197,7 +197,9 @@ describe('Tasks view, live', function () {
     const leaf = api.tasksView.getChildren(branch)[0] as { processKey: string; taskId: string };
     // Cancelling the branch would cancel what it waits on: the gather of both leaves.
     const branchTask = branch as { processKey: string; taskId: string };
-    assert.ok(Array.isArray(api.cancelledWith(branchTask.processKey, branchTask.taskId)));
+    const leafIds = api.tasksView.getChildren(branch).map((n) => (n as { taskId: string }).taskId);
+    assert.deepStrictEqual([...api.cancelledWith(branchTask.processKey, branchTask.taskId)].sort(), [...leafIds].sort());
+    assert.deepStrictEqual(api.cancelledWith(leaf.processKey, leaf.taskId), [], 'a leaf waits on no task');
     // Arranged flat, with its sibling selected: the live update redraws the cancelled task's
     // row alone, and the selection stays; so it does through a redraw of every row (a filter).
     const sibling = api.tasksView.getChildren(branch)[1] as { processKey: string; taskId: string; id?: string };
