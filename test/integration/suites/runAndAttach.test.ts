@@ -269,6 +269,10 @@ describe('Run and attach', function () {
       }
       await until('both short programs exited', () => api.model.processes().filter((p) => p.argv[0] === short && p.status === 'exited').length >= 2);
       const running = await until('the long program', () => connectedWithArgv(program));
+      // Each exited row says so, with its exit code (hello_tasks.py ends normally).
+      for (const p of api.model.processes().filter((x) => x.argv[0] === short && x.status === 'exited')) {
+        assert.match(String(api.tasksView.getTreeItem(api.tasksView.processNode(p.key)).description), /^pid \d+ · Python \S+ · exited \(code 0\)$/);
+      }
       const removed = (await vscode.commands.executeCommand('taskscope.removeExitedProcesses')) as number;
       assert.ok(removed >= 2, `removed ${removed}`);
       assert.deepStrictEqual(api.model.processes().filter((p) => p.status === 'exited').map((p) => p.title), []);

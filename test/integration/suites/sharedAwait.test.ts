@@ -88,4 +88,26 @@ describe('Tasks view by awaiter, a task that two tasks await', function () {
       listener.dispose();
     }
   });
+
+  it('shows a TaskGroup that a task waits on as a node of its own, its tasks under it', async () => {
+    await vscode.window.showTextDocument(workspaceFile('task_group.py'));
+    const result = (await vscode.commands.executeCommand('taskscope.runFile')) as { terminal: vscode.Terminal };
+    const groupTerminal = result.terminal;
+    try {
+      const groupProcess = await until('the process row', () =>
+        api.tasksView.getChildren().find((n) => label(api, n) === 'task_group.py' && /\bconnected\b/.test(String(api.tasksView.getTreeItem(n).contextValue))),
+      );
+      const group = await until('a TaskGroup node under main', () => {
+        const [main] = api.tasksView.getChildren(groupProcess);
+        const join = main ? api.tasksView.getChildren(main).find((n) => n.kind === 'join') : undefined;
+        return join && api.tasksView.getChildren(join).length === 2 ? join : undefined;
+      });
+      assert.match(String(api.tasksView.getTreeItem(group).label), /TaskGroup/);
+      assert.strictEqual(api.tasksView.getTreeItem(group).description, '2 tasks');
+      assert.deepStrictEqual(api.tasksView.getChildren(group).map((n) => label(api, n)), ['member-0', 'member-1']);
+      await api.reveal(api.tasksView.getChildren(group)[1]); // VS Code draws and selects it
+    } finally {
+      groupTerminal.dispose();
+    }
+  });
 });
