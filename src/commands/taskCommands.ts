@@ -139,7 +139,7 @@ export class TaskCommands {
   }
 }
 
-export async function openFrame(frame: Frame, log?: Log): Promise<vscode.TextEditor | undefined> {
+export async function openFrame(frame: Frame, log: Log): Promise<vscode.TextEditor | undefined> {
   const line = Math.max(frame.line - 1, 0);
   try {
     return await vscode.window.showTextDocument(vscode.Uri.file(frame.file), {
@@ -147,9 +147,7 @@ export async function openFrame(frame: Frame, log?: Log): Promise<vscode.TextEdi
       preserveFocus: false,
     });
   } catch (e) {
-    const message = `TaskScope: cannot open ${frame.file}: ${(e as Error).message}`;
-    if (log) void log.notifyWarning(message);
-    else void vscode.window.showWarningMessage(message);
+    void log.notifyWarning(`TaskScope: cannot open ${frame.file}: ${(e as Error).message}`);
     return undefined;
   }
 }

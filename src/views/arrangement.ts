@@ -108,7 +108,7 @@ export function siteKey(task: TaskRecord): string {
 
 /** What folds siblings together: the creation site and the coroutine. */
 function foldKey(task: TaskRecord): string {
-  return task.site ? `${task.site.file}:${task.site.line}|${task.coro}` : `|${task.coro}`;
+  return `${siteKey(task)}|${task.coro}`;
 }
 
 /** Per-process facts that cost a pass over all tasks; rebuilt only after the process changes. */
