@@ -100,9 +100,13 @@ def run_finishing(env, via="cli", gone=None):
                 ids = {}
 
                 def finished():
-                    for t in conn.tasks.values():
-                        if t["name"] in FINISHED and t["state"] in ("cancelled", "failed"):
-                            ids[t["name"]] = t["id"]
+                    # Every record sent, not the picture now: with a short history a task's
+                    # end and its removal can both arrive before this thread looks.
+                    for m in conn.messages:
+                        records = m["tasks"] if m["type"] == "snapshot" else m.get("upsert", ())
+                        for t in records:
+                            if t["name"] in FINISHED and t["state"] in ("cancelled", "failed"):
+                                ids[t["name"]] = t["id"]
                     return len(ids) == len(FINISHED)
 
                 ext.wait(finished, what="both tasks seen finished")
