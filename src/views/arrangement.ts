@@ -1,7 +1,10 @@
 /**
  * How the Tasks view arranges a process's tasks: by creator (who created whom), by awaiter
  * (who waits on whom, with gathers and TaskGroups as nodes of their own), or flat. Siblings
- * that share a creation site fold into one row past a threshold, so 100k tasks stay readable.
+ * that share a creation site fold into one row past a threshold, so 100k tasks stay readable;
+ * a fold of more tasks than a part holds opens onto parts of it (tasks 1–1000, 1001–2000, …,
+ * oldest first), as the debugger shows a long array in ranges, so that VS Code is never handed
+ * 100k rows at once.
  * A filter keeps matching tasks and the path to them; finished tasks can be hidden (their
  * live children move up to the nearest shown ancestor).
  *
@@ -56,7 +59,10 @@ export interface TaskNode extends Placement {
   cycle?: boolean;
 }
 
-/** Siblings with the same creation site and coroutine, folded into one row. */
+/**
+ * Siblings with the same creation site and coroutine, folded into one row; or a part of such a
+ * row (`offset` set), when it holds more tasks than a part.
+ */
 export interface FoldNode extends Placement {
   readonly kind: 'fold';
   readonly id: string;
@@ -67,6 +73,10 @@ export interface FoldNode extends Placement {
   readonly siteKey: string;
   coro: string;
   taskIds: string[];
+  /** A part of a fold: how many of the fold's tasks come before its own (fixed by its id). */
+  readonly offset?: number;
+  /** A part of a fold: how many tasks its parts hold together. */
+  total?: number;
 }
 
 /** In the awaiter arrangement: a gather, wait() or TaskGroup that a task waits on. */
@@ -91,9 +101,14 @@ export interface ArrangeOptions {
   filter: string;
   /** Fold siblings that share a creation site when there are at least this many (0: never). */
   foldThreshold: number;
+  /** A fold of more tasks than this opens onto parts of this many (0: never). */
+  foldPartSize: number;
 }
 
-export const DEFAULT_OPTIONS: ArrangeOptions = { arrangement: 'creator', hideFinished: false, filter: '', foldThreshold: 10 };
+/** How many tasks a part of a large fold holds: rows VS Code draws at once without a pause. */
+export const FOLD_PART_SIZE = 1000;
+
+export const DEFAULT_OPTIONS: ArrangeOptions = { arrangement: 'creator', hideFinished: false, filter: '', foldThreshold: 10, foldPartSize: FOLD_PART_SIZE };
 
 const FINISHED = new Set(['done', 'cancelled', 'failed']);
 const JOIN_KINDS = new Set<WaitKind>(['gather', 'taskgroup', 'wait']);
@@ -216,10 +231,11 @@ export class TaskArrangement {
       case 'task':
         return node.cycle ? [] : this.fold(node, this.taskChildren(node));
       case 'fold': {
-        if (this.options.hideFinished || this.options.filter) return this.shown(node.processKey, this.tasks(node.processKey, node.taskIds)).map((t) => this.place(node, t.id));
-        // One pass (a fold may hold 100k tasks): those the agent still reports.
-        const rows: ViewNode[] = [];
-        for (const id of node.taskIds) if (this.model.task(node.processKey, id)) rows.push(this.place(node, id));
+        const ids = this.foldedTasks(node);
+        const size = this.options.foldPartSize;
+        if (node.offset === undefined && size > 0 && ids.length > size) return this.parts(node, ids, size);
+        const rows: ViewNode[] = new Array(ids.length);
+        for (let i = 0; i < ids.length; i++) rows[i] = this.place(node, ids[i]);
         return rows;
       }
       case 'join':
@@ -237,17 +253,21 @@ export class TaskArrangement {
     return above ?? processRow;
   }
 
-  /** The number of tasks a row stands for (itself, or the tasks folded into it). */
+  /** The number of tasks a row stands for (the tasks folded into it, or into its part of a fold). */
   countOf(node: FoldNode | JoinNode): number {
     return node.taskIds.length;
   }
 
   private findParent(node: ViewNode): ViewNode | undefined {
     // Walk down from the process: rows are few levels deep, and this runs only for reveal.
+    const chain = node.kind === 'task' ? this.chainOf(node) : undefined;
     const search = (from: ViewNode, depth: number): ViewNode | undefined => {
       if (depth > 64) return undefined;
       for (const child of this.children(from)) {
         if (child === node) return from;
+        // A fold (or a part of one) leads to a task only if it holds the task or one above it:
+        // `children` just brought its tasks up to date. Of a fold's 100 parts, one is searched.
+        if (child.kind === 'fold' && chain && !child.taskIds.some((id) => chain.has(id))) continue;
         if (child.kind !== 'task' || this.isAncestorCandidate(child, node)) {
           const found = search(child, depth + 1);
           if (found) return found;
@@ -256,6 +276,30 @@ export class TaskArrangement {
       return undefined;
     };
     return search(this.processNode(node.processKey), 0);
+  }
+
+  /**
+   * The task of a row at its first place and the tasks its place is below (its creators by
+   * creator; the first places above it by awaiter): a fold that holds none of them does not
+   * lead to it.
+   */
+  private chainOf(row: TaskNode): Set<string> {
+    const chain = new Set<string>([row.taskId]);
+    switch (this.options.arrangement) {
+      case 'creator':
+        let task = this.model.task(row.processKey, row.taskId);
+        for (let i = 0; task?.parent && i < 256; i++) {
+          chain.add(task.parent);
+          task = this.model.task(row.processKey, task.parent);
+        }
+        break;
+      case 'awaiter':
+        for (const id of this.pathOf(row)) chain.add(id);
+        break;
+      case 'flat':
+        break;
+    }
+    return chain;
   }
 
   private isAncestorCandidate(row: TaskNode, target: ViewNode): boolean {
@@ -511,6 +555,37 @@ export class TaskArrangement {
       }
     }
     return out;
+  }
+
+  /** The tasks of a fold (or of a part of one) that are shown now, in the fold's order. */
+  private foldedTasks(node: FoldNode): string[] {
+    if (this.options.hideFinished || this.options.filter) return this.shown(node.processKey, this.tasks(node.processKey, node.taskIds)).map((t) => t.id);
+    // One pass (a fold may hold 100k tasks): those the agent still reports.
+    const known = this.model.taskMap(node.processKey);
+    if (!known) return [];
+    const ids: string[] = [];
+    for (const id of node.taskIds) if (known.has(id)) ids.push(id);
+    return ids;
+  }
+
+  /**
+   * The parts a large fold opens onto, `size` tasks each in the fold's order. A part's id is
+   * its number, so an open part stays open; the tasks in it move up as older ones go.
+   */
+  private parts(fold: FoldNode, ids: string[], size: number): FoldNode[] {
+    const parts: FoldNode[] = [];
+    for (let offset = 0; offset < ids.length; offset += size) {
+      const id = `${fold.id}#${offset / size + 1}`;
+      const part = this.node<FoldNode>(id, () => ({
+        kind: 'fold', id, processKey: fold.processKey, anchor: fold.anchor, siteKey: fold.siteKey, coro: fold.coro, taskIds: [], offset, scope: fold.scope, via: fold,
+      }));
+      part.coro = fold.coro;
+      part.path = fold.path;
+      part.taskIds = ids.slice(offset, offset + size);
+      part.total = ids.length;
+      parts.push(part);
+    }
+    return parts;
   }
 
   private allTasks(processKey: string): TaskRecord[] {

@@ -155,8 +155,28 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     this.schedule();
   }
 
-  /** Set by the view's owner: whether the Tasks view is on screen. */
-  visible = true;
+  private onScreen = true;
+  /** Rows changed while the view was hidden: it is drawn whole when it shows again. */
+  private changedWhileHidden = false;
+
+  /** Whether the Tasks view is on screen (set by the view's owner). */
+  get visible(): boolean {
+    return this.onScreen;
+  }
+
+  /**
+   * Hidden, the view is not redrawn row by row: the workbench keeps a hidden view's refreshes
+   * for when it shows, and then a refresh of a row it has not made yet fails there ("Data tree
+   * node not found") and can leave a reveal undone. It is drawn whole when it shows again.
+   */
+  set visible(value: boolean) {
+    const shows = value && !this.onScreen;
+    this.onScreen = value;
+    if (shows && this.changedWhileHidden) {
+      this.changedWhileHidden = false;
+      this.flushAll();
+    }
+  }
 
   /** Redraws the rows of tasks that wait, so "· 15 s" moves on; skipped for huge or hidden trees. */
   private redrawDurations(): void {
@@ -323,6 +343,14 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
   }
 
   private foldItem(node: FoldNode): vscode.TreeItem {
+    if (node.offset !== undefined) {
+      // A part of a large fold: which of its tasks, oldest first (the fold's row says the rest).
+      const item = new vscode.TreeItem(`tasks ${node.offset + 1}–${node.offset + node.taskIds.length}`, vscode.TreeItemCollapsibleState.Collapsed);
+      item.id = node.id;
+      item.iconPath = new vscode.ThemeIcon('list-ordered');
+      item.contextValue = 'foldPart';
+      return item;
+    }
     const item = new vscode.TreeItem(`×${node.taskIds.length} ${node.coro}`, vscode.TreeItemCollapsibleState.Collapsed);
     item.id = node.id;
     const [file, line] = splitSite(node.siteKey);
@@ -339,7 +367,10 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
       const state = this.model.task(node.processKey, id)?.state ?? 'gone';
       counts.set(state, (counts.get(state) ?? 0) + 1);
     }
-    return `${node.taskIds.length} tasks running ${node.coro}, created at ${node.siteKey || 'an unknown place'}\n` +
+    const what = node.offset === undefined
+      ? `${node.taskIds.length} tasks`
+      : `Tasks ${node.offset + 1}–${node.offset + node.taskIds.length} (oldest first) of the ${node.total}`;
+    return `${what} running ${node.coro}, created at ${node.siteKey || 'an unknown place'}\n` +
       [...counts].map(([s, n]) => `${n} ${s}`).join(', ');
   }
 
@@ -418,6 +449,7 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
 
   private flushAll(): void {
     this.pendingAll = false;
+    this.changedWhileHidden = false;
     this.pendingRows = new Set();
     this.pendingStructure = new Set();
     this.pendingCompare = new Set();
@@ -426,6 +458,10 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
   }
 
   private fire(nodes: Set<ViewNode>): void {
+    if (!this.onScreen) {
+      if (nodes.size) this.changedWhileHidden = true;
+      return;
+    }
     // Only rows VS Code was given: one it never drew (under a collapsed fold, say) is drawn as
     // it is when its row above opens. A row whose task went away is not redrawn either: the
     // row above it is (its children changed).

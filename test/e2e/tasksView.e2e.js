@@ -345,6 +345,67 @@ async function runE2E({ log = console.log, updateScreenshot = false, timeoutMs =
           rows.some((r) => (r.querySelector('.label-name')?.textContent || '').trim() === wanted && !!r.querySelector('.codicon-circle-slash, .codicon-pass')), STEADY_TASK), 15000);
       await checks.screenshot('cancelled', { readme: false });
     });
+    await checks.check('a folded row opened and selected by hand stays open and selected while its count and its tasks change', async () => {
+      // The crawler's own server handles each request in a task: they fold into one row
+      // ("×54 serve_page") whose count changes at every update, its id staying the same.
+      const FOLD = /^×\d+ serve_page$/;
+      // The row's state, a point to click on its label and on its twistie, and the labels of the
+      // rows below it, as drawn now (null: not drawn).
+      const drawn = () =>
+        pane.locator('.monaco-list-row').evaluateAll((rows, source) => {
+          const wanted = new RegExp(source);
+          const text = (r) => (r.querySelector('.label-name')?.textContent || '').trim();
+          const i = rows.findIndex((r) => wanted.test(text(r)));
+          if (i < 0) return null;
+          const level = Number(rows[i].getAttribute('aria-level'));
+          const below = [];
+          for (const r of rows.slice(i + 1)) {
+            if (Number(r.getAttribute('aria-level')) <= level) break;
+            below.push(text(r));
+          }
+          const centre = (el) => {
+            const b = el?.getBoundingClientRect();
+            return b && b.width ? { x: b.left + Math.min(b.width / 2, 40), y: b.top + b.height / 2 } : null;
+          };
+          return {
+            label: text(rows[i]),
+            expanded: rows[i].getAttribute('aria-expanded'),
+            selected: rows[i].getAttribute('aria-selected'),
+            below,
+            point: centre(rows[i].querySelector('.label-name')),
+            twistie: centre(rows[i].querySelector('.monaco-tl-twistie')),
+          };
+        }, FOLD.source);
+      const first = await until('a visible row "×N serve_page"', async () => (await drawn())?.point && drawn(), 20000);
+      await page.mouse.click(first.point.x, first.point.y); // selects it (and may open it)
+      await until('the folded row selected and open, its tasks below it', async () => {
+        const now = await drawn();
+        if (!now) throw new Error('no "×N serve_page" row');
+        if (now.selected !== 'true' && now.point) await page.mouse.click(now.point.x, now.point.y);
+        else if (now.expanded === 'false' && now.twistie) await page.mouse.click(now.twistie.x, now.twistie.y);
+        else if (now.expanded === 'true' && now.below.length > 0) return true;
+        await proc.sleep(500);
+        return false;
+      }, 20000);
+      // Requests come and go: the count in the row's label and the rows below it change while
+      // it stays open and selected.
+      const start = await drawn();
+      const seen = [];
+      const deadline = Date.now() + 6000;
+      let changed = false;
+      while (Date.now() < deadline) {
+        const now = await drawn();
+        seen.push(now ? `${now.label} ${now.expanded}/${now.selected}` : 'gone');
+        if (!now || now.expanded !== 'true' || now.selected !== 'true') {
+          throw new Error(`the folded row did not stay open and selected: ${seen.join(', ')}`);
+        }
+        changed ||= now.label !== start.label || now.below.join('\n') !== start.below.join('\n');
+        await proc.sleep(250);
+      }
+      if (!changed) throw new Error(`neither "${start.label}" nor the rows below it changed in 6 s`);
+      log(`       ${seen.length} looks in 6 s, open and selected in each: ${seen[0]} … ${seen[seen.length - 1]}`);
+      await checks.screenshot('fold-open', { readme: false });
+    });
   };
 
   try {

@@ -82,6 +82,45 @@ describe('TaskArrangement', () => {
     assert.strictEqual(under('t1').length, 13);
   });
 
+  it('a fold of more tasks than a part opens onto parts, oldest first, that keep their ids', () => {
+    const same = { site: { file: '/app/crawler.py', line: 42, function: 'run' }, coro: 'fetch_page' };
+    const kids = Array.from({ length: 25 }, (_, i) => task(`t${i + 10}`, 't1', same));
+    load([task('t1', null), ...kids, task('t99', 't34')]);
+    arrangement.configure({ foldThreshold: 10, foldPartSize: 10 });
+    const [fold] = under('t1') as FoldNode[];
+    assert.strictEqual(fold.taskIds.length, 25);
+    const parts = arrangement.children(fold) as FoldNode[];
+    assert.deepStrictEqual(parts.map((p) => [p.kind, p.offset, p.taskIds.length, p.total]), [['fold', 0, 10, 25], ['fold', 10, 10, 25], ['fold', 20, 5, 25]]);
+    assert.deepStrictEqual(parts.flatMap((p) => names(arrangement, arrangement.children(p))), kids.map((k) => k.id));
+    assert.deepStrictEqual(arrangement.children(parts[0]).map((r) => r.kind), Array(10).fill('task'), 'a part does not open onto parts');
+    assert.strictEqual(new Set(parts.map((p) => p.id)).size, 3);
+    // reveal: from a task in the last part up to the process
+    const last = arrangement.taskNode(key, 't34');
+    assert.strictEqual(arrangement.parent(last), parts[2]);
+    assert.strictEqual(arrangement.parent(parts[2]), fold);
+    assert.strictEqual(arrangement.parent(fold), arrangement.taskNode(key, 't1'));
+    assert.strictEqual(arrangement.parent(arrangement.taskNode(key, 't99')), last, 'a task that one in a part created');
+
+    // Five of the oldest go: the others move up, and the parts that stay are the same rows.
+    model.applyDelta(key, { type: 'delta', seq: 2, time: 1, upsert: [], remove: kids.slice(0, 5).map((k) => k.id) });
+    arrangement.invalidate(key);
+    const [foldAfter] = under('t1') as FoldNode[];
+    const partsAfter = arrangement.children(foldAfter) as FoldNode[];
+    assert.deepStrictEqual(partsAfter, parts.slice(0, 2), 'the same two part rows');
+    assert.deepStrictEqual(names(arrangement, arrangement.children(partsAfter[0])), kids.slice(5, 15).map((k) => k.id));
+    assert.deepStrictEqual(names(arrangement, arrangement.children(partsAfter[1])), kids.slice(15).map((k) => k.id));
+
+    // Filtered, the parts hold the tasks shown only; with parts off, the fold opens onto its tasks.
+    model.applyDelta(key, { type: 'delta', seq: 3, time: 2, upsert: kids.slice(5, 17).map((k) => ({ ...k, name: `match-${k.id}` })), remove: [] });
+    arrangement.configure({ filter: 'match-' });
+    const [filtered] = under('t1') as FoldNode[];
+    const filteredParts = arrangement.children(filtered) as FoldNode[];
+    assert.deepStrictEqual(filteredParts.map((p) => [p.offset, p.total]), [[0, 12], [10, 12]]);
+    assert.deepStrictEqual(names(arrangement, arrangement.children(filteredParts[1])), ['t25', 't26']);
+    arrangement.configure({ filter: '', foldPartSize: 0 });
+    assert.deepStrictEqual(names(arrangement, arrangement.children(under('t1')[0])), kids.slice(5).map((k) => k.id));
+  });
+
   it('flat: every task at the top, no nesting', () => {
     load([task('t1', null), task('t2', 't1'), task('t3', 't2')]);
     arrangement.configure({ arrangement: 'flat' });
@@ -243,6 +282,34 @@ describe('TaskArrangement', () => {
       }
       assert.deepStrictEqual(chain, ['task', 'fold', 'join', 'task', 'process']);
     }
+  });
+
+  it('by awaiter: the parts of a fold in a gather two tasks wait on have ids of their own, and lead up to the process', () => {
+    const same = { site: { file: '/app/app.py', line: 9, function: 'f' }, coro: 'fetch' };
+    const kids = Array.from({ length: 5 }, (_, i) => task(`t${i + 10}`, 't1', same));
+    const gather = { kind: 'gather' as const, tasks: kids.map((k) => k.id), label: 'gather' };
+    kids[4] = { ...kids[4], waitingOn: { kind: 'task', tasks: ['t50'] } };
+    load([task('t1', null, { waitingOn: gather }), task('t2', null, { waitingOn: gather }), ...kids, task('t50', 't14')]);
+    arrangement.configure({ arrangement: 'awaiter', foldThreshold: 2, foldPartSize: 2 });
+    const rows = allRows();
+    assertUniqueIds(rows);
+    const parts = rows.filter((r): r is FoldNode => r.kind === 'fold' && r.offset !== undefined);
+    assert.deepStrictEqual(parts.map((p) => p.taskIds.length), [2, 2, 1, 2, 2, 1], 'three parts under each gather');
+    const placed = rows.filter((r): r is TaskNode => r.kind === 'task' && r.taskId === 't14');
+    assert.strictEqual(placed.length, 2);
+    assert.deepStrictEqual(placed.map((r) => Boolean(r.alias)).sort(), [false, true], 'one first place, one other');
+    for (const row of placed) {
+      let up: ViewNode | undefined = row;
+      const chain: string[] = [];
+      while (up) {
+        chain.push(up.kind === 'fold' && up.offset !== undefined ? 'part' : up.kind);
+        up = arrangement.parent(up);
+      }
+      assert.deepStrictEqual(chain, ['task', 'part', 'fold', 'join', 'task', 'process']);
+    }
+    // What a task in a part waits on is below its first place: reveal finds it through the part.
+    const own = placed.find((r) => !r.alias)!;
+    assert.strictEqual(arrangement.parent(arrangement.taskNode(key, 't50')), own);
   });
 
   it('by awaiter: tasks that wait on each other (a deadlock) show once, the ring cut and marked', () => {

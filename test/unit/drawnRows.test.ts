@@ -127,6 +127,23 @@ describe('DrawnRows', () => {
     assert.deepStrictEqual(plan(), { subtrees: [], rows: [`${row('t1')}>/app/crawler.py:42|fetch_page`] });
   });
 
+  it('a fold in parts: the open part whose tasks moved is redrawn alone, the fold as a row once its count changes', () => {
+    const same = { site: { file: '/app/crawler.py', line: 42, function: 'run' }, coro: 'fetch_page' };
+    const kids = Array.from({ length: 25 }, (_, i) => task(`t${i + 10}`, 't1', same));
+    load([task('t1', null), ...kids]);
+    arrangement.configure({ arrangement: 'creator', filter: 'app', foldThreshold: 10, foldPartSize: 10 });
+    const fold = `${row('t1')}>/app/crawler.py:42|fetch_page`;
+    draw((n) => n.kind !== 'fold' || n.id === fold || n.id === `${fold}#2`); // the fold and its second part open
+    // An old task goes, a new one comes: as many as before, every part's tasks move up one. Of
+    // the parts, only the second was opened (VS Code has the tasks of no other).
+    change([task('t40', 't1', same)], ['t12']);
+    assert.deepStrictEqual(plan(), { subtrees: [`${fold}#2`], rows: [] });
+    // One more goes: the fold's count changed, and redrawing its row redraws what is below it.
+    draw((n) => n.id === `${fold}#2`, arrangement.children(arrangement.taskNode(key, 't1'))[0]);
+    change([], ['t13']);
+    assert.deepStrictEqual(plan(), { subtrees: [], rows: [fold] });
+  });
+
   it('tells which rows VS Code was given, until a row above them is redrawn', () => {
     const same = { site: { file: '/app/crawler.py', line: 42, function: 'run' }, coro: 'fetch_page' };
     const kids = Array.from({ length: 12 }, (_, i) => task(`t${i + 10}`, 't1', same));
