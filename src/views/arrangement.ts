@@ -286,13 +286,14 @@ export class TaskArrangement {
   private chainOf(row: TaskNode): Set<string> {
     const chain = new Set<string>([row.taskId]);
     switch (this.options.arrangement) {
-      case 'creator':
+      case 'creator': {
         let task = this.model.task(row.processKey, row.taskId);
         for (let i = 0; task?.parent && i < 256; i++) {
           chain.add(task.parent);
           task = this.model.task(row.processKey, task.parent);
         }
         break;
+      }
       case 'awaiter':
         for (const id of this.pathOf(row)) chain.add(id);
         break;

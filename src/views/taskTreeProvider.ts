@@ -436,6 +436,11 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
         if (this.pendingAll) return this.flushAll();
         const parents = this.pendingStructure;
         this.pendingStructure = new Set();
+        if (!this.onScreen && this.pendingCompare.size) {
+          // Nothing is redrawn row by row while hidden (see `visible`): no need to compare.
+          this.pendingCompare = new Set();
+          this.changedWhileHidden = true;
+        }
         for (const processKey of this.pendingCompare) {
           if (!this.model.process(processKey)) continue;
           const plan = this.drawn.changes(this.processNode(processKey), (node) => this.arrangement.children(node));
