@@ -41,7 +41,11 @@ contents) or at `MAX_DEPTH`; lines are read later from ``f_lasti`` on the sample
 (``f_lineno`` would decode the line table here). On the usual routes asyncio's functions
 are told by identity, and the code last found at each place of a route is remembered
 (`Registry.recent`): a lookup in ``user_codes`` (an ``id()`` and a dict lookup) costs
-about 600 instructions, a hit in the memory a few.
+about 600 instructions, a hit in the memory a few. While tasks come from ``gather``, the
+next one is looked for first from gather's own frame (three up), whose frame object, and
+that of the program's frame above it, outlive the task: reading the frame in between
+(``_ensure_future``) made a frame object for every task (a quarter of the hook's
+instructions on that route).
 
 Also wrapped
 ------------
@@ -331,6 +335,10 @@ def _recording_set_class(task_set, registry):
     hash_of = hash
     depth = MAX_DEPTH
     futures = FUTURES
+    # Whether the last task came from gather's usual route (the next one is then looked
+    # for there first): read by every task, written when the route changes. A cell of its
+    # own: an item of ``recent`` cost the other routes about 100 instructions more.
+    gathering = [False]
 
     class _RecordingWeakSet(base):
         __slots__ = ()
@@ -345,6 +353,27 @@ def _recording_set_class(task_set, registry):
             # agent records: see `deactivate`).
             try:
                 parent = current_task(item._loop)
+                if gathering[0]:
+                    # The last task came from gather's usual route, and so do the rest of
+                    # its coroutines: read from gather's own frame. Frame 3 runs gather only
+                    # on that route (gather, _ensure_future, the loop's create_task: the
+                    # one call of gather's that makes a task); the frame objects of gather
+                    # and of the program's frame above it outlive the task (made at its
+                    # first task), where _ensure_future's would be made for each task
+                    # (a quarter of the hook's instructions on this route).
+                    try:
+                        f = getframe(3)
+                    except ValueError:
+                        f = None
+                    if f is not None and f.f_code is gather_code:
+                        h = f.f_back
+                        top = h.f_code if h is not None else None
+                        if top is recent[GATHERED] or user_code(id(top)) and _remember(recent, GATHERED, top):
+                            queue_extend((hash_of(wr), id(parent) if parent is not None else None, 3,
+                                          ensure_code, -1, gather_code, -1, top, h.f_lasti))
+                            return
+                        h = None
+                    gathering[0] = False
                 try:
                     f = getframe(2)
                     code = f.f_code
@@ -375,6 +404,7 @@ def _recording_set_class(task_set, registry):
                             if top is recent[GATHERED] or user_code(id(top)) and _remember(recent, GATHERED, top):
                                 queue_extend((hash_of(wr), id(parent) if parent is not None else None, 3,
                                               code, -1, up, -1, top, h.f_lasti))
+                                gathering[0] = True
                                 return
                             h = None
                         # The task's hash, not its weak reference (see the module docstring).

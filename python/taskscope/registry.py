@@ -29,7 +29,8 @@ follows from other fields (its id, its parent's id, its creation site, where it 
 
 The `Registry` holds the hand-over points between the hot path and the sampler:
 
-- ``new``: the entries above; ``task_data``: the ``data`` of asyncio's all-tasks set (its
+- ``new``: the entries above, a list the garbage collector is told not to track (see
+  `untrack`); ``task_data``: the ``data`` of asyncio's all-tasks set (its
   weak references) when the hook is in it, else None; ``collected``: ``(record, time)`` of
   each task collected (deques the sampler drains: ``append``/``popleft`` are thread-safe);
 - ``by_addr``: ``id(task) -> TaskRef`` while the task lives (always checked with
@@ -54,13 +55,42 @@ must still find the record. Readers always check ``ref() is task`` (addresses ar
 """
 
 import asyncio
+import gc
 import itertools
+import sys
 import threading
 import time
 import weakref
 from collections import deque
 
 from .frames import Made
+
+try:
+    # A function object of the agent's own (not ``ctypes.pythonapi``'s, whose argtypes
+    # the program may set), called with the interpreter lock held.
+    import ctypes
+    _GC_UNTRACK = (ctypes.PYFUNCTYPE(None, ctypes.py_object)(("PyObject_GC_UnTrack", ctypes.pythonapi))
+                   if sys.implementation.name == "cpython" else None)
+except Exception:  # a Python without ctypes, or without the call
+    _GC_UNTRACK = None
+
+
+def untrack(container):
+    """Tells the garbage collector to stop looking into `container`, a list that holds
+    nothing that refers back to it (the hook's queue: ints, None, code objects, and on
+    3.14 weak references without callbacks), so that no reference cycle can go through
+    it; True when the collector no longer tracks it.
+
+    A collection goes through every item of every container it tracks in the
+    generations it collects, and the queue, long-lived, is in the oldest: at each full
+    collection of a burst it went through up to 600,000 items (a few milliseconds per
+    collection, see docs/benchmarks.md). Python has no call for this, but its C API does
+    (``PyObject_GC_UnTrack``, what CPython itself calls when a container can no longer be
+    in a cycle); the list's own operations never track it again. Where ctypes or the call
+    is missing the queue stays tracked, which costs time, nothing else."""
+    if _GC_UNTRACK is not None and gc.is_tracked(container):
+        _GC_UNTRACK(container)
+    return not gc.is_tracked(container)
 
 
 #: The fields of a task's record (`TaskRef` and `DeadRef`) that every record has a slot
@@ -234,6 +264,7 @@ class Registry:
     def __init__(self):
         self.by_addr = {}
         self.new = []
+        untrack(self.new)
         self.task_data = None
         self.collected = deque()
         self.loops = {}

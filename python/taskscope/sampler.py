@@ -114,10 +114,10 @@ EAGER_INTERVAL = 0.01
 #: coroutines took 1.9 times as long as without the agent, against 1.2).
 LEARN_INTERVAL = 0.1
 #: Past this many entries in the hook's queue, the next sample comes at once, whatever the
-#: interval or `MAX_DUTY`: the queue is a list, which the garbage collector goes through at
-#: every full collection (with samples 30 s apart and the queue never taken, a gather of
-#: 10,000 coroutines took 1.45 times as long as without the agent), and its memory grows
-#: with it. A sample takes it whole.
+#: interval or `MAX_DUTY`: the queue's memory grows with it, and where the garbage collector
+#: could not be told to leave the queue alone (`registry.untrack`) it goes through every item
+#: at each full collection (with samples 30 s apart and the queue never taken, a gather of
+#: 10,000 coroutines took 1.45 times as long as without the agent). A sample takes it whole.
 QUEUE_MAX_ENTRIES = 100_000
 #: Records made per sample at most; the entries of other live tasks wait for the next.
 ADOPT_PER_SAMPLE = 5000

@@ -13,6 +13,7 @@ import weakref
 
 from test.agent import support
 from taskscope import frames, hooks, protocol, sampler
+from taskscope.entries import STRIDE
 from taskscope.findings import CallSites, loop_only_holds
 from taskscope.registry import FORGOTTEN, Registry
 from taskscope.sampler import Sampler
@@ -364,6 +365,26 @@ class Uninstall(unittest.TestCase):
             self.assertIs(type(TASK_SET), recording)
         asyncio.run(made())
         self.assertTrue(registry.new)
+
+    def test_the_collector_never_goes_through_the_hooks_queue(self):
+        # A full collection went through every item queued (600,000 in a burst).
+        registry = Registry()
+        hooks.install(registry)
+        self.addCleanup(hooks.uninstall)
+
+        async def burst():
+            await asyncio.gather(*[asyncio.sleep(0) for _ in range(500)])
+
+        asyncio.run(burst())
+        gc.collect()
+        self.assertGreaterEqual(len(registry.new), 500 * STRIDE)
+        self.assertFalse(gc.is_tracked(registry.new))
+        self.assertFalse(any(o is registry.new for o in gc.get_objects()))
+        # Still the list the hook extends, whole entries of codes and ints.
+        before = len(registry.new)
+        asyncio.run(burst())
+        self.assertGreaterEqual(len(registry.new), before + 500 * STRIDE)
+        self.assertFalse(gc.is_tracked(registry.new))
 
 
 class FakeSink:

@@ -59,7 +59,9 @@ class CreationRoutes(unittest.TestCase):
             def all_there():
                 names = [t["name"] for t in cls.conn.tasks.values()]
                 gathered = [t for t in cls.conn.tasks.values() if t["coro"] == "gathered"]
-                return all(n in names for n in NAMES) and len(gathered) == 2
+                regathered = [t for t in cls.conn.tasks.values() if t["coro"] == "regathered"]
+                return (all(n in names for n in NAMES + ["after-gather"])
+                        and len(gathered) == 2 and len(regathered) == 2)
 
             cls.ext.wait(all_there, what="a task from every route")
             with cls.ext.cond:
@@ -118,6 +120,22 @@ class CreationRoutes(unittest.TestCase):
             self.assertGreater(len(task["stack"]), 1)
             self.assertIn("gather", [f["function"] for f in task["stack"]])
             self.assertEqual(task["stack"][-1], task["site"])
+
+    def test_routes_right_after_a_gather(self):
+        # The hook looks for a task first where the last one was found: gather's frame.
+        # Another gather at another line, then create_task from a helper, must each still
+        # get their own site.
+        regathered = self.by_coro("regathered")
+        self.assertEqual(len(regathered), 2)
+        for task in regathered:
+            self.assertEqual(task["parent"], self.main()["id"])
+            self.assert_site(task, "gather-again")
+            self.assertEqual([f["function"] for f in task["stack"]][-2:], ["gather", "main"])
+        after = self.named("after-gather")
+        self.assertEqual(after["parent"], self.main()["id"])
+        self.assert_site(after, "after-gather", function="spawn")
+        self.assertNotIn("gather", [f["function"] for f in after["stack"]])
+        self.assertEqual(after["stack"][-1], after["site"])
 
     @unittest.skipIf(sys.version_info < (3, 11), "TaskGroup is new in 3.11")
     def test_taskgroup(self):
@@ -215,7 +233,7 @@ class UvloopCreationRoutes(CreationRoutes):
     """The same routes on uvloop loops, one of them with the program's own task factory."""
 
     PROGRAM = "uvloop_routes.py"
-    OUTPUT = "loop: uvloop factory is ours: True tasks made by it: 6\nall routes done\n"
+    OUTPUT = "loop: uvloop factory is ours: True tasks made by it: 9\nall routes done\n"
 
 
 if __name__ == "__main__":
