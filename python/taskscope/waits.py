@@ -132,7 +132,10 @@ class WaitClassifier:
         if kind == "taskgroup":
             group = self._referent(outer_coro, _TaskGroup) if _TaskGroup is not None else None
             if group is not None:
-                self._add(ids, list(getattr(group, "_tasks", ()) or ()), task)
+                # A set: in the order of the tasks' addresses, which differs from one run
+                # to the next. Listed by their records' numbers instead (the order the
+                # hook queued the tasks in), as gather's are in the order given.
+                self._add(ids, list(getattr(group, "_tasks", ()) or ()), task, ordered=True)
             group = None
         elif kind == "wait":
             if fut is not None and _is_task(fut):
@@ -184,8 +187,11 @@ class WaitClassifier:
         except Exception:
             return "Task"
 
-    def _add(self, ids, futures, waiter):
+    def _add(self, ids, futures, waiter, ordered=False):
+        """Adds the ids of the records of `futures` (tasks other than `waiter`) to `ids`;
+        `ordered`: in the order the records were made (by their number), else as given."""
         lookup = self.lookup
+        found = []
         for fut in futures:
             if fut is waiter or not _is_task(fut):
                 continue
@@ -194,9 +200,15 @@ class WaitClassifier:
             if task_id is None:
                 if not fut.done():
                     self.unresolved = True
-            elif task_id not in ids:
-                ids.append(task_id)
+            else:
+                found.append((ref.num, task_id) if ordered else task_id)
         del futures[:]
+        if ordered:
+            found.sort()
+            found = [task_id for _num, task_id in found]
+        for task_id in found:
+            if task_id not in ids:
+                ids.append(task_id)
 
     @staticmethod
     def _referent(coro, cls):

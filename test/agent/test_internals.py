@@ -387,6 +387,37 @@ class Uninstall(unittest.TestCase):
         self.assertFalse(gc.is_tracked(registry.new))
 
 
+@unittest.skipUnless(hasattr(asyncio, "TaskGroup"), "TaskGroup is Python 3.11+")
+class TaskGroupMembers(unittest.TestCase):
+    def test_a_taskgroups_tasks_are_listed_by_record_not_by_address(self):
+        # TaskGroup keeps its tasks in a set: the view showed them in another order at
+        # each run.
+        import random
+        from taskscope.waits import WaitClassifier
+
+        async def main():
+            made = []
+
+            async def owner():
+                async with asyncio.TaskGroup() as group:
+                    for _ in range(40):
+                        made.append(group.create_task(asyncio.sleep(10)))
+
+            waiter = asyncio.create_task(owner())
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+            numbers = random.Random(7).sample(range(1, 41), 40)
+            refs = {task: types.SimpleNamespace(num=n, id="t%d" % n) for task, n in zip(made, numbers)}
+            target = WaitClassifier(refs.get).classify(waiter, waiter.get_coro())
+            waiter.cancel()
+            await asyncio.gather(waiter, return_exceptions=True)
+            return target
+
+        target = asyncio.run(main())
+        self.assertEqual(target["kind"], "taskgroup")
+        self.assertEqual(target["tasks"], ["t%d" % n for n in range(1, 41)])
+
+
 class FakeSink:
     def __init__(self):
         self.active = True

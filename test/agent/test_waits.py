@@ -61,6 +61,9 @@ class WaitingOn(unittest.TestCase):
                 self.assertEqual((target["kind"], target.get("label")), (kind, label))
                 if awaited is None:
                     self.assertNotIn("tasks", target)
+                elif kind in ("gather", "taskgroup"):
+                    # In the order they were made (a TaskGroup keeps its tasks in a set).
+                    self.assertEqual([tasks[i]["name"] for i in target["tasks"]], awaited)
                 else:
                     self.assertEqual(sorted(tasks[i]["name"] for i in target["tasks"]), awaited)
 
