@@ -1477,6 +1477,34 @@ class WithHooks(unittest.TestCase):
         self.assertGreaterEqual(pending, 1)
         self.assertEqual(after, 0)
 
+    def test_a_dead_tasks_reference_leaves_the_set_through_the_hooks_own_callback(self):
+        # The hook makes the set's weak reference with a callback of its own (the set's
+        # _remove reads the set's attributes through it, slow once its class changed):
+        # it must do what _remove does, at once when nobody iterates the set.
+        if TASK_SET is None:
+            self.skipTest("the set hook (3.10 to 3.13)")
+
+        async def main():
+            task = asyncio.ensure_future(asyncio.sleep(0))
+            refs = [wr for wr in list(TASK_SET.data) if wr() is task]
+            callbacks = [wr.__callback__ for wr in refs]  # a dead reference has none
+            await task
+            before = len(TASK_SET.data)
+            del task
+            await asyncio.sleep(0)  # the loop lets go of the callback that woke this task
+            gc.collect()
+            return refs, callbacks, before, len(TASK_SET.data)
+
+        refs, callbacks, before, after = asyncio.run(main())
+        self.assertEqual(len(refs), 1)
+        wr = refs[0]
+        self.assertIsNone(wr())
+        self.assertIsNotNone(callbacks[0])
+        self.assertIsNot(callbacks[0], TASK_SET._remove)
+        self.assertNotIn(wr, TASK_SET.data)
+        self.assertEqual(after, before - 1)
+        self.assertEqual(TASK_SET._pending_removals, [])
+
     def test_parent_of_tasks_made_while_a_task_runs_eagerly(self):
         if sys.version_info < (3, 12):
             self.skipTest("eager tasks are new in 3.12")
