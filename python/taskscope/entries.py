@@ -27,6 +27,7 @@ two batches before its child).
 """
 
 import asyncio
+import gc
 import sys
 from itertools import compress, repeat
 from operator import is_not, itemgetter
@@ -152,14 +153,15 @@ class Batch:
     """One sample's entries (slots, see `registry`), in the order the tasks were made,
     and their records by k (the few the sampler made).
 
-    Items are a tuple: the garbage collector stops looking into a tuple of untracked
-    objects (ints, code objects), where it would go through a list's items at every full
-    collection."""
+    Items are a tuple, or a list the garbage collector does not track (the hook's queue
+    as taken, see `Registry.take_new`): the collector stops looking into a tuple of
+    untracked objects (ints, code objects), where it would go through a tracked list's
+    items at every full collection."""
 
     __slots__ = ("items", "offsets", "records", "start", "_last", "_first", "_keys")
 
     def __init__(self, items, start, offsets=None):
-        self.items = items if type(items) is tuple else tuple(items)
+        self.items = items if type(items) is tuple or not gc.is_tracked(items) else tuple(items)
         self.offsets = heads(self.items) if offsets is None else offsets
         self.records = {}
         self.start = start  # position of the first entry among all entries ever taken

@@ -333,7 +333,9 @@ def _recording_set_class(task_set, registry):
     # Bound methods, not the dicts: each call then skips a method lookup. The sampler
     # clears and fills these dicts, never replaces them.
     caller = _callers_of_create_task().get
-    queue_extend = registry.new.extend
+    # The hook's list of entries is queue[0] (the sampler swaps it for an empty one, see
+    # Registry.take_new): each entry is built first, then added in one step.
+    queue = registry.queue
     user_code = registry.user_codes.get
     # What each route found last (see Registry.recent): a code object compared by
     # identity costs a few instructions, its lookup in user_codes about 600.
@@ -384,8 +386,9 @@ def _recording_set_class(task_set, registry):
                         h = f.f_back
                         top = h.f_code if h is not None else None
                         if top is recent[GATHERED] or user_code(id(top)) and _remember(recent, GATHERED, top):
-                            queue_extend((hash_of(wr), id(parent) if parent is not None else None, 3,
-                                          ensure_code, -1, gather_code, -1, top, h.f_lasti))
+                            slot = (hash_of(wr), id(parent) if parent is not None else None, 3,
+                                    ensure_code, -1, gather_code, -1, top, h.f_lasti)
+                            queue[0].extend(slot)
                             return
                         h = None
                     gathering[0] = False
@@ -409,16 +412,18 @@ def _recording_set_class(task_set, registry):
                             # asyncio's function, then the program's ... (the line of
                             # asyncio's own frames is not read: -1, their first line,
                             # as in await chains; each read of a frame costs)
-                            queue_extend((hash_of(wr), id(parent) if parent is not None else None, 2,
-                                          code, -1, up, g.f_lasti, None, -1))
+                            slot = (hash_of(wr), id(parent) if parent is not None else None, 2,
+                                    code, -1, up, g.f_lasti, None, -1)
+                            queue[0].extend(slot)
                             return
                         if known is False:
                             # ... or two of asyncio's (gather, then _ensure_future).
                             h = g.f_back
                             top = h.f_code if h is not None else None
                             if top is recent[GATHERED] or user_code(id(top)) and _remember(recent, GATHERED, top):
-                                queue_extend((hash_of(wr), id(parent) if parent is not None else None, 3,
-                                              code, -1, up, -1, top, h.f_lasti))
+                                slot = (hash_of(wr), id(parent) if parent is not None else None, 3,
+                                        code, -1, up, -1, top, h.f_lasti)
+                                queue[0].extend(slot)
                                 gathering[0] = True
                                 return
                             h = None
@@ -443,8 +448,9 @@ def _recording_set_class(task_set, registry):
                                     recent[CALLED if known else LIBRARY] = code
                             if known:
                                 # The program called loop.create_task: one step again.
-                                queue_extend((hash_of(wr), id(parent) if parent is not None else None, 2,
-                                              made, -1, code, f.f_lasti, None, -1))
+                                slot = (hash_of(wr), id(parent) if parent is not None else None, 2,
+                                        made, -1, code, f.f_lasti, None, -1)
+                                queue[0].extend(slot)
                                 return
                             if known is False:
                                 # A library did (aiohttp's request handler): the next
@@ -452,8 +458,9 @@ def _recording_set_class(task_set, registry):
                                 g = f.f_back
                                 up = g.f_code if g is not None else None
                                 if up is recent[DISPATCHED] or user_code(id(up)) and _remember(recent, DISPATCHED, up):
-                                    queue_extend((hash_of(wr), id(parent) if parent is not None else None, 3,
-                                                  made, -1, code, -1, up, g.f_lasti))
+                                    slot = (hash_of(wr), id(parent) if parent is not None else None, 3,
+                                            made, -1, code, -1, up, g.f_lasti)
+                                    queue[0].extend(slot)
                                     return
                                 g = None
                         entry = [hash_of(wr), id(parent) if parent is not None else None, 0]
@@ -473,7 +480,8 @@ def _recording_set_class(task_set, registry):
                     f = f.f_back
                     n -= 1
                 f = None
-                queue_extend(pack(entry))
+                entry = pack(entry)
+                queue[0].extend(entry)
             except Exception:
                 # Not asyncio's: a task-like object given to asyncio._register_task,
                 # without _loop (the sampler leaves those alone). Told here, off the
@@ -492,7 +500,7 @@ def _create_task_wrapper(original, registry):
     make_ref = weakref.ref
     caller = _callers_of_create_task().get
     user_code = registry.user_codes.get
-    queue_extend = registry.new.extend
+    queue = registry.queue  # see _recording_set_class
     recent = registry.recent  # see _recording_set_class
     create_code = asyncio.tasks.create_task.__code__
     ensure_code = _ensure_future().__code__
@@ -575,7 +583,7 @@ def _create_task_wrapper(original, registry):
                         n -= 1
                     entry = pack(entry)
                 f = None
-                queue_extend(entry)
+                queue[0].extend(entry)
                 entry = None
             except Exception:
                 _failed("recording a new task failed")

@@ -65,7 +65,7 @@ from .frames import FrameResolver, await_chain, capture_traceback, chain_matches
 from .log import log
 from .entries import (FRAMES, STRIDE, EntryLog, TaskLookup, entry_end, entry_stack, heads, keys_at, pack,
                       pointer_hash, unknown_codes, walked)
-from .registry import RECORDS, is_eager
+from .registry import RECORDS, is_eager, untrack
 from .waits import WaitClassifier
 from .watchdog import Watchdog
 
@@ -349,6 +349,16 @@ LIVE_STATES = frozenset(("pending", "running"))
 
 def _num_of(ref):
     return ref.num
+
+
+def _part(items, start, stop=None):
+    """``items[start:stop]``; where `items` is a list (the hook's queue as taken, see
+    `Registry.take_new`), a list the garbage collector does not track, as the queue
+    itself (see `entries.Batch`)."""
+    part = items[start:stop]
+    if type(part) is list:
+        untrack(part)
+    return part
 
 
 def _joined(chunks):
@@ -914,7 +924,7 @@ class Sampler:
             if kept:
                 self._parked.append(kept)
             if waits:
-                self._backlog = items[offsets[stopped]:]
+                self._backlog = _part(items, offsets[stopped])
                 if offsets[stopped] >= young_from or waited is None:
                     self._deferred_since = now
             else:
@@ -1023,8 +1033,8 @@ class Sampler:
         short = len(offsets) if stopped is None else stopped
         if stopped is not None:
             offset = offsets[stopped]
-            self._backlog = items[offset:]
-            items = items[:offset]
+            self._backlog = _part(items, offset)
+            items = _part(items, 0, offset)
             offsets = offsets[:stopped]
         for k, wr in zip(ks, refs):
             # A task that ended well, once the sample's few short ones are listed, is only

@@ -2,10 +2,12 @@
 
 import _weakrefset
 import asyncio
+import collections
 import gc
 import inspect
 import subprocess
 import sys
+import threading
 import time
 import types
 import unittest
@@ -13,7 +15,7 @@ import weakref
 
 from test.agent import support
 from taskscope import frames, hooks, protocol, sampler
-from taskscope.entries import STRIDE
+from taskscope.entries import STRIDE, heads
 from taskscope.findings import CallSites, loop_only_holds
 from taskscope.registry import FORGOTTEN, Registry
 from taskscope.sampler import Sampler
@@ -385,6 +387,61 @@ class Uninstall(unittest.TestCase):
         asyncio.run(burst())
         self.assertGreaterEqual(len(registry.new), before + 500 * STRIDE)
         self.assertFalse(gc.is_tracked(registry.new))
+        # Taken without a copy: the very list the hook filled, swapped for a new one that
+        # the collector does not track either, and that the hook fills next.
+        queued = registry.new
+        taken = registry.take_new()
+        self.assertIs(taken, queued)
+        self.assertFalse(gc.is_tracked(taken))
+        self.assertEqual(registry.new, [])
+        self.assertFalse(gc.is_tracked(registry.new))
+        asyncio.run(burst())
+        self.assertGreaterEqual(len(registry.new), 500 * STRIDE)
+        self.assertEqual(len(taken), len(queued))
+
+    def test_no_entry_is_lost_while_threads_make_tasks_as_the_queue_is_taken(self):
+        # Four threads make tasks in their own loops while this one takes the queue again
+        # and again: every task's entry is in exactly one of the lists taken.
+        registry = Registry()
+        hooks.install(registry)
+        self.addCleanup(hooks.uninstall)
+        per_thread = 3000
+        made = []
+        lock = threading.Lock()
+
+        async def make():
+            tasks = []
+            for _ in range(per_thread):
+                tasks.append(asyncio.ensure_future(asyncio.sleep(0)))
+                if len(tasks) == 100:
+                    await asyncio.gather(*tasks)
+                    with lock:
+                        made.extend(hash(t) for t in tasks)  # as the hook keys them
+                    tasks = []
+
+        threads = [threading.Thread(target=asyncio.run, args=(make(),)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        taken = []
+        while any(thread.is_alive() for thread in threads):
+            items = registry.take_new()
+            taken.append((items, len(items)))
+            time.sleep(0.001)
+        for thread in threads:
+            thread.join()
+        items = registry.take_new()
+        taken.append((items, len(items)))
+        keys = []
+        for items, n in taken:
+            self.assertEqual(len(items), n)  # nothing added once taken
+            self.assertEqual(len(items) % STRIDE, 0)  # whole entries only
+            offsets = heads(items)
+            keys.extend(items[offset] for offset in offsets)
+        if TASK_SET is None:  # 3.14: weak references, hashed as their tasks
+            keys = [hash(key) for key in keys]
+        self.assertEqual(len(made), 4 * per_thread)
+        missing = collections.Counter(made) - collections.Counter(keys)
+        self.assertEqual(missing, collections.Counter())
 
 
 @unittest.skipUnless(hasattr(asyncio, "TaskGroup"), "TaskGroup is Python 3.11+")
