@@ -6,9 +6,9 @@ Every asyncio task, whatever made it, registers itself in asyncio's set of all t
 Python 3.10 to 3.13 the C ``Task.__init__`` (and the pure-Python one) calls the ``add``
 method of a ``weakref.WeakSet`` (``asyncio.tasks._all_tasks``, ``_scheduled_tasks`` from
 3.12), a Python method. `install` changes that one object's class to `_RecordingWeakSet`,
-whose ``add`` does what ``WeakSet.add`` does (the same three lines, the weak reference with
-a removal callback of the agent's own that does what the set's does, see there) and then queues an
-entry for the new task: the task's hash (that of the weak reference it just made), the
+whose ``add`` does what ``WeakSet.add`` does (the same three lines; the weak reference's
+removal callback is the agent's own, which does what the set's does, see there) and then
+queues an entry for the new task: the task's hash (that of the weak reference it just made), the
 ``id()`` of the current task of the task's loop, and ``code, lasti`` pairs up the stack,
 as items on a list (see `registry`). No extra call, no extra weak reference, no lock, no
 clock, and no object left for the garbage collector to look at: queued tuples and lists,

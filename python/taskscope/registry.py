@@ -14,9 +14,9 @@ where asyncio's all-tasks set is hooked (3.10 to 3.13: the sampler finds the tas
 that set, ``task_data``; see `entries.TaskLookup`), else (3.14) a weak reference to the
 task made by the ``create_task`` wrapper (see `hooks`). The sampler takes the entries
 queued so far at each sample (`take_new`: the hook's list itself, swapped for an empty
-one; the hook only ever adds at the end) and turns an entry into a record only once the task has
-lived through a sample and taken its first step (most tasks end before that, and then
-cost nothing more).
+one; the hook only ever adds at the end) and turns an entry into a record only once the
+task has lived through a sample and taken its first step (most tasks end before that,
+and then cost nothing more).
 
 A `TaskRef` is a ``weakref.ref`` to one task that also carries everything the agent
 knows about it, all of it written on the sampler thread. Being a weak reference, it never
@@ -30,8 +30,8 @@ follows from other fields (its id, its parent's id, its creation site, where it 
 The `Registry` holds the hand-over points between the hot path and the sampler:
 
 - ``queue``: a list of one item, the hook's list of the entries above (``new``), which
-  the garbage collector is told not to track (see `untrack`); ``task_data``: the ``data`` of asyncio's all-tasks set (its
-  weak references) when the hook is in it, else None; ``collected``: ``(record, time)`` of
+  the garbage collector is told not to track (see `untrack`); ``task_data``: the ``data``
+  of asyncio's all-tasks set (its weak references) when the hook is in it, else None; ``collected``: ``(record, time)`` of
   each task collected (deques the sampler drains: ``append``/``popleft`` are thread-safe);
 - ``by_addr``: ``id(task) -> TaskRef`` while the task lives (always checked with
   ``ref() is task``, since addresses are reused); the sampler's index of live records too
@@ -78,8 +78,8 @@ except Exception:  # a Python without ctypes, or without the call
 def untrack(container):
     """Tells the garbage collector to stop looking into `container`, a list that holds
     nothing that refers back to it (the hook's queue: ints, None, code objects, and on
-    3.14 weak references without callbacks), so that no reference cycle can go through
-    it; True when the collector no longer tracks it.
+    3.14 weak references without callbacks, or a part of it), so that no reference
+    cycle can go through it; returns `container`.
 
     A collection goes through every item of every container it tracks in the
     generations it collects, and the queue, long-lived, is in the oldest: at each full
@@ -90,13 +90,7 @@ def untrack(container):
     is missing the queue stays tracked, which costs time, nothing else."""
     if _GC_UNTRACK is not None and gc.is_tracked(container):
         _GC_UNTRACK(container)
-    return not gc.is_tracked(container)
-
-
-def _untracked_list():
-    queue = []
-    untrack(queue)
-    return queue
+    return container
 
 
 #: The fields of a task's record (`TaskRef` and `DeadRef`) that every record has a slot
@@ -269,7 +263,7 @@ class Registry:
 
     def __init__(self):
         self.by_addr = {}
-        self.queue = [_untracked_list()]
+        self.queue = [untrack([])]
         self.task_data = None
         self.collected = deque()
         self.loops = {}
@@ -330,7 +324,7 @@ class Registry:
         entry first and then extends ``queue[0]`` with it: nothing between its read of the
         list and the extension can let another thread run, so no entry goes to a list
         already taken."""
-        fresh = _untracked_list()
+        fresh = untrack([])
         queue = self.queue
         taken, queue[0] = queue[0], fresh
         return taken

@@ -356,9 +356,7 @@ def _part(items, start, stop=None):
     `Registry.take_new`), a list the garbage collector does not track, as the queue
     itself (see `entries.Batch`)."""
     part = items[start:stop]
-    if type(part) is list:
-        untrack(part)
-    return part
+    return untrack(part) if type(part) is list else part
 
 
 def _joined(chunks):
