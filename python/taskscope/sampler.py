@@ -411,6 +411,7 @@ class Sampler:
         self._history = deque()
         self._changed = {}
         self._held = {}  # num -> record of a busy task changed since it was last sent
+        self._looked = ()  # nums of the records looked at in this sample
         self._group_notes = {}  # addr -> (GroupRef, when): see _regroup
         self._removed = []
         self._loops = {}
@@ -434,6 +435,7 @@ class Sampler:
         self._foreign = _foreign_task_sets() if hooks.state.task_set is None else None
         self._log = EntryLog()  # the last batches of entries taken (parents, reports)
         self._wheel = {}  # tick -> [records to look at then]
+        self._wheel_at = 0  # the last tick whose records were looked at
         self._running_refs = {}  # num -> record last seen running: looked at every sample
         self._fresh = []  # records adopted since the last sample: looked at in the next
         self.short_lived = 0  # tasks that ended before a sample could adopt them
@@ -659,7 +661,9 @@ class Sampler:
 
     def _release_held(self, now, everything=False):
         """Sends the held changes of busy tasks (see `BUSY_PUBLISH_SECONDS`) whose time
-        has come (all of them with `everything`), and of those a finding of this sample
+        has come, once looked at in this sample (`_schedule_held` makes that look come
+        then), so that what goes out is their state now; all of them with `everything`,
+        and those a finding of this sample
         names (a finding goes after the state of its task: a loop blocked by a task that
         was caught running must not find it waiting in the view); those of ended tasks
         went with their end."""
@@ -668,8 +672,8 @@ class Sampler:
         for num, ref in list(held.items()):
             if ref.state not in LIVE_STATES:
                 del held[num]
-            elif (everything or ref.published is None or now - ref.published >= BUSY_PUBLISH_SECONDS
-                  or ref.id in named):
+            elif (everything or ref.published is None or ref.id in named
+                  or (now - ref.published >= BUSY_PUBLISH_SECONDS and num in self._looked)):
                 del held[num]
                 self._changed[num] = ref
 
@@ -677,7 +681,8 @@ class Sampler:
         """Looks at the records due at this sample (the timing wheel), those that run or
         ran at the last look, and those just adopted; each is put back on the wheel
         `skip` samples ahead: 1, 2, 4, ... while it stays the same, at most about
-        `QUIET_SECONDS` (staggered, so that tasks made together are not all due at once).
+        `QUIET_SECONDS` (staggered, so that tasks made together are not all due at once);
+        a busy one, whose change is held, at the sample its change is due.
         With `everything` (the last sample), every live record is looked at."""
         tick = self._ticks
         if self.quiet_max is None:
@@ -685,6 +690,12 @@ class Sampler:
         else:
             self._max_skip = self.quiet_max
         due = self._wheel.pop(tick, None) or []
+        if self._wheel_at < tick - 1:
+            # Samples went by without looks (nobody listened): what fell due meanwhile is
+            # due now, or it would never be looked at again.
+            for at in [at for at in self._wheel if at < tick]:
+                due.extend(self._wheel.pop(at))
+        self._wheel_at = tick
         if everything:
             due = self._live_records()
         running = self._running_tasks()
@@ -701,7 +712,8 @@ class Sampler:
             due.extend(self._fresh)
             self._fresh = []
         finished = None
-        seen = set()
+        seen = self._looked = set()
+        held = self._held
         for ref in due:
             if ref.num in seen or ref.state not in LIVE_STATES:
                 continue  # seen already at this sample, or ended
@@ -713,7 +725,10 @@ class Sampler:
                 continue
             if ref.state == "running":
                 self._running_refs[ref.num] = ref
-            self._schedule(ref, tick)
+            if ref.num in held:
+                self._schedule_held(ref, tick, now)
+            else:
+                self._schedule(ref, tick)
         if finished:
             for ref in finished:
                 self._finished(ref, ref.finished)
@@ -725,7 +740,18 @@ class Sampler:
             # At the longest: anywhere from half of it to one and a half, by task, so that
             # tasks made together spread over the samples.
             ahead = 1 + quiet // 2 + ref.num % (quiet + 1)
-        at = tick + ahead
+        self._put(ref, tick + ahead)
+
+    def _schedule_held(self, ref, tick, now):
+        """Puts a busy task (its change held: see `BUSY_PUBLISH_SECONDS`) back on the wheel
+        at the sample where its held change is due: a look between would only find it
+        changed again, and not sent (it cost a look at every sample, 10 us each for an
+        aiohttp server's connection tasks). Its end is still seen at once when it is
+        collected, or when it is found running."""
+        remaining = ref.published + BUSY_PUBLISH_SECONDS - now
+        self._put(ref, tick + (max(1, int(remaining / self.interval + 0.999)) if remaining > 0 else 1))
+
+    def _put(self, ref, at):
         slot = self._wheel.get(at)
         if slot is None:
             self._wheel[at] = [ref]

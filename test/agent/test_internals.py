@@ -764,6 +764,44 @@ class WithHooks(unittest.TestCase):
                 await self.tick()
 
         asyncio.run(main())
+    def test_a_quiet_task_is_looked_at_again_after_a_time_without_a_session(self):
+        # While nobody listens, samples go by without looks; a quiet task whose look fell
+        # due meanwhile must be looked at in the next session, not left where it was.
+        self.sampler.quiet_max = 3
+
+        async def main():
+            event, later = asyncio.Event(), asyncio.Event()
+
+            async def job():
+                await event.wait()
+                await later.wait()
+
+            task = asyncio.create_task(job(), name="quiet")
+            await self.tick(8)  # adopted, then looked at after 1, 2, then 2 to 5 samples
+            self.assertEqual(self.registry.by_addr[id(task)].quiet, 3)
+            self.sent()
+            self.sink.active = False  # the extension went away ...
+            await self.tick(10)
+            self.sink.active = self.sink.wants_snapshot = True  # ... and came back
+            await self.tick()
+            (record,) = [t for m in self.sent() for t in m.get("tasks", m.get("upsert", ())) if t["name"] == "quiet"]
+            self.assertEqual(record["awaiting"][-1]["function"], "Event.wait")
+            event.set()
+            await asyncio.sleep(0)  # it moves on to the next wait
+            looks = 0
+            while True:
+                moved = [t for m in self.sent() for t in m.get("upsert", ()) if t["name"] == "quiet"]
+                if moved:
+                    break
+                looks += 1
+                self.assertLessEqual(looks, 5, "the quiet task was never looked at again")
+                await self.tick()
+            self.assertEqual(moved[-1]["awaiting"][0]["line"], job.__code__.co_firstlineno + 2)
+            later.set()
+            await task
+
+        asyncio.run(main())
+
 
     def test_a_task_that_changes_at_every_look_is_sent_at_most_every_half_second(self):
         # A server connection's task waits on a new request's task at each look: not
@@ -819,20 +857,58 @@ class WithHooks(unittest.TestCase):
 
         asyncio.run(main())
 
-    def test_a_busy_tasks_held_change_goes_out_before_a_finding_that_names_it(self):
+    async def busy_connection(self, stop):
+        """A task that changes at every look, as a server's connection task does (it waits
+        on a new request's task each time) until `stop` is set; with its record."""
         async def request():
             await asyncio.sleep(0.005)
 
-        async def connection(stop):
+        async def connection():
             while not stop.is_set():
                 await asyncio.create_task(request())
 
+        task = asyncio.create_task(connection(), name="busy")
+        await asyncio.sleep(0.06)
+        await self.tick(2)
+        return task, self.registry.lookup(task)
+
+    def test_a_busy_task_is_looked_at_when_its_held_change_is_due_not_at_every_sample(self):
         async def main():
             stop = asyncio.Event()
-            task = asyncio.create_task(connection(stop), name="busy")
-            await asyncio.sleep(0.06)
-            await self.tick(2)
-            ref = self.registry.lookup(task)
+            task, ref = await self.busy_connection(stop)
+            looked = []
+            observe = self.sampler._observe
+
+            def counting(r, now, running):
+                if r is ref:
+                    looked.append(now)
+                return observe(r, now, running)
+
+            self.sampler._observe = counting
+            self.sent()
+            started = time.monotonic()
+            samples = 0
+            while time.monotonic() - started < 1.5:
+                await asyncio.sleep(0.05)  # the sampler's interval here: 0.05 s
+                await self.tick()
+                samples += 1
+            sent = [t for m in self.sent() for t in m.get("upsert", ()) if t["name"] == "busy"]
+            self.assertGreaterEqual(samples, 12)
+            self.assertGreaterEqual(len(sent), 2, "a busy task was not sent at all")
+            # Sent at most every 0.5 s, and looked at about as often: twice per change sent
+            # (the look that sends it and the next, which finds it changed again), not at
+            # each of the samples.
+            self.assertLessEqual(len(looked), 2 * len(sent) + 2, (len(looked), samples, len(sent)))
+            self.assertLess(len(looked), samples / 2, (len(looked), samples))
+            stop.set()
+            await task
+
+        asyncio.run(main())
+
+    def test_a_busy_tasks_held_change_goes_out_before_a_finding_that_names_it(self):
+        async def main():
+            stop = asyncio.Event()
+            task, ref = await self.busy_connection(stop)
             for _ in range(40):
                 await asyncio.sleep(0.03)
                 await self.tick()
