@@ -83,6 +83,27 @@ def median(values):
     return statistics.median(values) if values else float("nan")
 
 
+def pair_ratios(base, other):
+    """``other[i] / base[i]`` for each pair of runs made one after the other: a ratio that
+    the machine's load, drifting over a benchmark's minutes, disturbs less than the ratio
+    of the two medians does."""
+    return [b / a for a, b in zip(base, other)]
+
+
+#: Plain runs further apart than this (slowest over fastest) were disturbed by other work:
+#: the figure is printed with a note saying so.
+DISTURBED_SPREAD = 1.15
+
+
+def disturbed(values):
+    """A note for a goal's figure when the plain runs `values` (times or rates) are more
+    than `DISTURBED_SPREAD` apart, else ""."""
+    if not values or min(values) <= 0:
+        return ""
+    apart = max(values) / min(values)
+    return " (disturbed: plain runs %.2fx apart)" % apart if apart > DISTURBED_SPREAD else ""
+
+
 def spread(values):
     """``min..max`` of `values`, for showing the noise next to a median."""
     if not values:
