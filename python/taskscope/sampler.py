@@ -748,7 +748,11 @@ class Sampler:
         changed again, and not sent (it cost a look at every sample, 10 us each for an
         aiohttp server's connection tasks). Its end is still seen at once when it is
         collected, or when it is found running."""
-        remaining = ref.published + BUSY_PUBLISH_SECONDS - now
+        published = ref.published
+        if published is None:  # its change goes out in this sample (see _release_held)
+            self._schedule(ref, tick)
+            return
+        remaining = published + BUSY_PUBLISH_SECONDS - now
         self._put(ref, tick + (max(1, int(remaining / self.interval + 0.999)) if remaining > 0 else 1))
 
     def _put(self, ref, at):
