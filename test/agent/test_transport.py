@@ -71,6 +71,37 @@ class Reconnecting(unittest.TestCase):
             self.assertEqual((proc.returncode, err), (0, ""))
 
 
+    def test_a_new_session_sees_a_task_that_was_quiet_through_the_time_without_one_move(self):
+        # While nobody listens the agent takes samples without looking at tasks; a quiet
+        # task's looks that fell due then must be made in the next session.
+        program = "moves_later.py"
+        folder = tempfile.mkdtemp(prefix="ts-move-")
+        self.addCleanup(shutil.rmtree, folder, True)
+        move, release = os.path.join(folder, "move"), os.path.join(folder, "release")
+
+        def waits_at(marker):
+            line = support.site_line(program, marker)
+            return lambda t: t["name"] == "watched" and any(f.get("line") == line for f in t.get("awaiting") or ())
+
+        with support.FakeExtension() as ext:
+            proc = support.start_agent([program], connect=ext.address,
+                                       env=support.clean_env(MOVE_FILE=move, RELEASE_FILE=release,
+                                                             TASKSCOPE_RETRY="1.5"))
+            try:
+                first = ext.wait_connection(0)
+                ext.wait_task(first, waits_at("first"), what="the watched task at its first wait")
+                time.sleep(1.0)  # unchanged: looked at less and less often
+                first.sock.shutdown(2)  # the extension goes away; the agent is back 1.5 s later
+                second = ext.wait_connection(1)
+                ext.wait_task(second, waits_at("first"), what="the watched task in the new snapshot")
+                support.release(move)
+                ext.wait_task(second, waits_at("second"), timeout=5, what="the watched task at its second wait")
+            finally:
+                support.release(release)
+                out, err = proc.communicate(timeout=20)
+            self.assertEqual((proc.returncode, out, err), (0, "done\n", ""))
+
+
 class FakeConnection:
     def __init__(self):
         self.lines = []
