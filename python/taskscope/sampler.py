@@ -81,6 +81,8 @@ MAX_INTERVAL = 60.0
 MESSAGE_LIMIT = 1000  # characters of an exception message or cancel message
 STUCK_AFTER = 10.0
 BLOCKED_AFTER = 0.25
+#: Children of ended tasks watched for orphans while nobody listens, at most (the oldest go).
+ORPHAN_WATCH_MAX = 10_000
 #: Seconds a collected task's record stays findable by address (see `registry`).
 STALE_SECONDS = 2.0
 #: A task that waits at the same place again and again (a consumer at ``queue.get()``)
@@ -614,7 +616,10 @@ class Sampler:
             self._group_notes.clear()
             self._older_groups = 0
             self.registry.reports.clear()
-            self._orphan_watch.clear()
+            # The children of tasks that end meanwhile stay watched: one still pending once a
+            # session is back is an orphan, and reported then (see `_check_orphans`).
+            while len(self._orphan_watch) > ORPHAN_WATCH_MAX:
+                self._orphan_watch.popleft()
             self._events = []
             self._prune(now)
             self._changed.clear()

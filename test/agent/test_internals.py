@@ -979,6 +979,44 @@ class WithHooks(unittest.TestCase):
 
         asyncio.run(main())
 
+    def test_a_task_orphaned_while_nobody_listens_is_reported_in_the_next_session(self):
+        # Its creator ends (and is collected) between two sessions: once a session is
+        # back, the child still pending is an orphan.
+        self.sampler.orphan_grace = 0.1
+
+        async def child(event):
+            await event.wait()
+
+        async def maker(go, stay, done, made):
+            await go.wait()
+            made.append(asyncio.create_task(child(done), name="left"))
+            await stay.wait()
+
+        async def main():
+            go, stay, done, made = asyncio.Event(), asyncio.Event(), asyncio.Event(), []
+            parent = asyncio.create_task(maker(go, stay, done, made), name="maker")
+            await self.tick(2)
+            go.set()
+            await asyncio.sleep(0.01)
+            await self.tick(2)  # the child is recorded, with its creator
+            self.assertIs(self.registry.lookup(made[0]).parent, self.registry.lookup(parent))
+            self.sink.active = False  # nobody listens while the creator ends
+            stay.set()
+            await parent
+            parent = None  # collected: the sampler hears of it while nobody listens
+            await self.tick()
+            await asyncio.sleep(0.15)
+            await self.tick()
+            self.sink.active = self.sink.wants_snapshot = True
+            self.sent()
+            await self.tick()
+            orphans = [m for m in self.sent() if m["type"] == "event" and m["kind"] == "orphan"]
+            self.assertEqual([m["task"] for m in orphans], [self.registry.lookup(made[0]).id])
+            done.set()
+            await made[0]
+
+        asyncio.run(main())
+
     @unittest.skipUnless(hasattr(asyncio, "TaskGroup"), "TaskGroup is 3.11+")
     def test_taskgroup_tasks_made_while_nobody_listens_have_their_group_in_the_next_session(self):
         # A program the extension attaches to later: the snapshot must say which tasks are
