@@ -52,6 +52,7 @@ asyncio's "exception was never retrieved" report.
 
 import asyncio
 import gc
+import math
 import sys
 import threading
 import time
@@ -757,8 +758,7 @@ class Sampler:
         if published is None:  # its change goes out in this sample (see _release_held)
             self._schedule(ref, tick)
             return
-        remaining = published + BUSY_PUBLISH_SECONDS - now
-        self._put(ref, tick + (max(1, int(remaining / self.interval + 0.999)) if remaining > 0 else 1))
+        self._put(ref, tick + max(1, math.ceil((published + BUSY_PUBLISH_SECONDS - now) / self.interval)))
 
     def _put(self, ref, at):
         slot = self._wheel.get(at)
