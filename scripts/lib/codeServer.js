@@ -158,6 +158,21 @@ async function startCodeServer({ port, dataDir, workspace, env = {}, settings = 
   return { url, child, userDataDir, extensionsDir, stop: () => proc.killTree(child.pid) };
 }
 
+/**
+ * Settings for a test instance's integrated terminal: bash without the machine's startup files.
+ * A test's terminal must not depend on ~/.bashrc. Here that file runs `pyenv init`, which takes
+ * a lock file in pyenv's shims folder. A terminal disposed while that runs leaves the lock
+ * behind, and every later shell then waits 60 s for it: every program a test started in a
+ * terminal after that never connected (a CI run failed so). `npm start` keeps the person's own
+ * shell.
+ */
+const TEST_TERMINAL_SETTINGS = {
+  'terminal.integrated.profiles.linux': {
+    'bash (TaskScope tests)': { path: 'bash', args: ['--noprofile', '--norc'] },
+  },
+  'terminal.integrated.defaultProfile.linux': 'bash (TaskScope tests)',
+};
+
 /** User settings for a quiet, predictable workbench (no welcome page, no trust prompt, no tour). */
 function writeUserSettings(userDataDir, extra = {}) {
   const settingsFile = path.join(userDataDir, 'User', 'settings.json');
@@ -204,4 +219,4 @@ async function installExtension(vsix, dataDir, logFile) {
   }
 }
 
-module.exports = { VERSION, ensureCodeServer, startCodeServer, installExtension, DEB_PACKAGES, installDir };
+module.exports = { VERSION, ensureCodeServer, startCodeServer, installExtension, DEB_PACKAGES, installDir, TEST_TERMINAL_SETTINGS };

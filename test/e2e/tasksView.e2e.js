@@ -169,7 +169,8 @@ async function runE2E({ log = console.log, updateScreenshot = false, timeoutMs =
       dataDir,
       workspace: paths.demo,
       logFile: serverLog,
-      settings: { 'workbench.hover.delay': 300 }, // tooltips sooner than a person's 1.5 s
+      // Tooltips sooner than a person's 1.5 s; a terminal without the machine's startup files.
+      settings: { 'workbench.hover.delay': 300, ...codeServer.TEST_TERMINAL_SETTINGS },
     });
     b = await browser.launch({ viewport: { width: 1400, height: 900 }, consoleLog: path.join(OUT, 'console.log') });
     const page = b.page;

@@ -65,6 +65,7 @@ async function runIntegrationTests({
     dataDir,
     workspace: WORKSPACE,
     env: { TASKSCOPE_TEST_RESULTS: resultsFile },
+    settings: codeServer.TEST_TERMINAL_SETTINGS,
     logFile: path.join(outDir, 'code-server.log'),
   });
   log(`code-server ${codeServer.VERSION} is up on ${server.url} (${Math.round((Date.now() - started) / 1000)} s)`);
