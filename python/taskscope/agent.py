@@ -42,6 +42,11 @@ from .sampler import BLOCKED_AFTER, HISTORY_MAX, HISTORY_SECONDS, STUCK_AFTER, S
 from .transport import RETRY_SECONDS, Transport
 
 DEFAULT_INTERVAL = 0.1
+#: A program that ends while its connection is being set up waits at most this long for the
+#: extension's welcome, so that its last state and exit code reach it: a busy extension host
+#: can take more than a second to answer (0.5 s lost them in a CI run). Only then: a program
+#: with no connection under way, or one already welcomed, does not wait.
+EXIT_HANDSHAKE_SECONDS = 2.0
 
 #: What the environment says (`settings_from_env`).
 Settings = namedtuple("Settings", "address token interval retry stuck_after blocked_after record "
@@ -178,7 +183,7 @@ class Agent:
             # A program that ends right away should still be seen: let a connection that
             # is being set up finish, so that the last sample and `bye` reach it.
             if self.transport is not None:
-                self.transport.wait_handshake(min(0.5, timeout / 2))
+                self.transport.wait_handshake(EXIT_HANDSHAKE_SECONDS)
             self.sampler.stop(timeout / 2)
             hooks.deactivate()
             bye = protocol.bye(self.exit_code if self.exit_code_known else None)

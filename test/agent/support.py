@@ -142,11 +142,14 @@ class FakeExtension:
     Listens on a Unix socket (at `path`, else in a folder of its own), or on TCP with `tcp`
     (True: 127.0.0.1; or a host address). mode: ``"welcome"`` (default), ``"reject"``, ``"silent"`` (never answers hello) or
     ``"hangup"`` (closes the connection after hello). `before_welcome` / `after_welcome`
-    are raw byte strings sent around the welcome.
+    are raw byte strings sent around the welcome; `welcome_delay` seconds pass before the
+    answer to hello (a busy extension host).
     """
 
-    def __init__(self, mode="welcome", before_welcome=(), after_welcome=(), tcp=False, path=None):
+    def __init__(self, mode="welcome", before_welcome=(), after_welcome=(), tcp=False, path=None,
+                 welcome_delay=0.0):
         self.mode = mode
+        self.welcome_delay = welcome_delay
         self.before_welcome = list(before_welcome)
         self.after_welcome = list(after_welcome)
         self.dir = tempfile.mkdtemp(prefix="ts-ext-")
@@ -238,6 +241,8 @@ class FakeExtension:
                 self.cond.notify_all()
 
     def _greet(self, conn):
+        if self.welcome_delay:
+            time.sleep(self.welcome_delay)
         try:
             for raw in self.before_welcome:
                 conn.send_raw(raw)

@@ -191,6 +191,21 @@ class FailedTask(unittest.TestCase):
             self.assertEqual(conn.messages[-1], {"type": "bye", "exitCode": 3})
             self.assertEqual(conn.invalid, [])
 
+    def test_a_program_that_ends_while_a_slow_extension_has_not_welcomed_it_still_sends_its_end(self):
+        # A busy extension host answers hello late; a short program ends meanwhile. Its
+        # tasks, their outcome and its exit code still reach the extension (before, the
+        # agent waited 0.5 s for the welcome, then closed: "exited" with no code or tasks).
+        with support.FakeExtension(welcome_delay=1.0) as ext:
+            done = support.run_agent(["raises.py"], connect=ext.address)
+            conn = ext.wait_connection()
+            ext.wait(lambda: conn.closed.is_set(), what="connection closed")
+            self.assertEqual(done.returncode, 1)
+            self.assertEqual(conn.invalid, [])
+            failing = conn.task_named("failing")
+            self.assertIsNotNone(failing, sorted(t["name"] for t in conn.tasks.values()))
+            self.assertEqual(failing["state"], "failed")
+            self.assertEqual(conn.messages[-1], {"type": "bye", "exitCode": 1})
+
 
 class OverTcp(unittest.TestCase):
     def test_tcp_with_the_token_from_the_command_line_or_the_environment(self):
