@@ -414,6 +414,9 @@ class Sampler:
         self._history = deque()
         self._changed = {}
         self._held = {}  # num -> record of a busy task changed since it was last sent
+        # Nums of the busy tasks: held once, and changed at every look since (a task found
+        # the same again leaves it). Their looks follow their sends (see `_schedule_held`).
+        self._busy = set()
         self._looked = ()  # nums of the records looked at in this sample
         self._group_notes = {}  # addr -> (GroupRef, when): see _regroup
         self._removed = []
@@ -625,6 +628,7 @@ class Sampler:
             self._prune(now)
             self._changed.clear()
             self._held.clear()
+            self._busy.clear()
             self._removed = []
             self._loops_changed.clear()
             return
@@ -720,6 +724,7 @@ class Sampler:
         finished = None
         seen = self._looked = set()
         held = self._held
+        busy = self._busy
         for ref in due:
             if ref.num in seen or ref.state not in LIVE_STATES:
                 continue  # seen already at this sample, or ended
@@ -731,9 +736,14 @@ class Sampler:
                 continue
             if ref.state == "running":
                 self._running_refs[ref.num] = ref
-            if ref.num in held:
+            num = ref.num
+            if num in held:
+                busy.add(num)
+                self._schedule_held(ref, tick, now)
+            elif num in busy and not ref.quiet:  # changed again, and sent now
                 self._schedule_held(ref, tick, now)
             else:
+                busy.discard(num)
                 self._schedule(ref, tick)
         if finished:
             for ref in finished:
@@ -753,12 +763,19 @@ class Sampler:
         at the sample where its held change is due: a look between would only find it
         changed again, and not sent (it cost a look at every sample, 10 us each for an
         aiohttp server's connection tasks). Its end is still seen at once when it is
-        collected, or when it is found running."""
+        collected, or when it is found running. When its change goes out at this sample
+        (held and due, or changed again since it went out: it is in ``_busy``), the next is
+        due `BUSY_PUBLISH_SECONDS` after the wait sent began: one look per change sent (a
+        look at the next sample would only find it changed again). A look that finds it the
+        same puts it back on the quiet tasks' schedule."""
         published = ref.published
         if published is None:  # its change goes out in this sample (see _release_held)
             self._schedule(ref, tick)
             return
-        self._put(ref, tick + max(1, math.ceil((published + BUSY_PUBLISH_SECONDS - now) / self.interval)))
+        due = published + BUSY_PUBLISH_SECONDS
+        if due <= now and ref.state == "pending" and ref.waiting_since is not None:
+            due = ref.waiting_since + BUSY_PUBLISH_SECONDS  # what `published` becomes now
+        self._put(ref, tick + max(1, math.ceil((due - now) / self.interval)))
 
     def _put(self, ref, at):
         slot = self._wheel.get(at)
@@ -1372,6 +1389,7 @@ class Sampler:
         ref.binding = None
         self._done[ref.num] = ref
         self._running_refs.pop(ref.num, None)
+        self._busy.discard(ref.num)
         self._history.append(ref)
         self._changed[ref.num] = ref
         children = self._children.pop(ref.num, None)

@@ -888,19 +888,67 @@ class WithHooks(unittest.TestCase):
             self.sent()
             started = time.monotonic()
             samples = 0
-            while time.monotonic() - started < 1.5:
+            while time.monotonic() - started < 2.5:
                 await asyncio.sleep(0.05)  # the sampler's interval here: 0.05 s
                 await self.tick()
                 samples += 1
             sent = [t for m in self.sent() for t in m.get("upsert", ()) if t["name"] == "busy"]
-            self.assertGreaterEqual(samples, 12)
-            self.assertGreaterEqual(len(sent), 2, "a busy task was not sent at all")
-            # Sent at most every 0.5 s, and looked at about as often: twice per change sent
-            # (the look that sends it and the next, which finds it changed again), not at
-            # each of the samples.
-            self.assertLessEqual(len(looked), 2 * len(sent) + 2, (len(looked), samples, len(sent)))
+            self.assertGreaterEqual(samples, 20)
+            self.assertGreaterEqual(len(sent), 3, "a busy task was not sent at all")
+            # Sent at most every 0.5 s, and looked at as often: once per change sent (the
+            # look that sends it), not at the next sample too (which would only find it
+            # changed again), nor at each of the samples.
+            self.assertLessEqual(len(looked), len(sent) + 2, (len(looked), samples, len(sent)))
             self.assertLess(len(looked), samples / 2, (len(looked), samples))
             stop.set()
+            await task
+
+        asyncio.run(main())
+
+    def test_a_busy_task_that_settles_is_sent_where_it_waits_then_is_looked_at_as_a_quiet_one(self):
+        async def main():
+            stop, settled = asyncio.Event(), asyncio.Event()
+
+            async def request():
+                await asyncio.sleep(0.005)
+
+            async def connection():
+                while not stop.is_set():
+                    await asyncio.create_task(request())
+                await settled.wait()  # quiet from here on
+
+            task = asyncio.create_task(connection(), name="busy")
+            ref = None
+            for _ in range(40):  # busy: its looks follow its sends
+                await asyncio.sleep(0.05)
+                await self.tick()
+                ref = ref or self.registry.lookup(task)
+                if ref is not None and ref.num in self.sampler._busy:
+                    break
+            self.assertIn(ref.num, self.sampler._busy, "the task was never taken for busy")
+            await asyncio.sleep(0.3)
+            self.sent()
+            stop.set()
+            stopped = time.monotonic()
+            seen = None
+            while seen is None and time.monotonic() - stopped < 2.0:
+                await asyncio.sleep(0.05)
+                await self.tick()
+                for message in self.sent():
+                    for record in message.get("upsert", ()):
+                        if record["name"] == "busy" and record["awaiting"][-1]["function"] == "Event.wait":
+                            seen = time.monotonic() - stopped
+            self.assertIsNotNone(seen, "the settled task was not sent where it waits")
+            # Within its publishing time (0.5 s) and a few samples of 0.05 s.
+            self.assertLess(seen, sampler.BUSY_PUBLISH_SECONDS + 0.3)
+            # Its next look, a publishing time later, finds it the same: back to the looks of
+            # a quiet task (1, 2, 4, ... samples apart).
+            for _ in range(15):
+                await asyncio.sleep(0.05)
+                await self.tick()
+            self.assertNotIn(ref.num, self.sampler._busy, "a quiet task stayed busy")
+            self.assertGreater(ref.quiet, 0)
+            settled.set()
             await task
 
         asyncio.run(main())
