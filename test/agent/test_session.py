@@ -167,20 +167,26 @@ class NestedTasksSession(unittest.TestCase):
 
 
 class FailedTask(unittest.TestCase):
+    def failed_run(self, ext):
+        """Runs raises.py connected to `ext`; checks what it sent: the failed task, the exit
+        code in bye, nothing invalid. Returns the failed task's last record."""
+        done = support.run_agent(["raises.py"], connect=ext.address)
+        conn = ext.wait_connection()
+        ext.wait(lambda: conn.closed.is_set(), what="connection closed")
+        self.assertEqual(done.returncode, 1)
+        self.assertEqual(conn.invalid, [])
+        failing = conn.task_named("failing")
+        self.assertIsNotNone(failing, sorted(t["name"] for t in conn.tasks.values()))
+        self.assertEqual(failing["state"], "failed")
+        self.assertEqual(conn.messages[-1], {"type": "bye", "exitCode": 1})
+        return failing
+
     def test_a_failed_task_reports_its_exception_and_bye_its_exit_code(self):
         with support.FakeExtension() as ext:
-            done = support.run_agent(["raises.py"], connect=ext.address)
-            conn = ext.wait_connection()
-            ext.wait(lambda: conn.closed.is_set(), what="connection closed")
-            self.assertEqual(done.returncode, 1)
-            self.assertEqual(conn.invalid, [])
-            failing = conn.task_named("failing")
-            self.assertIsNotNone(failing, sorted(t["name"] for t in conn.tasks.values()))
-            self.assertEqual(failing["state"], "failed")
-            self.assertEqual(failing["exception"]["type"], "ValueError")
-            self.assertEqual(failing["exception"]["message"], "boom from the fixture")
-            self.assertEqual(failing["exception"]["traceback"][-1]["function"], "fail_deep")
-            self.assertEqual(conn.messages[-1], {"type": "bye", "exitCode": 1})
+            failing = self.failed_run(ext)
+        self.assertEqual(failing["exception"]["type"], "ValueError")
+        self.assertEqual(failing["exception"]["message"], "boom from the fixture")
+        self.assertEqual(failing["exception"]["traceback"][-1]["function"], "fail_deep")
 
     def test_sys_exit_code_reaches_bye(self):
         with support.FakeExtension() as ext:
@@ -196,15 +202,7 @@ class FailedTask(unittest.TestCase):
         # tasks, their outcome and its exit code still reach the extension (before, the
         # agent waited 0.5 s for the welcome, then closed: "exited" with no code or tasks).
         with support.FakeExtension(welcome_delay=1.0) as ext:
-            done = support.run_agent(["raises.py"], connect=ext.address)
-            conn = ext.wait_connection()
-            ext.wait(lambda: conn.closed.is_set(), what="connection closed")
-            self.assertEqual(done.returncode, 1)
-            self.assertEqual(conn.invalid, [])
-            failing = conn.task_named("failing")
-            self.assertIsNotNone(failing, sorted(t["name"] for t in conn.tasks.values()))
-            self.assertEqual(failing["state"], "failed")
-            self.assertEqual(conn.messages[-1], {"type": "bye", "exitCode": 1})
+            self.failed_run(ext)
 
 
 class OverTcp(unittest.TestCase):
