@@ -263,14 +263,21 @@ describe('Run and attach', function () {
     const short = path.join(path.dirname(program), 'hello_tasks.py');
     const live = cp.spawn('python3', ['-m', 'taskscope', 'run', program], { env });
     try {
+      // Only this test's own programs are looked at: an earlier test's run of the same file
+      // may have been ended by its terminal's disposal, with no exit code to show.
+      const pids = new Set<number>();
       for (let i = 0; i < 2; i++) {
         const child = cp.spawn('python3', ['-m', 'taskscope', 'run', short], { env });
+        pids.add(child.pid!);
         await new Promise((resolve) => child.on('exit', resolve));
       }
-      await until('both short programs exited', () => api.model.processes().filter((p) => p.argv[0] === short && p.status === 'exited').length >= 2);
+      const shortOnes = await until('both short programs exited', () => {
+        const exited = api.model.processes().filter((p) => pids.has(p.pid) && p.status === 'exited');
+        return exited.length === 2 && exited;
+      });
       const running = await until('the long program', () => connectedWithArgv(program));
       // Each exited row says so, with its exit code (hello_tasks.py ends normally).
-      for (const p of api.model.processes().filter((x) => x.argv[0] === short && x.status === 'exited')) {
+      for (const p of shortOnes) {
         assert.match(String(api.tasksView.getTreeItem(api.tasksView.processNode(p.key)).description), /^pid \d+ · Python \S+ · exited \(code 0\)$/);
       }
       const removed = (await vscode.commands.executeCommand('taskscope.removeExitedProcesses')) as number;
