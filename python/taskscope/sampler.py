@@ -737,10 +737,9 @@ class Sampler:
             if ref.state == "running":
                 self._running_refs[ref.num] = ref
             num = ref.num
-            if num in held:
+            # Busy: its change held now, or changed again since it went out (sent now).
+            if num in held or (num in busy and not ref.quiet):
                 busy.add(num)
-                self._schedule_held(ref, tick, now)
-            elif num in busy and not ref.quiet:  # changed again, and sent now
                 self._schedule_held(ref, tick, now)
             else:
                 busy.discard(num)
