@@ -143,10 +143,15 @@ async function runElectron() {
   const resultsFile = path.join(paths.artifacts, 'integration', 'results.json');
   fs.rmSync(resultsFile, { force: true });
   const runner = path.join(paths.root, 'out', 'test', 'integration', 'electronRunner.js');
+  // The same user settings as the code-server instances': a quiet workbench, and terminals
+  // that do not read the machine's shell startup files (see TEST_TERMINAL_SETTINGS).
+  const userDataDir = path.join(paths.cache, 'vscode-test', 'user-data');
+  const codeServer = require('./lib/codeServer');
+  codeServer.writeUserSettings(userDataDir, codeServer.TEST_TERMINAL_SETTINGS);
   const result = await proc.run(process.execPath, [runner], {
     cwd: paths.root,
     echo: true,
-    env: { ...process.env, TASKSCOPE_TEST_RESULTS: resultsFile },
+    env: { ...process.env, TASKSCOPE_TEST_RESULTS: resultsFile, TASKSCOPE_TEST_USER_DATA: userDataDir },
   });
   if (!fs.existsSync(resultsFile)) throw new Error(`the Electron runner ended (exit code ${result.code}) without results`);
   return JSON.parse(fs.readFileSync(resultsFile, 'utf8'));

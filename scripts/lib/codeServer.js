@@ -219,4 +219,6 @@ async function installExtension(vsix, dataDir, logFile) {
   }
 }
 
-module.exports = { VERSION, ensureCodeServer, startCodeServer, installExtension, DEB_PACKAGES, installDir, TEST_TERMINAL_SETTINGS };
+module.exports = {
+  VERSION, ensureCodeServer, startCodeServer, installExtension, writeUserSettings, DEB_PACKAGES, installDir, TEST_TERMINAL_SETTINGS,
+};

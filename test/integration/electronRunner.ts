@@ -20,7 +20,9 @@ async function main(): Promise<void> {
       '--skip-welcome',
       '--skip-release-notes',
       '--user-data-dir',
-      path.join(root, '.cache', 'vscode-test', 'user-data'),
+      // scripts/test.js writes the test settings there first (quiet workbench, terminals
+      // without the machine's shell startup files).
+      process.env.TASKSCOPE_TEST_USER_DATA || path.join(root, '.cache', 'vscode-test', 'user-data'),
     ],
   });
 }
