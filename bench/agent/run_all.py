@@ -18,7 +18,7 @@ import time
 
 import harness
 
-BENCHMARKS = ("spawn", "sampling", "server", "memory", "hook_cost", "hook_instructions", "server_instructions")
+BENCHMARKS = ("spawn", "sampling", "server", "memory", "memory_floor", "hook_cost", "hook_instructions", "server_instructions")
 TIMEOUT = 600
 
 
