@@ -11,6 +11,7 @@ import { cancelConfirmation, cancelledWith, cancelTreeConfirmation, Confirmation
 import type { Frame, TaskRecord } from '../protocol/messages';
 import type { TasksViewNode } from '../views/taskTreeProvider';
 import type { TaskTreeProvider } from '../views/taskTreeProvider';
+import { creationFrame } from '../views/taskText';
 
 /** Options the integration tests pass as the third argument (menus pass the node and the selection). */
 export interface CancelOptions {
@@ -42,11 +43,13 @@ export class TaskCommands {
   async openCreationSite(node?: TasksViewNode): Promise<vscode.TextEditor | undefined> {
     const t = this.target(node);
     if (!t) return undefined;
-    if (!t.task.site) {
+    // The program's line that made it, else the library's (a server's connection tasks).
+    const made = creationFrame(t.task);
+    if (!made) {
       void vscode.window.showInformationMessage(`TaskScope: where task '${t.task.name}' was created is not known.`);
       return undefined;
     }
-    return openFrame(t.task.site, this.log);
+    return openFrame(made.frame, this.log);
   }
 
   async openAwaitPoint(node?: TasksViewNode): Promise<vscode.TextEditor | undefined> {

@@ -21,6 +21,7 @@
 
 import type { TaskModel } from '../model/taskModel';
 import type { TaskRecord, WaitKind } from '../protocol/messages';
+import { creationFrame } from './taskText';
 
 export type Arrangement = 'creator' | 'awaiter' | 'flat';
 export const ARRANGEMENTS: readonly Arrangement[] = ['creator', 'awaiter', 'flat'];
@@ -71,6 +72,8 @@ export interface FoldNode extends Placement {
   readonly anchor: string | null;
   /** Where they were created: `file:line`, or '' when unknown. */
   readonly siteKey: string;
+  /** True when that is a library's frame: no frame of the program's was on the stack (`creationFrame`). */
+  readonly library?: boolean;
   coro: string;
   taskIds: string[];
   /** A part of a fold: how many of the fold's tasks come before its own (fixed by its id). */
@@ -117,8 +120,10 @@ export function isFinished(task: TaskRecord): boolean {
   return FINISHED.has(task.state);
 }
 
+/** `file:line` of where a task was made (its site, else the library's frame: `creationFrame`), or ''. */
 export function siteKey(task: TaskRecord): string {
-  return task.site ? `${task.site.file}:${task.site.line}` : '';
+  const made = creationFrame(task);
+  return made ? `${made.frame.file}:${made.frame.line}` : '';
 }
 
 /** What folds siblings together: the creation site and the coroutine. */
@@ -508,7 +513,7 @@ export class TaskArrangement {
     return (
       task.name.toLowerCase().includes(needle) ||
       task.coro.toLowerCase().includes(needle) ||
-      (task.site?.file.toLowerCase().includes(needle) ?? false)
+      (creationFrame(task)?.frame.file.toLowerCase().includes(needle) ?? false)
     );
   }
 
@@ -547,7 +552,7 @@ export class TaskArrangement {
         const scope = parent.kind === 'process' || parent.kind === 'loop' ? '' : parent.scope;
         const scoped = scope ? { scope, via: parent } : {};
         const fold = this.node<FoldNode>(id, () => ({
-          kind: 'fold', id, processKey: parent.processKey, anchor: anchorOf(parent), siteKey: siteKey(item), coro: item.coro, taskIds: [], ...scoped,
+          kind: 'fold', id, processKey: parent.processKey, anchor: anchorOf(parent), siteKey: siteKey(item), library: creationFrame(item)?.library, coro: item.coro, taskIds: [], ...scoped,
         }));
         fold.coro = item.coro;
         if (scope) fold.path = this.pathOf(parent);
@@ -578,7 +583,7 @@ export class TaskArrangement {
     for (let offset = 0; offset < ids.length; offset += size) {
       const id = `${fold.id}#${offset / size + 1}`;
       const part = this.node<FoldNode>(id, () => ({
-        kind: 'fold', id, processKey: fold.processKey, anchor: fold.anchor, siteKey: fold.siteKey, coro: fold.coro, taskIds: [], offset, scope: fold.scope, via: fold,
+        kind: 'fold', id, processKey: fold.processKey, anchor: fold.anchor, siteKey: fold.siteKey, library: fold.library, coro: fold.coro, taskIds: [], offset, scope: fold.scope, via: fold,
       }));
       part.coro = fold.coro;
       part.path = fold.path;

@@ -11,6 +11,19 @@ export function describeFrame(frame: Frame): string {
   return `${path.basename(frame.file)}:${frame.line}`;
 }
 
+/**
+ * Where a task was made, to show and to open: its site (the program's own frame that made it),
+ * or, when no frame of the program's was on the stack, the innermost frame of its creation
+ * stack, `library` then: the library code that made it, as a server's connection and request
+ * tasks are made in a callback of the event loop (`StreamReaderProtocol.connection_made`,
+ * aiohttp's request handler). Undefined when neither is known.
+ */
+export function creationFrame(task: TaskRecord): { frame: Frame; library: boolean } | undefined {
+  if (task.site) return { frame: task.site, library: false };
+  const innermost = task.stack?.[0];
+  return innermost ? { frame: innermost, library: true } : undefined;
+}
+
 /** "1.2 s", "3 min 4 s", "2 h 5 min": how long something has lasted. */
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;

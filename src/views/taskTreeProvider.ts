@@ -17,7 +17,7 @@ import { FindingStore, findingTitle } from '../model/findings';
 import type { ModelChange, ProcessInfo, TaskModel } from '../model/taskModel';
 import type { Frame, TaskRecord, TaskState } from '../protocol/messages';
 import { processRowUri, taskRowUri } from './rowDecorations';
-import { coarseDuration, describeFrame, formatDuration, taskDescription } from './taskText';
+import { coarseDuration, creationFrame, describeFrame, formatDuration, taskDescription } from './taskText';
 
 export { coarseDuration, describeFrame, formatDuration, taskDescription };
 import { ArrangeOptions, FoldNode, JoinNode, TaskArrangement, TaskNode, ViewNode } from './arrangement';
@@ -72,10 +72,15 @@ export function taskTooltip(task: TaskRecord, now = Date.now()): vscode.Markdown
   md.appendMarkdown(`**${escape(task.name)}** · ${code(task.coro)} · ${task.state}\n\n`);
   if (task.exception) md.appendMarkdown(`${escape(task.exception.type)}: ${escape(task.exception.message)}\n\n`);
   if (task.cancelMessage) md.appendMarkdown(`Cancelled: ${escape(task.cancelMessage)}\n\n`);
-  if (task.site) {
-    md.appendMarkdown(`Created in ${code(task.site.function)} at ${frameLink(task.site)}\n\n`);
-  } else {
+  const made = creationFrame(task);
+  if (!made) {
     md.appendMarkdown('Creation site unknown\n\n');
+  } else if (made.library) {
+    md.appendMarkdown(
+      `Created by library code in ${code(made.frame.function)} at ${frameLink(made.frame)} (no frame of the program's own was on the stack)\n\n`,
+    );
+  } else {
+    md.appendMarkdown(`Created in ${code(made.frame.function)} at ${frameLink(made.frame)}\n\n`);
   }
   if (task.awaiting?.length) {
     const since = task.waitingSince !== undefined ? ` for ${formatDuration(now - task.waitingSince)}` : '';
@@ -323,7 +328,7 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
       flagged ? 'flagged' : '',
       'task',
       `state-${task.state}`,
-      task.site ? 'hasSite' : '',
+      creationFrame(task) ? 'hasSite' : '',
       task.awaiting?.length ? 'hasAwait' : '',
       task.parent ? 'hasParent' : '',
       task.state === 'pending' || task.state === 'running' ? 'live' : 'finished',
@@ -333,7 +338,7 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
       .join(' ');
     const about = flagged ? `, findings: ${findingKinds.map(findingTitle).join(', ')}` : '';
     item.accessibilityInformation = { label: `${task.name}, ${task.coro}, ${task.state}${about}` };
-    if (task.site) {
+    if (creationFrame(task)) {
       // No arguments: the command reads the view's selection (the clicked row). Arguments would
       // be held by a handle that a redraw of the row replaces, so a click landing on a row drawn
       // a moment earlier would miss ("command not found").
@@ -354,7 +359,7 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     const item = new vscode.TreeItem(`×${node.taskIds.length} ${node.coro}`, vscode.TreeItemCollapsibleState.Collapsed);
     item.id = node.id;
     const [file, line] = splitSite(node.siteKey);
-    item.description = file ? `${path.basename(file)}:${line}` : 'creation site unknown';
+    item.description = file ? `${path.basename(file)}:${line}${node.library ? ' · library' : ''}` : 'creation site unknown';
     item.iconPath = new vscode.ThemeIcon('layers');
     item.contextValue = 'fold';
     return item;
@@ -370,7 +375,8 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     const what = node.offset === undefined
       ? `${node.taskIds.length} tasks`
       : `Tasks ${node.offset + 1}–${node.offset + node.taskIds.length} (oldest first) of the ${node.total}`;
-    return `${what} running ${node.coro}, created at ${node.siteKey || 'an unknown place'}\n` +
+    const where = !node.siteKey ? 'at an unknown place' : node.library ? `by library code at ${node.siteKey}` : `at ${node.siteKey}`;
+    return `${what} running ${node.coro}, created ${where}\n` +
       [...counts].map(([s, n]) => `${n} ${s}`).join(', ');
   }
 

@@ -82,6 +82,23 @@ describe('TaskArrangement', () => {
     assert.strictEqual(under('t1').length, 13);
   });
 
+  it('folds the tasks a library made (no frame of the program\'s on their stack) by the library\'s frame', () => {
+    // A server's connection tasks: asyncio's streams make them in a callback of the event loop.
+    const made = { file: '/usr/lib/python3.11/asyncio/streams.py', line: 258, function: 'StreamReaderProtocol.connection_made' };
+    const dispatch = { file: '/usr/lib/python3.11/asyncio/events.py', line: 80, function: 'Handle._run' };
+    const served = Array.from({ length: 12 }, (_, i) => task(`t${i + 10}`, null, { site: null, stack: [made, dispatch], coro: 'serve_page' }));
+    const unknown = Array.from({ length: 12 }, (_, i) => task(`t${i + 30}`, null, { site: null, coro: 'serve_page' }));
+    load([task('t1', null), ...served, ...unknown]);
+    arrangement.configure({ foldThreshold: 10 });
+    const folds = top().filter((n): n is FoldNode => n.kind === 'fold');
+    assert.deepStrictEqual(folds.map((f) => [f.siteKey, f.library, f.taskIds.length]), [
+      ['/usr/lib/python3.11/asyncio/streams.py:258', true, 12],
+      ['', undefined, 12],
+    ]);
+    arrangement.configure({ filter: 'streams.py' });
+    assert.deepStrictEqual(names(arrangement, top()), ['fold×12'], 'the filter finds them by the file that made them');
+  });
+
   it('a fold of more tasks than a part opens onto parts, oldest first, that keep their ids', () => {
     const same = { site: { file: '/app/crawler.py', line: 42, function: 'run' }, coro: 'fetch_page' };
     const kids = Array.from({ length: 25 }, (_, i) => task(`t${i + 10}`, 't1', same));

@@ -1,6 +1,6 @@
 import * as assert from 'assert';
 import type { TaskRecord } from '../../src/protocol/messages';
-import { coarseDuration, formatDuration, processMark, taskDescription, taskMark } from '../../src/views/taskText';
+import { coarseDuration, creationFrame, formatDuration, processMark, taskDescription, taskMark } from '../../src/views/taskText';
 
 const base: TaskRecord = { id: 't1', name: 'worker-1', coro: 'Crawler.worker', state: 'pending', parent: null, loop: 'l1', created: 0, site: null };
 const awaiting = [
@@ -22,6 +22,16 @@ describe('task row text', () => {
     assert.strictEqual(taskDescription({ ...base, state: 'cancelled' }), 'Crawler.worker · cancelled');
     assert.strictEqual(taskDescription({ ...base, state: 'running' }), 'Crawler.worker · running');
     assert.strictEqual(taskDescription(base), 'Crawler.worker');
+  });
+
+  it('takes where a task was made from its site, else from the library frame that made it', () => {
+    const site = { file: '/app/crawler.py', line: 42, function: 'Crawler.run', user: true };
+    const made = { file: '/usr/lib/python3.11/asyncio/streams.py', line: 258, function: 'StreamReaderProtocol.connection_made' };
+    const dispatch = { file: '/usr/lib/python3.11/asyncio/events.py', line: 80, function: 'Handle._run' };
+    assert.deepStrictEqual(creationFrame({ ...base, site, stack: [made, site] }), { frame: site, library: false });
+    assert.deepStrictEqual(creationFrame({ ...base, stack: [made, dispatch] }), { frame: made, library: true });
+    assert.strictEqual(creationFrame({ ...base, stack: [] }), undefined);
+    assert.strictEqual(creationFrame(base), undefined);
   });
 
   it('formats durations for people', () => {
