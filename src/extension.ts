@@ -15,7 +15,7 @@ import { formatTcpAddress } from './ipc/listenHost';
 import { loadRecording, RecordingSummary } from './ipc/recording';
 import { LintFeature } from './lint/vscode/lintFeature';
 import { Log } from './log';
-import { FindingStore, withTaskEvidence } from './model/findings';
+import { FindingStore, shownPlace, withTaskEvidence } from './model/findings';
 import { cancelledWith } from './model/taskRelations';
 import { TaskModel } from './model/taskModel';
 import { PROTOCOL_VERSION } from './protocol/messages';
@@ -203,8 +203,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<TaskSc
     registerCommand(Commands.hideFinished, () => viewOptions.setHideFinished(true)),
     registerCommand(Commands.showFinished, () => viewOptions.setHideFinished(false)),
     registerCommand(Commands.openFinding, (node?: FindingsViewNode) => {
-      const site = node?.kind === 'finding' ? node.finding.site : undefined;
-      return site ? openFrame(site, log) : undefined;
+      const at = node?.kind === 'finding' ? shownPlace(node.finding) : undefined;
+      return at ? openFrame(at, log) : undefined;
     }),
     registerCommand(Commands.clearFindings, () => findings.clear()),
     registerCommand(Commands.showLogs, () => log.show()),

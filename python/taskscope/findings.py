@@ -193,60 +193,71 @@ def describe(name, coro):
     return text
 
 
-def _created(site):
-    return " was created at %s" % place(site) if site else " (creation site unknown)"
+def _by_library(made_by):
+    """``made by library code in StreamReaderProtocol.connection_made (streams.py:258)``: where
+    a task that no frame of the program's made was made (`made_by`, a Frame dict)."""
+    return "made by library code in %s (%s)" % (made_by["function"], place(made_by))
 
 
-def _made(site):
-    return ", created at %s," % place(site) if site else ""
+def _created(site, made_by=None):
+    if site:
+        return " was created at %s" % place(site)
+    return " was %s" % _by_library(made_by) if made_by else " (creation site unknown)"
 
 
-def fire_and_forget(time_ms, task_id, name, coro, site, binding, variable, function):
+def _made(site, made_by=None):
+    if site:
+        return ", created at %s," % place(site)
+    return ", %s," % _by_library(made_by) if made_by else ""
+
+
+def fire_and_forget(time_ms, task_id, name, coro, site, binding, variable, function, made_by=None):
     if binding == LOCAL:
         held = "was kept only in the local variable %r" % variable if variable else "was kept only in a local variable"
         if function:
             held += " of %s" % function
         text = "%s%s and %s, which is gone: keep a reference (a set of background tasks) or await it" % (
-            describe(name, coro), _created(site), held)
+            describe(name, coro), _created(site, made_by), held)
     else:
         text = ("%s%s and its only reference was dropped: keep a reference (a set of background tasks) "
-                "or await it" % (describe(name, coro), _created(site)))
+                "or await it" % (describe(name, coro), _created(site, made_by)))
     evidence = {"binding": binding}
     if variable:
         evidence["variable"] = variable
     return protocol.event(time_ms, FIRE_AND_FORGET, text, task_id, site, evidence)
 
 
-def destroyed_pending(time_ms, task_id, name, coro, site, awaiting, where=None):
+def destroyed_pending(time_ms, task_id, name, coro, site, awaiting, where=None, made_by=None):
     """`where`: the innermost of the program's own frames in `awaiting`, if any."""
     where = where or (awaiting[-1] if awaiting else None)
     where = ", waiting at %s" % place(where) if where else ""
     text = ("%s%s was destroyed by the garbage collector while still pending%s: nothing kept a reference "
-            "to it; keep one until it finishes" % (describe(name, coro), _made(site), where))
+            "to it; keep one until it finishes" % (describe(name, coro), _made(site, made_by), where))
     return protocol.event(time_ms, DESTROYED_PENDING, text, task_id, site, {"awaiting": awaiting or []})
 
 
-def never_retrieved(time_ms, task_id, name, coro, site, exc_type, message, traceback):
+def never_retrieved(time_ms, task_id, name, coro, site, exc_type, message, traceback, made_by=None):
     raised = " (raised at %s)" % place(traceback[-1]) if traceback else ""
     text = ("%s%s failed with %s: %s%s and nobody retrieved the exception: await the task, or read "
-            "task.exception() in a done callback" % (describe(name, coro), _made(site), exc_type, message, raised))
+            "task.exception() in a done callback" % (describe(name, coro), _made(site, made_by), exc_type, message, raised))
     evidence = {"type": exc_type, "message": message, "traceback": traceback or []}
     return protocol.event(time_ms, NEVER_RETRIEVED, text, task_id, site, evidence)
 
 
-def orphan(time_ms, task_id, name, coro, site, parent_id, parent_name, parent_coro, parent_state):
+def orphan(time_ms, task_id, name, coro, site, parent_id, parent_name, parent_coro, parent_state, made_by=None):
     text = ("%s%s is still pending after the task that created it, %s, ended (%s): await it where it "
             "was created, or create it in a TaskGroup" % (
-                describe(name, coro), _made(site), describe(parent_name, parent_coro).replace("Task ", "task ", 1),
+                describe(name, coro), _made(site, made_by), describe(parent_name, parent_coro).replace("Task ", "task ", 1),
                 parent_state))
     return protocol.event(time_ms, ORPHAN, text, task_id, site, {"parent": parent_id, "parentState": parent_state})
 
 
-def stuck(time_ms, task_id, name, coro, site, waited, awaiting, waiting_on, where=None):
+def stuck(time_ms, task_id, name, coro, site, waited, awaiting, waiting_on, where=None, made_by=None):
     """`where`: the innermost of the program's own frames in `awaiting`, if any."""
     where = place(where or awaiting[-1]) if (where or awaiting) else "the same place"
     on = " on %s" % waiting_on["label"] if waiting_on and waiting_on.get("label") else ""
-    text = "%s has waited%s at %s for %.1f s (created at %s)" % (describe(name, coro), on, where, waited, place(site))
+    made = "created at %s" % place(site) if site or not made_by else _by_library(made_by)
+    text = "%s has waited%s at %s for %.1f s (%s)" % (describe(name, coro), on, where, waited, made)
     evidence = {"waitedMs": int(waited * 1000), "awaiting": awaiting or []}
     if waiting_on:
         evidence["waitingOn"] = waiting_on

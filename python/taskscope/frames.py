@@ -68,6 +68,67 @@ def _loop_dispatch_codes():
 _LOOP_DISPATCH = _loop_dispatch_codes()
 
 
+def _codes_of(*functions):
+    codes = (getattr(f, "__code__", None) for f in functions)
+    return {id(c): c for c in codes if c is not None}
+
+
+def _loop_runner_codes():
+    """What runs an event loop: ``asyncio.run``, ``Runner.run`` (3.11+), and a loop's
+    ``run_until_complete`` and ``run_forever``. A loop whose callbacks and task steps are
+    called from compiled code (uvloop) leaves no frame of its own between a callback's frame
+    and the runner's, so a walk up from a task made in a callback goes on past the loop."""
+    import asyncio.base_events
+    import asyncio.runners
+
+    base = asyncio.base_events.BaseEventLoop
+    runner = getattr(asyncio.runners, "Runner", None)
+    return _codes_of(asyncio.runners.run, getattr(runner, "run", None), base.run_until_complete, base.run_forever)
+
+
+def _task_making_codes():
+    """asyncio's functions that a loop runner calls to make its main task (``Runner.run``
+    calls the loop's ``create_task``; 3.10's ``run_until_complete``, ``ensure_future``)."""
+    import asyncio.base_events
+    import asyncio.tasks
+
+    return _codes_of(asyncio.tasks.create_task, asyncio.tasks.ensure_future,
+                     getattr(asyncio.tasks, "_ensure_future", None), asyncio.base_events.BaseEventLoop.create_task,
+                     asyncio.base_events.BaseEventLoop.run_until_complete)
+
+
+_LOOP_RUNNERS = _loop_runner_codes()
+_TASK_MAKERS = _task_making_codes()
+_UVLOOP_INIT = os.path.join("uvloop", "__init__.py")
+
+
+def _runs_loop(code):
+    """Whether `code` runs an event loop (see `_loop_runner_codes`; uvloop's ``run`` too)."""
+    return (_LOOP_RUNNERS.get(id(code)) is code
+            or (code.co_name == "run" and code.co_filename.endswith(_UVLOOP_INIT)))
+
+
+#: The methods of a loop that run it: a line that calls one (``loop.run_until_complete(main())``
+#: in the program, or in a library such as aiohttp's ``web.run_app``) runs the loop.
+_RUNNER_METHODS = frozenset(("run_until_complete", "run_forever"))
+
+
+def _lines_calling_runner(code):
+    """The lines of `code` that load a loop's running method as an attribute (on the sampler
+    thread, once per code object: `dis` is imported then, not at start-up)."""
+    import dis
+
+    offsets = [ins.offset for ins in dis.get_instructions(code)
+               if ins.opname in ("LOAD_METHOD", "LOAD_ATTR") and ins.argval in _RUNNER_METHODS]
+    if not offsets:
+        return frozenset()
+    lines = set()
+    for start, end, line in code.co_lines():
+        if line is not None and any(start <= offset < end for offset in offsets):
+            lines.add(line)
+    return frozenset(lines)
+
+
 def _key(codes, captured):
     """A cache key for a ``[code, lasti, ...]`` capture: the ids of its code objects, then
     its offsets (hashing a code object hashes its contents; the caller keeps the code
@@ -145,6 +206,7 @@ class FrameResolver:
         self._creations = {}  # _key of a capture -> (site, stack, its code objects)
         self._construction = {}  # id(code) -> code: see mark_construction
         self._chains = {}  # chain key -> (chain tuple, frames): see chain
+        self._runner_lines = {}  # id(code) -> (code, lines that call a loop's run method)
         #: Shared with the hot path: id(code) -> bool, for codes held in ``_codes``.
         self.user_codes = {} if user_codes is None else user_codes
         #: True once a code object of the program's own was classified (the hot path's
@@ -209,6 +271,32 @@ class FrameResolver:
         entry = self._entry(code)
         entry[2] = False
         self.user_codes[id(code)] = False
+
+    def _runs_loop_at(self, code, lasti):
+        """Whether `code`, at offset `lasti`, runs an event loop: one of the runners
+        (`_runs_loop`), or a line that calls a loop's ``run_until_complete`` or
+        ``run_forever`` (the program's own ``loop.run_until_complete(main())`` on uvloop,
+        aiohttp's ``web.run_app``)."""
+        if _runs_loop(code):
+            return True
+        if lasti < 0:
+            return False
+        entry = self._runner_lines.get(id(code))
+        if entry is None or entry[0] is not code:
+            if len(self._runner_lines) >= self.MAX_CACHE:
+                self._runner_lines.clear()
+            try:
+                lines = _lines_calling_runner(code)
+            except Exception:
+                lines = frozenset()
+            entry = self._runner_lines[id(code)] = (code, lines)
+        return bool(entry[1]) and self.line(code, lasti) in entry[1]
+
+    def _makes_task(self, code):
+        """asyncio's functions that make a task, and the task factories and Task subclasses'
+        ``__init__`` the hook found (`mark_construction`)."""
+        key = id(code)
+        return _TASK_MAKERS.get(key) is code or self._construction.get(key) is code
 
     def is_user(self, code):
         return self._entry(code)[2]
@@ -282,6 +370,13 @@ class FrameResolver:
             code = captured[i]
             if self.is_agent_file(code.co_filename):
                 continue  # the agent's own wrappers (TaskGroup.create_task's)
+            inner = captured[i - 2] if i else None
+            if i and self._runs_loop_at(code, captured[i + 1]) and not (
+                    self._runs_loop_at(inner, captured[i - 1]) or self._makes_task(inner)):
+                # What runs the loop, above a frame that it did not call to make a task or to
+                # run the loop (a callback's, on uvloop): the walk went past the loop. What made
+                # the task is below it: a library's callback (a server's connection tasks).
+                break
             if self.is_user(code):
                 site_frame = self.frame(code, captured[i + 1], user=True)
                 stack.append(site_frame)

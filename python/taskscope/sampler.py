@@ -1422,6 +1422,15 @@ class Sampler:
             self._creation(ref)
         return ref.site
 
+    def _made_by(self, ref):
+        """Where a task that no frame of the program's made was made: the innermost frame of
+        its creation stack, a library's code (a server's connection tasks, made in a callback
+        of the event loop); None when it has a site, or no creation stack."""
+        if ref is None or self._site(ref) is not None:
+            return None
+        creation = ref.creation
+        return creation[0] if creation else None
+
     def _child_of(self, parent, child, now):
         """Indexes a child under its parent, for the orphan check when the parent ends."""
         if parent.finished is not None:
@@ -1453,7 +1462,7 @@ class Sampler:
             if not pending or not self._flag(child, findings.ORPHAN):
                 continue
             self._emit(findings.orphan(_ms(now), child.id, child.name, child.coro, self._site(child),
-                                       parent.id, parent.name, parent.coro, parent.state))
+                                       parent.id, parent.name, parent.coro, parent.state, self._made_by(child)))
 
     def _regroup(self, count, now):
         """Gives the first `count` TaskGroup notes to their tasks' records. A note that
@@ -1537,12 +1546,14 @@ class Sampler:
                     point = (ref.point or ref.last_point) if ref is not None else None
                     pairs, awaiting = (point[0], list(point[1])) if point is not None else ([], [])
                 where = self._innermost_user(pairs, awaiting)
-                event = findings.destroyed_pending(_ms(when), task_id, name, coro, site, awaiting, where)
+                event = findings.destroyed_pending(_ms(when), task_id, name, coro, site, awaiting, where,
+                                                   self._made_by(ref))
             else:
                 exc_type, message, tb = details
                 message = _short(message)
                 traceback = self.resolver.frames_of(tb) if tb else []
-                event = findings.never_retrieved(_ms(when), task_id, name, coro, site, exc_type, message, traceback)
+                event = findings.never_retrieved(_ms(when), task_id, name, coro, site, exc_type, message, traceback,
+                                                 self._made_by(ref))
                 if task_id is not None and ref.exception is None:
                     # Collected before a sample saw it fail: now its outcome is known.
                     live = ref.state in LIVE_STATES
@@ -1607,7 +1618,7 @@ class Sampler:
         self._stuck_places[key] = self._stuck_places.get(key, 0) + 1
         where = self._innermost_user(ref.await_sig, ref.awaiting or [])
         self._emit(findings.stuck(_ms(now), ref.id, ref.name, ref.coro, self._site(ref), now - ref.waiting_since,
-                                  ref.awaiting, ref.waiting_on, where))
+                                  ref.awaiting, ref.waiting_on, where, self._made_by(ref)))
 
     def _report_fire_and_forget(self, ref, now):
         binding, variable = ref.binding
@@ -1616,7 +1627,8 @@ class Sampler:
             return
         site = self._site(ref)
         function = site["function"] if site else None
-        self._emit(findings.fire_and_forget(_ms(now), ref.id, ref.name, ref.coro, site, binding, variable, function))
+        self._emit(findings.fire_and_forget(_ms(now), ref.id, ref.name, ref.coro, site, binding, variable, function,
+                                            self._made_by(ref)))
 
     def _report_blocked(self, blocked):
         now = time.time()

@@ -70,11 +70,14 @@ function frameOf(value: unknown): Frame | undefined {
     : undefined;
 }
 
+/** The innermost frame of the program's own code (`user`) in a list of frames, or undefined. */
+function innermostUser(value: unknown): Frame | undefined {
+  return Array.isArray(value) ? frameOf([...value].reverse().find((f) => (f as { user?: unknown } | null)?.user === true)) : undefined;
+}
+
 /** The innermost frame of the program's own code (`user`), else the innermost frame. */
 function innermostOwn(value: unknown): Frame | undefined {
-  if (!Array.isArray(value)) return undefined;
-  const own = [...value].reverse().find((f) => typeof f === 'object' && f !== null && (f as { user?: unknown }).user === true);
-  return frameOf(own) ?? framesOf(value).pop();
+  return innermostUser(value) ?? framesOf(value).pop();
 }
 
 function framesOf(value: unknown): Frame[] {
@@ -127,11 +130,27 @@ export function relatedPlaces(event: EventMessage): RelatedPlace[] {
 /**
  * Where a finding's diagnostic goes: the line that created its task. A blocked loop's finding
  * names the blocking line as its site (its gutter mark goes there, and repeats are counted by
- * it); its diagnostic goes to where the running task was created, when that is known.
+ * it); its diagnostic goes to where the running task was created, when that is known. A task
+ * that no line of the program's made (a library made it in a callback of the event loop: a
+ * server's connection tasks) has no site: its diagnostic goes to the program's own line where
+ * it waits, else where its exception was raised, never into a library's file.
  */
 export function placeOf(finding: Pick<Finding, 'kind' | 'site' | 'evidence'>): Frame | undefined {
   if (finding.kind === 'loop-blocked') return frameOf(finding.evidence.created) ?? finding.site;
-  return finding.site;
+  return finding.site ?? ownPlace(finding.evidence);
+}
+
+/**
+ * Where the Findings view shows and opens a finding: its site (a blocked loop's blocking line),
+ * else, for a task a library made, the program's own line where it waits or raised.
+ */
+export function shownPlace(finding: Pick<Finding, 'kind' | 'site' | 'evidence'>): Frame | undefined {
+  return finding.site ?? placeOf(finding);
+}
+
+/** The program's own line in a finding's evidence: where its task waits, else where it raised. */
+function ownPlace(evidence: Readonly<Record<string, unknown>>): Frame | undefined {
+  return innermostUser(evidence.awaiting) ?? innermostUser(evidence.traceback);
 }
 
 export class FindingStore {
@@ -143,7 +162,10 @@ export class FindingStore {
   readonly onDidChange: Event<FindingsChange> = this.changeEmitter.event;
 
   add(processKey: string, event: EventMessage): Finding {
-    const place = event.site ? `${event.site.file}:${event.site.line}` : `${processKey}/${event.task ?? '?'}`;
+    // Its place: its site, else (a task a library made) the program's own line in its evidence,
+    // so that the connection tasks stuck at one line of a handler are one finding, counted.
+    const at = event.site ?? (event.kind === 'loop-blocked' ? undefined : ownPlace(event.evidence ?? {}));
+    const place = at ? `${at.file}:${at.line}` : `${processKey}/${event.task ?? '?'}`;
     const id = `${event.kind}@${place}`;
     const existing = this.byId.get(id);
     if (event.task) {

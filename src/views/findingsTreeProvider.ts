@@ -6,7 +6,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { Commands } from '../constants';
-import { Finding, FindingStore, findingTitle } from '../model/findings';
+import { Finding, FindingStore, findingTitle, shownPlace } from '../model/findings';
 
 export type FindingsViewNode = { readonly kind: 'group'; readonly findingKind: string } | { readonly kind: 'finding'; readonly finding: Finding };
 
@@ -68,17 +68,18 @@ export class FindingsTreeProvider implements vscode.TreeDataProvider<FindingsVie
       return item;
     }
     const f = element.finding;
+    const at = shownPlace(f);
     const item = new vscode.TreeItem(f.message, vscode.TreeItemCollapsibleState.None);
     item.id = `finding:${f.id}`;
-    item.description = [f.site ? `${path.basename(f.site.file)}:${f.site.line}` : '', f.count > 1 ? `×${f.count}` : ''].filter(Boolean).join(' ');
+    item.description = [at ? `${path.basename(at.file)}:${at.line}` : '', f.count > 1 ? `×${f.count}` : ''].filter(Boolean).join(' ');
     item.tooltip = new vscode.MarkdownString(
       `**${findingTitle(f.kind)}**\n\n${f.message}` +
-        (f.site ? `\n\nat \`${f.site.file}:${f.site.line}\`` : '') +
+        (at ? `\n\nat \`${at.file}:${at.line}\`` : '') +
         (f.count > 1 ? `\n\nseen ${f.count} times` : '') +
         f.related.map((r) => `\n\n${r.note}: \`${path.basename(r.frame.file)}:${r.frame.line}\` in \`${r.frame.function}\``).join(''),
     );
     item.contextValue = 'finding';
-    if (f.site) {
+    if (at) {
       item.command = { command: Commands.openFinding, title: 'Open', arguments: [element] };
     }
     return item;

@@ -60,6 +60,11 @@ class FindingsOnPrograms(unittest.TestCase):
             "stuck": lambda: support.traced("stuck_task.py", until=count("stuck", 1), seconds=0.6,
                                             TASKSCOPE_STUCK_AFTER="0.4", **env),
             "blocks": lambda: support.traced("blocks_loop.py", BLOCK_SECONDS="1.0", **env),
+            "stuck_connection": lambda: support.traced("stuck_connection.py", until=count("stuck", 1),
+                                                       TASKSCOPE_STUCK_AFTER="0.4", **env),
+            "stuck_connection_direct": lambda: support.traced("stuck_connection.py", until=count("stuck", 1),
+                                                              TASKSCOPE_STUCK_AFTER="0.4", FIXTURE_RUN="direct",
+                                                              **env),
         }
         with ThreadPoolExecutor(3) as pool:
             futures = {name: pool.submit(job) for name, job in jobs.items()}
@@ -72,6 +77,8 @@ class FindingsOnPrograms(unittest.TestCase):
             "orphan": "done\n",
             "stuck": "done\n",
             "blocks": "done\n",
+            "stuck_connection": "done\n",
+            "stuck_connection_direct": "done\n",
         }
         for name, run in self.runs.items():
             with self.subTest(name):
@@ -154,6 +161,31 @@ class FindingsOnPrograms(unittest.TestCase):
         self.assertIn("has waited on Event.wait at stuck_task.py:%d" % support.site_line("stuck_task.py", "stuck"),
                       event["message"])
         self.assertEqual({e["kind"] for e in run.events()}, {"stuck"})
+
+    def test_stuck_connection_task_names_the_library_code_that_made_it(self):
+        # asyncio's streams made the task in a callback of the event loop: it has no site
+        # (not the line that runs the loop, which uvloop's compiled callbacks leave right above
+        # the library's frame: asyncio's Runner, or the program's own run_until_complete call),
+        # and the finding says which library code made it, from its creation stack.
+        for name in ("stuck_connection", "stuck_connection_direct"):
+            with self.subTest(name):
+                run = self.runs[name]
+                (event,) = run.events("stuck")
+                task = run.conn.tasks[event["task"]]
+                self.assertEqual(task["coro"], "handle")
+                self.assertIsNone(task["site"])
+                self.assertIsNone(event.get("site"))
+                made = task["stack"][0]
+                self.assertEqual(os.path.basename(made["file"]), "streams.py")
+                self.assertFalse([f for f in task["stack"] if f.get("user")], task["stack"])
+                self.assertIn("at stuck_connection.py:%d" % support.site_line("stuck_connection.py", "stuck"),
+                              event["message"])
+                self.assertIn("(made by library code in %s (streams.py:%d))" % (made["function"], made["line"]),
+                              event["message"])
+                self.assertEqual({e["kind"] for e in run.events()}, {"stuck"})
+                # The program's main task still has the line that started it as its site.
+                (main,) = [t for t in run.conn.tasks.values() if t["coro"] == "main"]
+                self.assertTrue(main["site"]["user"], main)
 
     def test_loop_blocked_names_the_task_and_the_blocking_line_while_blocked(self):
         run = self.runs["blocks"]
@@ -298,6 +330,15 @@ class NoFindingsOnAnAiohttpServer(unittest.TestCase):
                 self.assertEqual(run.conn.invalid, [])
                 self.assertGreater(len(run.conn.tasks), 20)
                 self.assertEqual([e["message"] for e in run.events()], [])
+                # aiohttp's tasks for each connection and request are made by its own code in
+                # callbacks of the loop: made by library code, never "created" at the line
+                # that runs the loop (which uvloop's compiled callbacks leave above them).
+                runs_loop = [t for t in run.conn.tasks.values()
+                             if t["site"] and os.path.basename(t["site"]["file"]) == "loop_choice.py" and t["coro"] != "main"]
+                self.assertEqual(runs_loop, [])
+                by_aiohttp = [t for t in run.conn.tasks.values()
+                              if not t["site"] and t.get("stack") and "aiohttp" in t["stack"][0]["file"]]
+                self.assertTrue(by_aiohttp, [(t["coro"], t["site"], t.get("stack")) for t in run.conn.tasks.values()])
 
 
 if __name__ == "__main__":

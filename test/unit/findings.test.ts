@@ -1,5 +1,5 @@
 import * as assert from 'assert';
-import { FindingsChange, FindingStore, placeOf, relatedPlaces, withTaskEvidence } from '../../src/model/findings';
+import { FindingsChange, FindingStore, placeOf, relatedPlaces, shownPlace, withTaskEvidence } from '../../src/model/findings';
 import type { EventMessage, TaskRecord } from '../../src/protocol/messages';
 
 const site = { file: '/app/crawler.py', line: 52, function: 'start', user: true };
@@ -113,6 +113,29 @@ describe('FindingStore', () => {
     const blocked = event({ kind: 'loop-blocked', task: 't2', site: blocking, evidence: { blocking } });
     assert.deepStrictEqual(withTaskEvidence(blocked, record).evidence?.created, record.site);
     assert.strictEqual(withTaskEvidence(blocked, undefined), blocked);
+  });
+
+  it('puts the finding of a task no line of the program made at the program\'s line where it waits, or raised, and counts them there', () => {
+    const handler = { file: '/app/server.py', line: 8, function: 'handle', user: true };
+    const read = { file: '/usr/lib/python3.11/asyncio/streams.py', line: 700, function: 'StreamReader.read' };
+    const stuck = (task: string) => event({ kind: 'stuck', task, site: undefined, evidence: { waitedMs: 500, awaiting: [handler, read] } });
+    assert.deepStrictEqual(placeOf({ kind: 'stuck', evidence: { awaiting: [handler, read] } }), { file: '/app/server.py', line: 8, function: 'handle' });
+    const raised = { file: '/app/server.py', line: 12, function: 'handle', user: true };
+    assert.deepStrictEqual(placeOf({ kind: 'exception-never-retrieved', evidence: { traceback: [raised, read] } }), { file: '/app/server.py', line: 12, function: 'handle' });
+    assert.strictEqual(placeOf({ kind: 'stuck', evidence: { awaiting: [read] } }), undefined, 'never a library\'s file');
+    assert.strictEqual(placeOf({ kind: 'orphan', evidence: { parent: 't1' } }), undefined);
+    // The Findings view shows and opens the same line; a blocked loop's row, its blocking line.
+    assert.deepStrictEqual(shownPlace({ kind: 'stuck', evidence: { awaiting: [handler, read] } }), { file: '/app/server.py', line: 8, function: 'handle' });
+    const blocking = { file: '/app/app.py', line: 8, function: 'parse' };
+    assert.deepStrictEqual(shownPlace({ kind: 'loop-blocked', site: blocking, evidence: { created: handler } }), blocking);
+    store.add('p1', stuck('t10'));
+    store.add('p1', stuck('t11'));
+    const [f] = store.all();
+    assert.strictEqual(f.count, 2, 'the connections stuck at one line are one finding');
+    assert.ok(store.isFlagged('p1', 't10') && store.isFlagged('p1', 't11'));
+    store.add('p1', event({ kind: 'orphan', task: 't12', site: undefined, evidence: {} }));
+    store.add('p1', event({ kind: 'orphan', task: 't13', site: undefined, evidence: {} }));
+    assert.strictEqual(store.ofKind('orphan').length, 2, 'without a place, one finding per task');
   });
 
   it('takes where a pending task waits from its record when the agent did not send it', () => {

@@ -1,6 +1,7 @@
 // Each of the six runtime findings, made by a real program under the real agent, reaches the
 // Problems panel's data (vscode.languages.getDiagnostics): at the line that created the task
-// (for a blocked loop: the running task's; a plain callback's, at the blocking line), source "TaskScope", with the related places that
+// (for a blocked loop: the running task's; a plain callback's, at the blocking line; for a task a library made, the
+// program's line where it waits), source "TaskScope", with the related places that
 // matter. The programs are the agent tests' fixtures (test/fixtures/programs), run at once.
 import * as assert from 'assert';
 import * as cp from 'child_process';
@@ -68,6 +69,7 @@ describe('Findings from real programs', function () {
     start('exception_handler.py');
     start('orphan_task.py');
     start('stuck_task.py', { TASKSCOPE_STUCK_AFTER: '0.4' });
+    start('stuck_connection.py', { TASKSCOPE_STUCK_AFTER: '0.4' });
     start('blocks_loop.py', { BLOCK_SECONDS: '0.8' });
   });
 
@@ -128,6 +130,13 @@ describe('Findings from real programs', function () {
     assert.strictEqual(d.range.start.line + 1, line('stuck_task.py', 'name="stuck"', true));
     assert.match(d.message, /has waited on Event\.wait at stuck_task\.py:\d+/);
     assert.deepStrictEqual(related(d), [`stuck_task.py:${line('stuck_task.py', 'stuck')} where it waits: wait_for_event`]);
+  });
+
+  it('stuck, a connection task asyncio made: at the program\'s line where it waits, naming the library code that made it', async () => {
+    const [d] = await diagnostics('stuck_connection.py', 'stuck');
+    assert.strictEqual(d.range.start.line + 1, line('stuck_connection.py', 'stuck'));
+    assert.match(d.message, /\(made by library code in StreamReaderProtocol\.connection_made \(streams\.py:\d+\)\)/);
+    assert.deepStrictEqual(related(d), [`stuck_connection.py:${line('stuck_connection.py', 'stuck')} where it waits: handle`]);
   });
 
   it('loop-blocked: at the running task\'s creation, pointing to the blocking line and the calls that led there; a callback at its blocking line; the gutter marks each blocking line, its hover naming the task', async () => {
