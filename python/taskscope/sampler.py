@@ -1604,9 +1604,13 @@ class Sampler:
 
     def _check_stuck(self, ref, fut, now):
         """Stuck: still suspended on a future that is not done (one that is done only
-        waits for the loop to run the task: a blocked loop is its own finding)."""
+        waits for the loop to run the task: a blocked loop is its own finding), and not in
+        ``asyncio.sleep`` (which ends by itself, however long: a periodic job's wait)."""
         if not (ref.await_sig and now - ref.waiting_since >= self.stuck_after
                 and fut is not None and not fut.done()):
+            return
+        waiting_on = ref.waiting_on
+        if waiting_on is not None and waiting_on.get("kind") == "sleep":
             return
         key = id(ref.await_sig)  # shared by every task waiting there (see FrameResolver.chain)
         if self._stuck_places.get(key, 0) >= STUCK_PER_PLACE:

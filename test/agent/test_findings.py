@@ -149,9 +149,11 @@ class FindingsOnPrograms(unittest.TestCase):
             self.assertTrue(member["group"].startswith("g"))
         self.assertEqual({e["kind"] for e in run.events()}, {"orphan"})
 
-    def test_stuck_once_per_await_point_and_not_a_busy_consumer(self):
+    def test_stuck_once_per_await_point_and_not_a_busy_consumer_nor_a_sleeper(self):
         run = self.runs["stuck"]
         (event,) = run.events("stuck")
+        # The napper has been in asyncio.sleep as long: a sleep ends by itself, not stuck.
+        self.assertNotEqual(event["task"], run.task_named("napper")["id"])
         self.assertEqual(event["task"], run.task_named("stuck")["id"])
         evidence = event["evidence"]
         self.assertGreaterEqual(evidence["waitedMs"], 400)
