@@ -72,8 +72,8 @@ export interface FoldNode extends Placement {
   readonly anchor: string | null;
   /** Where they were created: `file:line`, or '' when unknown. */
   readonly siteKey: string;
-  /** True when that is a library's frame: no frame of the program's was on the stack (`creationFrame`). */
-  readonly library?: boolean;
+  /** The library's function that made them, when no frame of the program's was on the stack (`creationFrame`). */
+  readonly madeBy?: string;
   coro: string;
   taskIds: string[];
   /** A part of a fold: how many of the fold's tasks come before its own (fixed by its id). */
@@ -120,10 +120,21 @@ export function isFinished(task: TaskRecord): boolean {
   return FINISHED.has(task.state);
 }
 
-/** `file:line` of where a task was made (its site, else the library's frame: `creationFrame`), or ''. */
+/**
+ * Where a task was made, as a key: `file:line` of its site; for a task a library made
+ * (`creationFrame`), `file#function` of the library's frame (the agent reads the exact line of
+ * a library's frame on some routes only, and the same creation must fold together); '' when
+ * unknown.
+ */
 export function siteKey(task: TaskRecord): string {
   const made = creationFrame(task);
-  return made ? `${made.frame.file}:${made.frame.line}` : '';
+  if (!made) return '';
+  return made.library ? `${made.frame.file}#${made.frame.function}` : `${made.frame.file}:${made.frame.line}`;
+}
+
+function madeBy(task: TaskRecord): string | undefined {
+  const made = creationFrame(task);
+  return made?.library ? made.frame.function : undefined;
 }
 
 /** What folds siblings together: the creation site and the coroutine. */
@@ -552,7 +563,7 @@ export class TaskArrangement {
         const scope = parent.kind === 'process' || parent.kind === 'loop' ? '' : parent.scope;
         const scoped = scope ? { scope, via: parent } : {};
         const fold = this.node<FoldNode>(id, () => ({
-          kind: 'fold', id, processKey: parent.processKey, anchor: anchorOf(parent), siteKey: siteKey(item), library: creationFrame(item)?.library, coro: item.coro, taskIds: [], ...scoped,
+          kind: 'fold', id, processKey: parent.processKey, anchor: anchorOf(parent), siteKey: siteKey(item), madeBy: madeBy(item), coro: item.coro, taskIds: [], ...scoped,
         }));
         fold.coro = item.coro;
         if (scope) fold.path = this.pathOf(parent);
@@ -583,7 +594,7 @@ export class TaskArrangement {
     for (let offset = 0; offset < ids.length; offset += size) {
       const id = `${fold.id}#${offset / size + 1}`;
       const part = this.node<FoldNode>(id, () => ({
-        kind: 'fold', id, processKey: fold.processKey, anchor: fold.anchor, siteKey: fold.siteKey, library: fold.library, coro: fold.coro, taskIds: [], offset, scope: fold.scope, via: fold,
+        kind: 'fold', id, processKey: fold.processKey, anchor: fold.anchor, siteKey: fold.siteKey, madeBy: fold.madeBy, coro: fold.coro, taskIds: [], offset, scope: fold.scope, via: fold,
       }));
       part.coro = fold.coro;
       part.path = fold.path;

@@ -359,7 +359,7 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     const item = new vscode.TreeItem(`×${node.taskIds.length} ${node.coro}`, vscode.TreeItemCollapsibleState.Collapsed);
     item.id = node.id;
     const [file, line] = splitSite(node.siteKey);
-    item.description = file ? `${path.basename(file)}:${line}${node.library ? ' · library' : ''}` : 'creation site unknown';
+    item.description = node.madeBy ? `by ${node.madeBy} · library` : file ? `${path.basename(file)}:${line}` : 'creation site unknown';
     item.iconPath = new vscode.ThemeIcon('layers');
     item.contextValue = 'fold';
     return item;
@@ -375,7 +375,9 @@ export class TaskTreeProvider implements vscode.TreeDataProvider<ViewNode>, vsco
     const what = node.offset === undefined
       ? `${node.taskIds.length} tasks`
       : `Tasks ${node.offset + 1}–${node.offset + node.taskIds.length} (oldest first) of the ${node.total}`;
-    const where = !node.siteKey ? 'at an unknown place' : node.library ? `by library code at ${node.siteKey}` : `at ${node.siteKey}`;
+    const where = node.madeBy
+      ? `by library code in ${node.madeBy} (${node.siteKey.slice(0, node.siteKey.lastIndexOf('#'))})`
+      : node.siteKey ? `at ${node.siteKey}` : 'at an unknown place';
     return `${what} running ${node.coro}, created ${where}\n` +
       [...counts].map(([s, n]) => `${n} ${s}`).join(', ');
   }
