@@ -38,7 +38,6 @@ import weakref
 import harness
 
 TASKS = 100_000
-GOAL_BYTES = 300
 #: The field counts of the plain layouts: the agent's record has 18 (the task's address
 #: among them, which a layout keyed by asyncio's reference no longer needs, and the
 #: reference itself in its place).

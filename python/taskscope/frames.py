@@ -370,9 +370,8 @@ class FrameResolver:
             code = captured[i]
             if self.is_agent_file(code.co_filename):
                 continue  # the agent's own wrappers (TaskGroup.create_task's)
-            inner = captured[i - 2] if i else None
             if i and self._runs_loop_at(code, captured[i + 1]) and not (
-                    self._runs_loop_at(inner, captured[i - 1]) or self._makes_task(inner)):
+                    self._runs_loop_at(captured[i - 2], captured[i - 1]) or self._makes_task(captured[i - 2])):
                 # What runs the loop, above a frame that it did not call to make a task or to
                 # run the loop (a callback's, on uvloop): the walk went past the loop. What made
                 # the task is below it: a library's callback (a server's connection tasks).

@@ -137,15 +137,16 @@ export function relatedPlaces(event: EventMessage): RelatedPlace[] {
  */
 export function placeOf(finding: Pick<Finding, 'kind' | 'site' | 'evidence'>): Frame | undefined {
   if (finding.kind === 'loop-blocked') return frameOf(finding.evidence.created) ?? finding.site;
-  return finding.site ?? ownPlace(finding.evidence);
+  return shownPlace(finding);
 }
 
 /**
- * Where the Findings view shows and opens a finding: its site (a blocked loop's blocking line),
- * else, for a task a library made, the program's own line where it waits or raised.
+ * A finding's own place: where the Findings view shows and opens it, and what counts repeats
+ * as one finding. Its site (a blocked loop's blocking line), else, for a task a library made,
+ * the program's own line where it waits or raised.
  */
 export function shownPlace(finding: Pick<Finding, 'kind' | 'site' | 'evidence'>): Frame | undefined {
-  return finding.site ?? placeOf(finding);
+  return finding.site ?? (finding.kind === 'loop-blocked' ? undefined : ownPlace(finding.evidence));
 }
 
 /** The program's own line in a finding's evidence: where its task waits, else where it raised. */
@@ -162,9 +163,8 @@ export class FindingStore {
   readonly onDidChange: Event<FindingsChange> = this.changeEmitter.event;
 
   add(processKey: string, event: EventMessage): Finding {
-    // Its place: its site, else (a task a library made) the program's own line in its evidence,
-    // so that the connection tasks stuck at one line of a handler are one finding, counted.
-    const at = event.site ?? (event.kind === 'loop-blocked' ? undefined : ownPlace(event.evidence ?? {}));
+    // The connection tasks stuck at one line of a handler are one finding, counted (`shownPlace`).
+    const at = shownPlace({ kind: event.kind, site: event.site, evidence: event.evidence ?? {} });
     const place = at ? `${at.file}:${at.line}` : `${processKey}/${event.task ?? '?'}`;
     const id = `${event.kind}@${place}`;
     const existing = this.byId.get(id);
