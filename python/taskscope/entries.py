@@ -125,6 +125,23 @@ def entry_stack(items, offset):
     return stack
 
 
+def latest_entry(items, key):
+    """The latest entry of `items` (a queue of slots, which the hook may extend meanwhile:
+    only the whole entries there now are read) whose key is the hash `key`, as a tuple of
+    its slots; None without one. C-level but for the keys of 3.14 (weak references)."""
+    n = len(items)  # whole slots: the hook adds one entry's in one step
+    if n < STRIDE:
+        return None
+    keys = items[n - STRIDE::-STRIDE]  # the latest first (a list or a tuple, as `items`)
+    if type(keys[0]) is not int:
+        keys = [_hash_or_none(item) if item is not None else None for item in keys]
+    try:
+        offset = n - STRIDE * (1 + keys.index(key))
+    except ValueError:
+        return None
+    return tuple(items[offset:entry_end(items, offset)])
+
+
 def walked(items, start=0, stop=None):
     """True when an entry of `items` (a queue of slots; from offset `start`, an entry's,
     to `stop`) came from a walk up the stack: the hook's one-step routes never read the

@@ -252,12 +252,15 @@ def orphan(time_ms, task_id, name, coro, site, parent_id, parent_name, parent_co
     return protocol.event(time_ms, ORPHAN, text, task_id, site, {"parent": parent_id, "parentState": parent_state})
 
 
-def stuck(time_ms, task_id, name, coro, site, waited, awaiting, waiting_on, where=None, made_by=None):
-    """`where`: the innermost of the program's own frames in `awaiting`, if any."""
+def stuck(time_ms, task_id, name, coro, site, waited, awaiting, waiting_on, where=None, made_by=None, idle=None):
+    """`where`: the innermost of the program's own frames in `awaiting`, if any; `idle`:
+    for a task in ``Queue.join()``, the seconds since an item of the queue was last done,
+    when that is less than `waited`."""
     where = place(where or awaiting[-1]) if (where or awaiting) else "the same place"
     on = " on %s" % waiting_on["label"] if waiting_on and waiting_on.get("label") else ""
     made = "created at %s" % place(site) if site or not made_by else _by_library(made_by)
-    text = "%s has waited%s at %s for %.1f s (%s)" % (describe(name, coro), on, where, waited, made)
+    idle = ", with no item of the queue done in the last %.1f s" % idle if idle is not None else ""
+    text = "%s has waited%s at %s for %.1f s%s (%s)" % (describe(name, coro), on, where, waited, idle, made)
     evidence = {"waitedMs": int(waited * 1000), "awaiting": awaiting or []}
     if waiting_on:
         evidence["waitingOn"] = waiting_on

@@ -59,6 +59,12 @@ Also wrapped
   type, message and traceback as ``(code, lasti)`` pairs, then ALWAYS calls the original,
   so the program's own handler and asyncio's log message run exactly as without the agent.
   It never calls ``exception()`` or ``result()``, which would mark the exception retrieved.
+  A record found at the task's address is checked to be its own (addresses are taken
+  again at once: see `_may_be_record_of`), and a task without one has its entry taken off
+  the hook's list there and then, for the sampler to make its record from.
+- ``asyncio.runners._cancel_all_tasks`` (what ``asyncio.run`` calls when its main
+  coroutine returns): holds the tasks it cancels over the call, as its own set does, and
+  then notes how each recorded one ended (`Registry.outcomes`), before they are freed.
 
 Rejected alternatives: a task factory on each loop (a Python factory costs every task
 about 250 ns before it records anything, and ``get_task_factory`` would have to be
@@ -78,7 +84,7 @@ import threading
 import time
 import weakref
 
-from .entries import pack
+from .entries import latest_entry, pack
 from .frames import await_chain, capture_traceback
 from .log import log
 from .registry import ASKED, CALLED, DISPATCHED, GATHERED, LIBRARY
@@ -161,6 +167,10 @@ def install(registry):
     group_class = getattr(asyncio, "TaskGroup", None)
     if group_class is not None:
         _wrap(group_class, "create_task", _taskgroup_wrapper(group_class.create_task, registry))
+    runners = sys.modules.get("asyncio.runners")
+    cancel_all = getattr(runners, "_cancel_all_tasks", None)
+    if callable(cancel_all):
+        _wrap(runners, "_cancel_all_tasks", _cancel_all_wrapper(cancel_all, registry))
     uvloop = sys.modules.get("uvloop")
     if uvloop is not None and getattr(uvloop, "Loop", None) is not None:
         hook_loop_class(uvloop.Loop, registry)
@@ -649,9 +659,81 @@ def _text(exc):
         return "(str() of the exception failed)"
 
 
+def _cancel_all_wrapper(original, registry):
+    """``asyncio.runners._cancel_all_tasks``, which ``asyncio.run`` (``Runner.close``) calls
+    at the end of its loop: it cancels the tasks still pending, lets them finish, and drops
+    them, so that most are freed when it returns, before any sample could see how they
+    ended (they would all be reported ``done``). The wrapper holds them over the call, as
+    the original's own set does, and then notes how each recorded one ended for the
+    sampler (`Registry.outcomes`): a few attribute reads per task, on the program's thread,
+    before they are let go at the same point of the program as without the agent."""
+    outcomes_append = registry.outcomes.append
+    by_addr = registry.by_addr
+
+    @functools.wraps(original)
+    def _cancel_all_tasks(loop):
+        if not state.active:
+            return original(loop)
+        try:
+            held = asyncio.all_tasks(loop)
+        except Exception:
+            held = None
+        try:
+            return original(loop)
+        finally:
+            if held:
+                try:
+                    _note_outcomes(held, by_addr, outcomes_append)
+                except Exception:
+                    _failed("noting how the cancelled tasks ended failed")
+            held = None
+
+    _cancel_all_tasks.__taskscope__ = True
+    _cancel_all_tasks.__taskscope_original__ = original
+    return _cancel_all_tasks
+
+
+def _note_outcomes(tasks, by_addr, outcomes_append):
+    """Notes how each of `tasks` that has a record ended. Reads the task's exception
+    without retrieving it (``_exception``; asyncio's runner has retrieved it anyway)."""
+    when = time.time()
+    for task in tasks:
+        ref = by_addr.get(id(task))
+        if ref is None or ref() is not task or not task.done():
+            continue
+        exc = None
+        if task.cancelled():
+            outcome = "cancelled"
+        else:
+            error = getattr(task, "_exception", None)
+            if error is None:
+                outcome = "done"
+            else:
+                outcome = "failed"
+                exc = (type(error).__qualname__, _text(error), capture_traceback(getattr(error, "__traceback__", None)))
+                error = None
+        outcomes_append((ref, outcome, when, exc))
+
+
+def _may_be_record_of(ref, task, name, coro_name):
+    """Whether `ref`, a record at the address of `task` whose weak reference is dead, may
+    still be the record of `task`, which asyncio is finalizing.
+
+    It may in a reference cycle only: there the collector clears every weak reference to
+    the task before it runs finalizers. When the task is freed by its last reference going
+    (most tasks), the finalizer runs first, while its weak references still live. So while
+    the task has a weak reference, a dead one is another task's: one that ended at this
+    address before this task was made there (it had no record yet). Without any, the
+    record's coroutine and name must be the task's."""
+    if weakref.getweakrefcount(task):
+        return False
+    return (ref.coro is None or ref.coro == coro_name) and (not ref.name or ref.name == name)
+
+
 def _exception_handler_wrapper(original, registry):
     by_addr = registry.by_addr
     reports_append = registry.reports.append
+    queue = registry.queue
     now = time.time
     st = state
 
@@ -672,19 +754,16 @@ def _exception_handler_wrapper(original, registry):
             return  # a plain future, not a task
         coro = get_coro()
         coro_name = getattr(coro, "__qualname__", None)
-        ref = by_addr.get(id(task))
-        if ref is not None:
-            # In a reference cycle the collector clears weak references before it runs
-            # finalizers: a dead reference at this address is this task's record, unless
-            # an unrecorded task took an old record's address (then the coroutine differs).
-            target = ref()
-            if target is not task and (target is not None or (ref.coro is not None and ref.coro != coro_name)):
-                ref = None
-            target = None
         try:
             name = task.get_name()
         except Exception:
             name = None
+        ref = by_addr.get(id(task))
+        if ref is not None:
+            target = ref()
+            if target is not task and (target is not None or not _may_be_record_of(ref, task, name, coro_name)):
+                ref = None
+            target = None
         if kind is DESTROYED_PENDING:
             details = await_chain(coro) if coro is not None else []
         else:
@@ -693,8 +772,12 @@ def _exception_handler_wrapper(original, registry):
             exc = None
         coro = None
         # hash(task) is the hash of the task's entry's weak reference, dead or alive: it
-        # finds the entry of a task the sampler has not made a record for yet.
-        reports_append((kind, ref, now(), name, coro_name, details, hash(task), loop_ref(loop)))
+        # finds the entry of a task the sampler has not made a record for yet. The entry,
+        # if still on the hook's list, is taken now: a task made at this address once
+        # this one is freed, before the sampler handles the report, has the same hash.
+        key = hash(task)
+        entry = latest_entry(queue[0], key) if ref is None else None
+        reports_append((kind, ref, now(), name, coro_name, details, key, entry, loop_ref(loop)))
 
     @functools.wraps(original)
     def call_exception_handler(self, context):

@@ -46,7 +46,9 @@ The `Registry` holds the hand-over points between the hot path and the sampler:
 - ``groups``: ``id(TaskGroup) -> GroupRef`` (weak), for the tasks a TaskGroup made;
   ``regroup``: ``(id(task), GroupRef)`` noted by the TaskGroup wrapper;
 - ``reports``: what asyncio reported about dying tasks (destroyed while pending, exception
-  never retrieved), noted by the ``call_exception_handler`` wrapper for the sampler.
+  never retrieved), noted by the ``call_exception_handler`` wrapper for the sampler;
+  ``outcomes``: how the tasks cancelled at the end of ``asyncio.run`` ended, noted by the
+  ``_cancel_all_tasks`` wrapper.
 
 A collected task's record stays in ``by_addr`` until the sampler has handled the
 collection (and a little longer): asyncio reports a task destroyed inside a reference
@@ -112,6 +114,9 @@ _RARE = {
     # finished): asyncio's report of its destruction may come after the collection was
     # handled, and the coroutine may have been finalized first.
     "last_point": None,
+    # A task in ``Queue.join()``: ``(items not done yet, when that count was first seen)``,
+    # the queue's progress (see `Sampler._check_stuck`).
+    "progress": None,
 }
 
 
@@ -272,6 +277,9 @@ class Registry:
         self.groups = {}
         self.regroup = deque()
         self.reports = deque()
+        # How the tasks that asyncio's runner cancelled at a loop's end ended, noted by the
+        # hook before they are dropped: (record, state, time, exception or None).
+        self.outcomes = deque()
         self._task_numbers = itertools.count(1)
         self._loop_numbers = itertools.count(1)
         self._group_numbers = itertools.count(1)

@@ -64,10 +64,10 @@ from . import findings, hooks, protocol
 from .findings import CallSites, loop_only_holds
 from .frames import FrameResolver, await_chain, capture_traceback, chain_matches
 from .log import log
-from .entries import (FRAMES, STRIDE, EntryLog, TaskLookup, entry_end, entry_stack, heads, keys_at, pack,
-                      pointer_hash, unknown_codes, walked)
+from .entries import (FRAMES, STRIDE, EntryLog, TaskLookup, entry_end, entry_stack, heads, keys_at, latest_entry,
+                      pack, pointer_hash, unknown_codes, walked)
 from .registry import RECORDS, is_eager, untrack
-from .waits import WaitClassifier
+from .waits import RUN_UNTIL_CANCELLED, WaitClassifier
 from .watchdog import Watchdog
 
 HISTORY_SECONDS = 30.0
@@ -620,6 +620,7 @@ class Sampler:
             self._group_notes.clear()
             self._older_groups = 0
             self.registry.reports.clear()
+            self.registry.outcomes.clear()
             # The children of tasks that end meanwhile stay watched: one still pending once a
             # session is back is an orphan, and reported then (see `_check_orphans`).
             while len(self._orphan_watch) > ORPHAN_WATCH_MAX:
@@ -633,12 +634,16 @@ class Sampler:
             self._loops_changed.clear()
             return
         snapshot = self.sink.take_snapshot_request()
+        if self.registry.reports:
+            # Before the hook's new entries are taken (see `_record_of_reported`), and
+            # before collections: a destroyed task's last await is still known.
+            self._handle_reports(now)
+        if self.registry.outcomes:
+            self._handle_outcomes()  # before collections too: gone, they would be "done"
         # A new session's first snapshot holds every task, however young.
         self._adopt_new(now, everything=bool(snapshot or final))
         if snapshot and self.registry.groups:
             self._regroup_live()
-        if self.registry.reports:
-            self._handle_reports(now)  # before collections: a destroyed task's last await is still known
         self._handle_collected(now)
         self._forget_stale(now)
         if hooks.state.task_set is None and (snapshot or self._ticks % self.rescan_every == 1
@@ -912,21 +917,17 @@ class Sampler:
                 refs = [refs[i] for i in kept]
         return ks, refs, stopped, deferred
 
-    def _queued_entry(self, key):
+    def _queued_entry(self, key, fresh=True):
         """The latest entry with key `key` among those not adopted yet (the hook's queue,
-        the young batch, the backlog, the parked ones), as a tuple; None without one."""
-        sources = [self.registry.new, self._young, self._backlog]
+        unless not `fresh`, the young batch, the backlog, the parked ones), as a tuple;
+        None without one."""
+        sources = [self.registry.new] if fresh else []
+        sources += [self._young, self._backlog]
         sources.extend(reversed(self._parked))
         for items in sources:
-            if not items:
-                continue
-            column = items[0:len(items):STRIDE]  # the hook may add more meanwhile: whole entries
-            if column and type(column[0]) is not int:
-                column = [_hash_or_none(item) if item is not None else None for item in column]
-            for k in range(len(column) - 1, -1, -1):
-                if column[k] == key:
-                    offset = STRIDE * k
-                    return tuple(items[offset:entry_end(items, offset)])
+            entry = latest_entry(items, key) if items else None
+            if entry is not None:
+                return entry
         return None
 
     def _adopt_now(self, task, now):
@@ -1524,12 +1525,12 @@ class Sampler:
         reports = self.registry.reports
         while reports:
             try:
-                kind, ref, when, name, coro, details, key, lr = reports.popleft()
+                kind, ref, when, name, coro, details, key, entry, lr = reports.popleft()
             except IndexError:
                 break
             task_id = site = None
             if ref is None or ref.id is None:
-                ref = self._record_of_reported(key, name, coro, when, lr)
+                ref = self._record_of_reported(key, entry, name, coro, when, lr)
             if ref is not None:
                 if not self._flag(ref, kind):
                     continue
@@ -1569,16 +1570,45 @@ class Sampler:
                         self._changed[ref.num] = ref
             self._emit(event)
 
-    def _record_of_reported(self, key, name, coro, when, lr):
+    def _handle_outcomes(self):
+        """How the tasks asyncio's runner cancelled at a loop's end ended, noted by the hook
+        as they were dropped (see `hooks._cancel_all_wrapper`)."""
+        outcomes = self.registry.outcomes
+        while outcomes:
+            try:
+                ref, state, when, exc = outcomes.popleft()
+            except IndexError:
+                break
+            if ref.state not in LIVE_STATES:
+                continue  # seen ending by a sample already
+            ref.state = state
+            if state == "cancelled" and ref.cancel_requested is not None:
+                ref.cancel_message = _short(ref.cancel_requested)
+            if exc is not None:
+                exc_type, message, tb = exc
+                ref.exception = {"type": exc_type, "message": _short(message)}
+                if tb:
+                    ref.exception["traceback"] = self.resolver.frames_of(tb)
+            self._finished(ref, when)
+
+    def _record_of_reported(self, key, entry, name, coro, when, lr):
         """The record of a task asyncio reported that no sample had adopted (it lived for
-        less than a sample), made from its entry; None without one."""
-        hit = self._log.latest(key)
-        if hit is None:
-            entry = self._queued_entry(key)  # not due yet
-            if entry is None:
+        less than a sample), made from its entry (`entry` when the hook found it on its
+        list); None without one.
+
+        Without `entry`, the task's was taken off the hook's list before the report, and
+        reports are handled before the entries queued since are taken (`tick`): the
+        latest entry with its key that the sampler holds is the task's own (a task made
+        at its address later is still on the hook's list). An entry not adopted yet is
+        later than every entry of the log."""
+        if entry is None:
+            entry = self._queued_entry(key, fresh=False)
+        if entry is not None:
+            hit = EntryLog().add(entry), 0  # a batch of its own, not kept
+        else:
+            hit = self._log.latest(key)
+            if hit is None:
                 return None
-            batch = EntryLog().add(entry)  # a batch of its own, not kept
-            hit = batch, 0
         batch, k = hit
         ref = batch.records.get(k)
         if ref is not None:
@@ -1602,15 +1632,24 @@ class Sampler:
                 return frames[i]
         return None
 
-    def _check_stuck(self, ref, fut, now):
+    def _check_stuck(self, ref, task, fut, now):
         """Stuck: still suspended on a future that is not done (one that is done only
-        waits for the loop to run the task: a blocked loop is its own finding), and not in
-        ``asyncio.sleep`` (which ends by itself, however long: a periodic job's wait)."""
-        if not (ref.await_sig and now - ref.waiting_since >= self.stuck_after
-                and fut is not None and not fut.done()):
-            return
+        waits for the loop to run the task: a blocked loop is its own finding), not in
+        ``asyncio.sleep`` (which ends by itself, however long: a periodic job's wait), not
+        in a wait made to run until cancelled (`RUN_UNTIL_CANCELLED`: ``serve_forever``),
+        and not waiting on other tasks (a TaskGroup, a gather, ``asyncio.wait``, a task):
+        those are looked at for themselves, and one stuck there is the one reported (a
+        main task waits on its workers for as long as the program runs). A task in
+        ``Queue.join()`` is stuck once no item of the queue was done for as long (its
+        workers busy at it are progress; all of them gone or stuck is the classic hang)."""
         waiting_on = ref.waiting_on
-        if waiting_on is not None and waiting_on.get("kind") == "sleep":
+        since = ref.waiting_since
+        if waiting_on is not None and waiting_on.get("label") == "Queue.join" and since is not None:
+            since = self._queue_progress(ref, task, since, now)
+        if not (ref.await_sig and now - since >= self.stuck_after and fut is not None and not fut.done()):
+            return
+        if waiting_on is not None and (waiting_on.get("kind") == "sleep" or "tasks" in waiting_on
+                                       or waiting_on.get("label") in RUN_UNTIL_CANCELLED):
             return
         key = id(ref.await_sig)  # shared by every task waiting there (see FrameResolver.chain)
         if self._stuck_places.get(key, 0) >= STUCK_PER_PLACE:
@@ -1621,8 +1660,25 @@ class Sampler:
             self._stuck_places.clear()
         self._stuck_places[key] = self._stuck_places.get(key, 0) + 1
         where = self._innermost_user(ref.await_sig, ref.awaiting or [])
+        idle = now - since if since > ref.waiting_since else None
         self._emit(findings.stuck(_ms(now), ref.id, ref.name, ref.coro, self._site(ref), now - ref.waiting_since,
-                                  ref.awaiting, ref.waiting_on, where, self._made_by(ref)))
+                                  ref.awaiting, ref.waiting_on, where, self._made_by(ref), idle))
+
+    def _queue_progress(self, ref, task, since, now):
+        """When the queue that `task` joins last had an item done, as seen at this look,
+        or `since`, when it started waiting there, if later (or when the count cannot be
+        read)."""
+        try:
+            count = self.waits.unfinished_items(task.get_coro())
+        except Exception:
+            count = None
+        if count is None:
+            ref.progress = None
+            return since
+        progress = ref.progress
+        if progress is None or progress[0] != count or progress[1] < since:
+            progress = ref.progress = (count, now if progress is not None and progress[1] >= since else since)
+        return progress[1]
 
     def _report_fire_and_forget(self, ref, now):
         binding, variable = ref.binding
@@ -1788,7 +1844,7 @@ class Sampler:
                 if state == "pending":
                     if ref.binding is not None:  # task in this one local: see loop_only_holds
                         self._suspect(ref, loop_only_holds(task), now)
-                    self._check_stuck(ref, fut, now)
+                    self._check_stuck(ref, task, fut, now)
                 fut = None
                 name = task.get_name()
                 if name != ref.name:

@@ -58,7 +58,22 @@ PRIMITIVES = {
     "Server.wait_closed": ("other", "Server.wait_closed"),
 }
 
+#: Labels of the waits a program makes to run until it is cancelled (a server's main task
+#: in ``serve_forever()``): such a wait is never a stuck task, however long.
+RUN_UNTIL_CANCELLED = frozenset({"Server.serve_forever"})
+
+#: Compiled coroutines that stand for one of `PRIMITIVES` (uvloop's, made by Cython): their
+#: qualified name -> (kind, label).
+COMPILED_PRIMITIVES = {
+    "Server.serve_forever": ("other", "Server.serve_forever"),
+}
+
+#: The type names of Cython's coroutines, and of the wrapper their ``__await__`` returns.
+_COMPILED_COROUTINES = frozenset({"coroutine", "iterable_coroutine"})
+_COMPILED_AWAIT = "coroutine_wrapper"
+
 _Future = asyncio.Future
+_QUEUE_JOIN = asyncio.Queue.join.__code__
 _isfuture = asyncio.isfuture
 _TaskGroup = getattr(asyncio, "TaskGroup", None)
 
@@ -79,6 +94,20 @@ _FRAME_HOLDS_LOCALS = sys.version_info < (3, 11)
 
 def _is_task(obj):
     return _isfuture(obj) and hasattr(obj, "get_coro")
+
+
+def _compiled_primitive(awaited):
+    """The (kind, label) of `COMPILED_PRIMITIVES` that `awaited` stands for, or None: a
+    compiled coroutine, or what a Python coroutine awaiting one awaits (the wrapper the
+    compiled coroutine's ``__await__`` made, which holds it: found in C, with
+    ``gc.get_referents``, since the wrapper has no attribute for it)."""
+    name = type(awaited).__name__
+    if name == _COMPILED_AWAIT:
+        held = [c for c in gc.get_referents(awaited) if type(c).__name__ in _COMPILED_COROUTINES]
+        awaited = held[0] if held else None
+    elif name not in _COMPILED_COROUTINES:
+        return None
+    return COMPILED_PRIMITIVES.get(getattr(awaited, "__qualname__", None))
 
 
 class WaitClassifier:
@@ -111,13 +140,18 @@ class WaitClassifier:
         """The WaitTarget dict for `task` (suspended in `coro`), or None."""
         self.unresolved = False
         outermost = None
-        outer_coro = None
+        outer_coro = last = None
+        task_coro = coro
         for coro, code in iter_await_chain(coro):
+            last = coro
             known = self._primitive(code)
             if known is not None and outermost is None:
                 outermost = known
                 outer_coro = coro
-        coro = None  # hold no coroutine of the program past this point
+        if outermost is None:
+            # The chain may end at a compiled coroutine, or be one (a task of its own).
+            outermost = _compiled_primitive(getattr(last, "cr_await", None) if last is not None else task_coro)
+        coro = last = task_coro = None  # hold no coroutine of the program past this point
         fut = getattr(task, "_fut_waiter", None)
         try:
             return self._target(task, fut, outermost, outer_coro)
@@ -217,6 +251,17 @@ class WaitClassifier:
         for value in gc.get_referents(_holder(coro)):
             if isinstance(value, cls):
                 return value
+        return None
+
+    @classmethod
+    def unfinished_items(cls, coro):
+        """The count of items not done yet (``task_done()``) of the queue whose ``join()``
+        the suspended coroutine `coro` awaits down its chain, or None."""
+        for awaiting, code in iter_await_chain(coro):
+            if code is _QUEUE_JOIN:
+                queue = cls._referent(awaiting, asyncio.Queue)
+                count = getattr(queue, "_unfinished_tasks", None)
+                return count if type(count) is int else None
         return None
 
     @staticmethod

@@ -56,10 +56,13 @@ class FindingsOnPrograms(unittest.TestCase):
             "forgets": lambda: support.traced("forgets_tasks.py", until=count(FIRE_AND_FORGET, 2), **env),
             "destroys": lambda: support.traced("destroys_pending_task.py", **env),
             "never_retrieved": lambda: support.traced("exception_handler.py", **env),
+            "reused_address": lambda: support.traced("reused_address.py", **env),
             "orphan": lambda: support.traced("orphan_task.py", until=count("orphan", 1), seconds=0.3, **env),
             "stuck": lambda: support.traced("stuck_task.py", until=count("stuck", 1), seconds=0.6,
                                             TASKSCOPE_STUCK_AFTER="0.4", **env),
             "blocks": lambda: support.traced("blocks_loop.py", BLOCK_SECONDS="1.0", **env),
+            "joins": lambda: support.traced("joins_queue.py", until=count("stuck", 2), seconds=1.0,
+                                            TASKSCOPE_STUCK_AFTER="0.4", **env),
             "stuck_connection": lambda: support.traced("stuck_connection.py", until=count("stuck", 1),
                                                        TASKSCOPE_STUCK_AFTER="0.4", **env),
             "stuck_connection_direct": lambda: support.traced("stuck_connection.py", until=count("stuck", 1),
@@ -74,8 +77,10 @@ class FindingsOnPrograms(unittest.TestCase):
         expected = {
             "forgets": "helper started helper-job\ndone\n",
             "destroys": "collected\n",
+            "reused_address": "done\n",
             "orphan": "done\n",
             "stuck": "done\n",
+            "joins": "done\n",
             "blocks": "done\n",
             "stuck_connection": "done\n",
             "stuck_connection_direct": "done\n",
@@ -133,6 +138,27 @@ class FindingsOnPrograms(unittest.TestCase):
         self.assertIn("Task exception was never retrieved", run.stderr)
         self.assertEqual({e["kind"] for e in run.events()}, {"exception-never-retrieved"})
 
+    def test_exception_never_retrieved_names_the_task_made_where_another_was(self):
+        # Addresses are taken again at once: each report names its own task (made where an
+        # ended task's record still is, and freed before the sampler handled the report,
+        # while a later task took its address), with that task's site.
+        run = self.runs["reused_address"]
+        events = run.events("exception-never-retrieved")
+        rounds = range(8)
+        self.assertEqual(sorted(run.conn.tasks[e["task"]]["name"] for e in events),
+                         sorted(f"dropped-{n}" for n in rounds), [e["message"] for e in events])
+        for event in events:
+            name = run.conn.tasks[event["task"]]["name"]
+            self.assertTrue(event["message"].startswith(f"Task '{name}' (job), created at reused_address.py:%d"
+                                                        % support.site_line("reused_address.py", "dropped")),
+                            event["message"])
+            self.assertEqual(event["site"], site("reused_address.py", "dropped", "main"))
+            self.assertEqual(run.conn.tasks[event["task"]]["state"], "failed")
+        kept = [run.task_named(f"kept-{n}") for n in rounds]
+        self.assertEqual({t["state"] for t in kept}, {"done"})
+        self.assertEqual({e["kind"] for e in run.events()}, {"exception-never-retrieved"})
+        self.assertEqual(run.stderr.count("Task exception was never retrieved"), 8)  # asyncio's own
+
     def test_orphan_but_not_a_taskgroup_task_or_an_awaited_child(self):
         run = self.runs["orphan"]
         (event,) = run.events("orphan")
@@ -149,12 +175,20 @@ class FindingsOnPrograms(unittest.TestCase):
             self.assertTrue(member["group"].startswith("g"))
         self.assertEqual({e["kind"] for e in run.events()}, {"orphan"})
 
-    def test_stuck_once_per_await_point_and_not_a_busy_consumer_nor_a_sleeper(self):
+    def test_stuck_once_per_await_point_and_not_a_busy_consumer_a_sleeper_a_server_or_a_waiter_on_tasks(self):
         run = self.runs["stuck"]
         (event,) = run.events("stuck")
         # The napper has been in asyncio.sleep as long: a sleep ends by itself, not stuck.
-        self.assertNotEqual(event["task"], run.task_named("napper")["id"])
+        # Nor is a server in serve_forever(), nor a task that waits on other tasks: the
+        # stuck one is reported itself.
         self.assertEqual(event["task"], run.task_named("stuck")["id"])
+        for name, kind, label in (("waits-on-stuck", "task", "Task 'stuck'"), ("supervisor", "gather", "gather"),
+                                  ("serving", "other", "Server.serve_forever")):
+            task_id = run.task_named(name)["id"]
+            seen = {((t.get("waitingOn") or {}).get("kind"), (t.get("waitingOn") or {}).get("label"))
+                    for m in run.conn.messages if m["type"] in ("snapshot", "delta")
+                    for t in m.get("tasks", m.get("upsert", ())) if t["id"] == task_id}
+            self.assertIn((kind, label), seen, name)  # it did wait so, as long as the stuck task
         evidence = event["evidence"]
         self.assertGreaterEqual(evidence["waitedMs"], 400)
         user = [f for f in evidence["awaiting"] if f["file"] == support.program("stuck_task.py")]
@@ -162,6 +196,25 @@ class FindingsOnPrograms(unittest.TestCase):
         self.assertEqual(evidence["waitingOn"], {"kind": "event", "label": "Event.wait"})
         self.assertIn("has waited on Event.wait at stuck_task.py:%d" % support.site_line("stuck_task.py", "stuck"),
                       event["message"])
+        self.assertEqual({e["kind"] for e in run.events()}, {"stuck"})
+
+    def test_stuck_in_queue_join_once_no_item_is_done_not_while_workers_finish_items(self):
+        run = self.runs["joins"]
+        events = {run.conn.tasks[e["task"]]["name"]: e for e in run.events("stuck")}
+        self.assertEqual(sorted(events), ["hanging-worker", "hung-join"], [e["message"] for e in run.events()])
+        hung = events["hung-join"]
+        self.assertEqual(hung["evidence"]["waitingOn"], {"kind": "queue", "label": "Queue.join"})
+        # Its worker did an item after the join began: the time since then is what counts.
+        self.assertRegex(hung["message"], r"^Task 'hung-join' \(hung_join\) has waited on Queue\.join at "
+                         r"joins_queue\.py:%d for [\d.]+ s, with no item of the queue done in the last [\d.]+ s "
+                         r"\(created at joins_queue\.py:\d+\)$" % support.site_line("joins_queue.py", "hung"))
+        hangs = support.site_line("joins_queue.py", "worker hangs")
+        self.assertIn("has waited on Event.wait at joins_queue.py:%d" % hangs, events["hanging-worker"]["message"])
+        # The busy join waited on Queue.join all along (its queue never emptied), as long.
+        busy = run.task_named("busy-join")["id"]
+        seen = {(t.get("waitingOn") or {}).get("label") for m in run.conn.messages if m["type"] in ("snapshot", "delta")
+                for t in m.get("tasks", m.get("upsert", ())) if t["id"] == busy}
+        self.assertIn("Queue.join", seen)
         self.assertEqual({e["kind"] for e in run.events()}, {"stuck"})
 
     def test_stuck_connection_task_names_the_library_code_that_made_it(self):

@@ -539,6 +539,20 @@ class EntryLogLookups(unittest.TestCase):
         self.assertEqual(keys_at(items, offsets[2:]), (11,))
         self.assertEqual(keys_at(items, ()), ())
 
+    def test_the_latest_entry_of_a_key_in_a_list_or_a_tuple_of_slots(self):
+        from taskscope.entries import latest_entry, pack
+
+        deep = [object() if i % 2 == 0 else i for i in range(10)]  # 5 frames: two slots
+        items = pack([7, None, 0, "c", 1]) + pack([8, None, 0]) + pack([7, 3, 0, *deep]) + pack([9, None, 0])
+        for queue in (items, tuple(items)):  # the hook's list; a part the sampler keeps
+            with self.subTest(type(queue).__name__):
+                latest = latest_entry(queue, 7)
+                self.assertEqual(latest, tuple(pack([7, 3, 0, *deep])))  # the later one, both slots
+                self.assertEqual(latest_entry(queue, 8), tuple(pack([8, None, 0])))
+                self.assertEqual(latest_entry(queue, 9), tuple(pack([9, None, 0])))
+                self.assertIsNone(latest_entry(queue, 3))  # a parent is not a key
+                self.assertIsNone(latest_entry(queue[:0], 7))
+
     def test_before_after_and_latest_across_batches_with_reused_keys(self):
         from taskscope.entries import KEEP, EntryLog
 
@@ -1142,7 +1156,7 @@ class WithHooks(unittest.TestCase):
             self.sampler._finish_collected(ref, time.time())  # as if collected, handled first
             self.assertIsNone(ref.point)
             self.registry.reports.append((hooks.DESTROYED_PENDING, ref, time.time(), "doomed", "waits", [],
-                                          hash(task), ref.loop))
+                                          hash(task), None, ref.loop))
             self.sent()
             await self.tick()
             (event,) = [m for m in self.sent() if m["type"] == "event" and m["kind"] == "destroyed-pending"]

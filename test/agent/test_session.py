@@ -205,6 +205,36 @@ class FailedTask(unittest.TestCase):
             self.failed_run(ext)
 
 
+class TasksCancelledAtTheEnd(unittest.TestCase):
+    """asyncio.run cancels the tasks still pending when its main coroutine returns, and
+    drops them: they are freed before any sample. Each is still seen ending as it did."""
+
+    ENV = {}
+
+    def test_each_ends_as_it_did_not_done(self):
+        with support.FakeExtension() as ext:
+            done = support.run_agent(["leaves_tasks.py"], connect=ext.address, env=support.clean_env(**self.ENV))
+            conn = ext.wait_connection()
+            ext.wait(lambda: conn.closed.is_set(), what="connection closed")
+        self.assertEqual((done.returncode, done.stdout), (0, "done\n"), done.stderr)
+        self.assertEqual(conn.invalid, [])
+        states = {name: (conn.task_named(name) or {}).get("state")
+                  for name in ("sleeper", "waiter", "cleaner", "swallower")}
+        self.assertEqual(states, {"sleeper": "cancelled", "waiter": "cancelled", "cleaner": "failed",
+                                  "swallower": "done"})
+        cleaner = conn.task_named("cleaner")
+        self.assertEqual((cleaner["exception"]["type"], cleaner["exception"]["message"]),
+                         ("RuntimeError", "failed while cancelled"))
+        # asyncio's own report of it, as without the agent.
+        self.assertIn("unhandled exception during asyncio.run() shutdown", done.stderr)
+
+
+@unittest.skipUnless(support.uvloop_available() and sys.version_info >= (3, 11),
+                     "needs uvloop and asyncio.Runner (Debian's python3.11 with python3-uvloop)")
+class TasksCancelledAtTheEndOnUvloop(TasksCancelledAtTheEnd):
+    ENV = {"FIXTURE_LOOP": "uvloop"}
+
+
 class OverTcp(unittest.TestCase):
     def test_tcp_with_the_token_from_the_command_line_or_the_environment(self):
         with support.FakeExtension(tcp=True) as ext:
