@@ -672,7 +672,7 @@ def _cancel_all_wrapper(original, registry):
 
     @functools.wraps(original)
     def _cancel_all_tasks(loop):
-        if not state.active:
+        if not (state.active and by_addr):  # no record (nobody listened yet): nothing to note
             return original(loop)
         try:
             held = asyncio.all_tasks(loop)

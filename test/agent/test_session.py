@@ -216,7 +216,7 @@ class TasksCancelledAtTheEnd(unittest.TestCase):
             done = support.run_agent(["leaves_tasks.py"], connect=ext.address, env=support.clean_env(**self.ENV))
             conn = ext.wait_connection()
             ext.wait(lambda: conn.closed.is_set(), what="connection closed")
-        self.assertEqual((done.returncode, done.stdout), (0, "done\n"), done.stderr)
+        self.assertEqual((done.returncode, done.stdout), (0, "alive after run: 0\n"), done.stderr)
         self.assertEqual(conn.invalid, [])
         states = {name: (conn.task_named(name) or {}).get("state")
                   for name in ("sleeper", "waiter", "cleaner", "swallower")}

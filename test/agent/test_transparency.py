@@ -31,6 +31,7 @@ PROGRAMS = [
     (["forgets_tasks.py"], "fire-and-forget tasks, reported while they run"),
     (["orphan_task.py"], "an orphan task"),
     (["blocks_loop.py"], "a loop blocked three times (the watchdog's markers)"),
+    (["leaves_tasks.py"], "tasks asyncio.run cancels at its end, freed as it returns; asyncio's report of one"),
 ]
 
 
