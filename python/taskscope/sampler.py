@@ -1639,9 +1639,11 @@ class Sampler:
         in a wait made to run until cancelled (`RUN_UNTIL_CANCELLED`: ``serve_forever``),
         and not waiting on other tasks (a TaskGroup, a gather, ``asyncio.wait``, a task):
         those are looked at for themselves, and one stuck there is the one reported (a
-        main task waits on its workers for as long as the program runs). A task in
-        ``Queue.join()`` is stuck once no item of the queue was done for as long (its
-        workers busy at it are progress; all of them gone or stuck is the classic hang)."""
+        main task waits on its workers for as long as the program runs), and not under a
+        deadline (``asyncio.timeout()``, ``wait_for`` with a timeout: it ends by itself,
+        like a sleep). A task in ``Queue.join()`` is stuck once no item of the queue was
+        done for as long (its workers busy at it are progress; all of them gone or stuck is
+        the classic hang)."""
         waiting_on = ref.waiting_on
         since = ref.waiting_since
         if waiting_on is not None and waiting_on.get("label") == "Queue.join" and since is not None:
@@ -1651,6 +1653,11 @@ class Sampler:
         if waiting_on is not None and (waiting_on.get("kind") == "sleep" or "tasks" in waiting_on
                                        or waiting_on.get("label") in RUN_UNTIL_CANCELLED):
             return
+        try:
+            if self.waits.under_deadline(task.get_coro()):
+                return  # ends by itself, like a sleep: asyncio.timeout(), wait_for(..., timeout)
+        except Exception:
+            log.exception("looking for a deadline failed")
         key = id(ref.await_sig)  # shared by every task waiting there (see FrameResolver.chain)
         if self._stuck_places.get(key, 0) >= STUCK_PER_PLACE:
             return  # told already for a few tasks waiting there: one place, one problem

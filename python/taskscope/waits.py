@@ -23,6 +23,7 @@ import asyncio
 import gc
 import os
 import sys
+from types import MethodType
 
 from .frames import iter_await_chain, qualname
 
@@ -74,6 +75,9 @@ _COMPILED_AWAIT = "coroutine_wrapper"
 
 _Future = asyncio.Future
 _QUEUE_JOIN = asyncio.Queue.join.__code__
+_WAIT_FOR = asyncio.wait_for.__code__
+_Timeout = getattr(asyncio, "Timeout", None)  # 3.11+
+_TimerHandle = asyncio.TimerHandle
 _isfuture = asyncio.isfuture
 _TaskGroup = getattr(asyncio, "TaskGroup", None)
 
@@ -263,6 +267,24 @@ class WaitClassifier:
                 count = getattr(queue, "_unfinished_tasks", None)
                 return count if type(count) is int else None
         return None
+
+    @staticmethod
+    def under_deadline(coro):
+        """Whether a coroutine down the await chain of `coro` waits under a deadline, so
+        that the wait ends by itself: in an ``asyncio.timeout()`` (or ``timeout_at()``)
+        block with a time set (3.11+; ``wait_for`` uses one from 3.12 on), or in
+        ``wait_for`` with its timer (3.10, 3.11). Read in C from each coroutine's locals
+        and stack (``async with`` keeps the block's ``__aexit__`` there)."""
+        for awaiting, code in iter_await_chain(coro):
+            for value in gc.get_referents(_holder(awaiting)):
+                if type(value) is MethodType:
+                    value = value.__self__
+                if _Timeout is not None and isinstance(value, _Timeout):
+                    if value.when() is not None:
+                        return True
+                elif code is _WAIT_FOR and isinstance(value, _TimerHandle) and not value.cancelled():
+                    return True
+        return False
 
     @staticmethod
     def _referenced_futures(coro):

@@ -182,8 +182,13 @@ class FindingsOnPrograms(unittest.TestCase):
         # Nor is a server in serve_forever(), nor a task that waits on other tasks: the
         # stuck one is reported itself.
         self.assertEqual(event["task"], run.task_named("stuck")["id"])
-        for name, kind, label in (("waits-on-stuck", "task", "Task 'stuck'"), ("supervisor", "gather", "gather"),
-                                  ("serving", "other", "Server.serve_forever")):
+        waits = [("waits-on-stuck", "task", "Task 'stuck'"), ("supervisor", "gather", "gather"),
+                 ("serving", "other", "Server.serve_forever")]
+        if sys.version_info >= (3, 11):
+            waits.append(("deadline", "event", "Event.wait"))  # the event 'stuck' waits on
+        if sys.version_info >= (3, 12):
+            waits.append(("wait_for-deadline", "wait", "wait_for"))
+        for name, kind, label in waits:
             task_id = run.task_named(name)["id"]
             seen = {((t.get("waitingOn") or {}).get("kind"), (t.get("waitingOn") or {}).get("label"))
                     for m in run.conn.messages if m["type"] in ("snapshot", "delta")

@@ -88,3 +88,49 @@ class WaitingOnUvloop(WaitingOn):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Deadlines(unittest.TestCase):
+    """`WaitClassifier.under_deadline`: a wait that a deadline ends by itself (the stuck
+    finding spares it), read from the coroutines down a task's await chain."""
+
+    def test_timeouts_and_wait_for_have_a_deadline_plain_waits_and_timeout_none_do_not(self):
+        from taskscope.waits import WaitClassifier
+
+        async def plain(event):
+            await event.wait()
+
+        async def nested(event):
+            await plain(event)
+
+        async def under_timeout(event):
+            async with asyncio.timeout(60):
+                await nested(event)  # the deadline is two coroutines up
+
+        async def under_timeout_as(event):
+            async with asyncio.timeout(60) as scope:
+                await event.wait()
+            return scope
+
+        async def without_time(event):
+            async with asyncio.timeout(None):
+                await event.wait()
+
+        async def with_wait_for(event):
+            await asyncio.wait_for(event.wait(), 60)
+
+        async def main():
+            event = asyncio.Event()
+            cases = {"plain": (plain, False), "with_wait_for": (with_wait_for, True)}
+            if hasattr(asyncio, "timeout"):
+                cases.update(under_timeout=(under_timeout, True), under_timeout_as=(under_timeout_as, True),
+                             without_time=(without_time, False))
+            tasks = {name: asyncio.create_task(fn(event)) for name, (fn, _) in cases.items()}
+            await asyncio.sleep(0.01)
+            seen = {name: WaitClassifier.under_deadline(task.get_coro()) for name, task in tasks.items()}
+            event.set()
+            await asyncio.gather(*tasks.values())
+            return seen, {name: expected for name, (_, expected) in cases.items()}
+
+        seen, expected = asyncio.run(main())
+        self.assertEqual(seen, expected)
