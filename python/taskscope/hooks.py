@@ -699,19 +699,26 @@ def _note_outcomes(tasks, by_addr, outcomes_append):
     when = time.time()
     for task in tasks:
         ref = by_addr.get(id(task))
-        if ref is None or ref() is not task or not task.done():
-            continue
-        exc = None
-        if task.cancelled():
-            outcome = "cancelled"
-        else:
-            error = getattr(task, "_exception", None)
-            if error is None:
-                outcome = "done"
+        if ref is None or ref() is not task:
+            continue  # no record (or a task-like object of a library's, see test_transparency)
+        try:
+            if not task.done():
+                continue
+            exc = None
+            if task.cancelled():
+                outcome = "cancelled"
             else:
-                outcome = "failed"
-                exc = (type(error).__qualname__, _text(error), capture_traceback(getattr(error, "__traceback__", None)))
-                error = None
+                error = getattr(task, "_exception", None)
+                if error is None:
+                    outcome = "done"
+                else:
+                    outcome = "failed"
+                    exc = (type(error).__qualname__, _text(error),
+                           capture_traceback(getattr(error, "__traceback__", None)))
+                    error = None
+        except Exception:
+            _failed("reading how a cancelled task ended failed")
+            continue
         outcomes_append((ref, outcome, when, exc))
 
 

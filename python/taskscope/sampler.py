@@ -1654,7 +1654,7 @@ class Sampler:
                                        or waiting_on.get("label") in RUN_UNTIL_CANCELLED):
             return
         try:
-            if self.waits.under_deadline(task.get_coro()) or self._awaited_by_wait_for_with_deadline(ref):
+            if self.waits.under_deadline(task.get_coro()) or self._awaited_by_wait_for_with_deadline(ref, task):
                 return  # ends by itself, like a sleep: asyncio.timeout(), wait_for(..., timeout)
         except Exception:
             log.exception("looking for a deadline failed")
@@ -1671,19 +1671,20 @@ class Sampler:
         self._emit(findings.stuck(_ms(now), ref.id, ref.name, ref.coro, self._site(ref), now - ref.waiting_since,
                                   ref.awaiting, ref.waiting_on, where, self._made_by(ref), idle))
 
-    def _awaited_by_wait_for_with_deadline(self, ref):
-        """Whether the task of `ref` is the one ``wait_for`` made (3.10, 3.11: it runs what
-        it waits for in a task of its own, made in the task that calls it) and that caller
-        still waits in it with its timer: the deadline is in the caller's chain only."""
+    def _awaited_by_wait_for_with_deadline(self, ref, task):
+        """Whether `task` is the one ``wait_for`` made (3.10, 3.11: it runs what it waits
+        for in a task of its own, made in the task that calls it) and that caller still
+        waits in it with its timer: the deadline is in the caller's chain only. Told from
+        the caller's ``wait_for`` itself: its record may not list the task yet."""
         parent = ref.parent
         if not isinstance(parent, RECORDS) or parent.state not in LIVE_STATES:
             return False
         waiting_on = parent.waiting_on
-        if waiting_on is None or waiting_on.get("label") != "wait_for" or ref.id not in waiting_on.get("tasks", ()):
+        if waiting_on is None or waiting_on.get("label") != "wait_for":
             return False
         caller = parent()
         try:
-            return caller is not None and self.waits.under_deadline(caller.get_coro())
+            return caller is not None and self.waits.wait_for_with_deadline(caller.get_coro(), task)
         finally:
             if caller is not None and _refcount(caller) <= _SOLE:
                 self._hand_back(caller)

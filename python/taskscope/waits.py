@@ -78,6 +78,16 @@ _QUEUE_JOIN = asyncio.Queue.join.__code__
 _WAIT_FOR = asyncio.wait_for.__code__
 _Timeout = getattr(asyncio, "Timeout", None)  # 3.11+
 _TimerHandle = asyncio.TimerHandle
+
+
+def _timer_running(value):
+    """Whether `value` is a timer that has not been cancelled: asyncio's ``TimerHandle``,
+    or uvloop's (a class of its own, not asyncio's)."""
+    if isinstance(value, _TimerHandle):
+        return not value.cancelled()
+    if type(value).__name__ == "TimerHandle" and type(value).__module__ == "uvloop.loop":
+        return not value.cancelled()
+    return False
 _isfuture = asyncio.isfuture
 _TaskGroup = getattr(asyncio, "TaskGroup", None)
 
@@ -282,8 +292,20 @@ class WaitClassifier:
                 if _Timeout is not None and isinstance(value, _Timeout):
                     if value.when() is not None:
                         return True
-                elif code is _WAIT_FOR and isinstance(value, _TimerHandle) and not value.cancelled():
+                elif code is _WAIT_FOR and _timer_running(value):
                     return True
+        return False
+
+    @staticmethod
+    def wait_for_with_deadline(coro, task):
+        """Whether `task` is what a ``wait_for`` down the await chain of `coro` runs and
+        waits for with its timer (3.10, 3.11: ``wait_for`` wraps what it waits for in a
+        task of its own, which is in its locals)."""
+        for awaiting, code in iter_await_chain(coro):
+            if code is _WAIT_FOR:
+                held = gc.get_referents(_holder(awaiting))
+                return (any(value is task for value in held)
+                        and any(_timer_running(value) for value in held))
         return False
 
     @staticmethod

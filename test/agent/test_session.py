@@ -216,7 +216,11 @@ class TasksCancelledAtTheEnd(unittest.TestCase):
             done = support.run_agent(["leaves_tasks.py"], connect=ext.address, env=support.clean_env(**self.ENV))
             conn = ext.wait_connection()
             ext.wait(lambda: conn.closed.is_set(), what="connection closed")
-        self.assertEqual((done.returncode, done.stdout), (0, "alive after run: 0\n"), done.stderr)
+        # How many of the tasks outlive asyncio.run: as many as without the agent (none up
+        # to 3.11 and on 3.14; on 3.12 and 3.13 asyncio itself keeps them a while longer).
+        plain = support.run_plain(["leaves_tasks.py"], env=support.clean_env(**self.ENV))
+        self.assertRegex(plain.stdout, r"^alive after run: \d\n$")
+        self.assertEqual((done.returncode, done.stdout), (0, plain.stdout), done.stderr)
         self.assertEqual(conn.invalid, [])
         states = {name: (conn.task_named(name) or {}).get("state")
                   for name in ("sleeper", "waiter", "cleaner", "swallower")}

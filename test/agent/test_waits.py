@@ -2,6 +2,7 @@
 each kind of thing; on asyncio's loop and on uvloop where it is installed."""
 
 import asyncio
+import sys
 import unittest
 
 from test.agent import support
@@ -95,6 +96,20 @@ class Deadlines(unittest.TestCase):
     finding spares it), read from the coroutines down a task's await chain."""
 
     def test_timeouts_and_wait_for_have_a_deadline_plain_waits_and_timeout_none_do_not(self):
+        self.check(asyncio.run)
+
+    @unittest.skipUnless(support.uvloop_available() and hasattr(asyncio, "Runner"),
+                         "needs uvloop and asyncio.Runner (Debian's python3.11 with python3-uvloop)")
+    def test_on_uvloop_whose_timers_are_not_asyncios(self):
+        import uvloop
+
+        def run(main):
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                return runner.run(main)
+
+        self.check(run)
+
+    def check(self, run):
         from taskscope.waits import WaitClassifier
 
         async def plain(event):
@@ -128,9 +143,18 @@ class Deadlines(unittest.TestCase):
             tasks = {name: asyncio.create_task(fn(event)) for name, (fn, _) in cases.items()}
             await asyncio.sleep(0.01)
             seen = {name: WaitClassifier.under_deadline(task.get_coro()) for name, task in tasks.items()}
+            if sys.version_info < (3, 12):  # wait_for waits for a task of its own, with its timer
+                inner = [t for t in asyncio.all_tasks() if t.get_coro().__qualname__ == "Event.wait"]
+                seen["task of wait_for"] = [WaitClassifier.wait_for_with_deadline(tasks["with_wait_for"].get_coro(), t)
+                                            for t in inner]
+                seen["another task"] = WaitClassifier.wait_for_with_deadline(tasks["with_wait_for"].get_coro(),
+                                                                             tasks["plain"])
             event.set()
             await asyncio.gather(*tasks.values())
-            return seen, {name: expected for name, (_, expected) in cases.items()}
+            expected = {name: expected for name, (_, expected) in cases.items()}
+            if sys.version_info < (3, 12):
+                expected.update({"task of wait_for": [True], "another task": False})
+            return seen, expected
 
-        seen, expected = asyncio.run(main())
+        seen, expected = run(main())
         self.assertEqual(seen, expected)
