@@ -14,7 +14,11 @@ Scenarios, each in a fresh child process (three per scenario, median):
   off from the new tasks (each is looked at after 1, 2, 4, ... samples), then
   `STEADY_SAMPLES` steady-state samples (nothing changed for a while) are reported;
 - ``churn R``: 1,000 idle tasks, and between two samples R new tasks that each await
-  ``sleep(0)`` twice, so that every sample adopts R new tasks and retires about R.
+  ``sleep(0)`` twice, so that every sample adopts R new tasks and retires about R;
+- ``overdue``, ``deadline`` (3.11+): 10,000 idle tasks that are past the stuck threshold at
+  every look (a threshold of a microsecond), parked on an event (five are reported, then
+  the place is told) or each under ``asyncio.timeout(3600)`` (never reported: the sampler
+  remembers that each waits under a deadline).
 
 Times are the sampling thread's CPU time (``time.thread_time``): on a shared machine the
 wall-clock time of a sample also counts the moments the process waited for a core.
@@ -26,6 +30,7 @@ Run alone: ``python3 bench/agent/sampling.py`` (under a minute on 2 shared cores
 """
 
 import asyncio
+import functools
 import sys
 import time
 
@@ -34,6 +39,7 @@ import harness
 IDLE_SIZES = (1_000, 10_000, 100_000)
 CHURN_RATES = (100, 1_000)
 CHURN_IDLE = 1_000
+OVERDUE = 10_000  # idle tasks past the stuck threshold, on an event or under a timeout
 SETTLE_SAMPLES = 20
 STEADY_SAMPLES = 40
 CHURN_SAMPLES = 20
@@ -116,14 +122,19 @@ async def _parked(event):
     await event.wait()
 
 
+async def _parked_under_timeout(event):
+    async with asyncio.timeout(3600):
+        await event.wait()
+
+
 async def _short():
     await asyncio.sleep(0)
     await asyncio.sleep(0)
 
 
-async def _idle_scenario(n, sampler, sink, protocol):
+async def _idle_scenario(n, sampler, sink, protocol, parked=_parked):
     event = asyncio.Event()
-    tasks = [asyncio.create_task(_parked(event)) for _ in range(n)]
+    tasks = [asyncio.create_task(parked(event)) for _ in range(n)]
     await asyncio.sleep(0)
     await asyncio.sleep(0)  # every task has started and waits on the event
     first = _timed_tick(sampler, sink, protocol)
@@ -168,9 +179,16 @@ def child(kind, size):
 
     registry = Registry()
     sink = Sink()
-    sampler = Sampler(registry, sink)
+    # "overdue" and "deadline": every task is past the stuck threshold at every look (the
+    # samples here are microseconds apart), parked on an event or under asyncio.timeout().
+    overdue = kind in ("overdue", "deadline")
+    sampler = Sampler(registry, sink, stuck_after=1e-6) if overdue else Sampler(registry, sink)
     hooks.install(registry)
-    scenario = _idle_scenario if kind == "idle" else _churn_scenario
+    if kind == "churn":
+        scenario = _churn_scenario
+    else:
+        parked = _parked_under_timeout if kind == "deadline" else _parked
+        scenario = functools.partial(_idle_scenario, parked=parked)
     result = asyncio.run(scenario(size, sampler, sink, protocol))
     hooks.uninstall()
     harness.report(result)
@@ -212,7 +230,9 @@ def measure():
     print("One sample = Sampler.tick() called directly (adopt, read every live task, build the message);")
     print("'encode' = the transport's check and JSON encoding of that message (its own thread in the agent).")
     print("%d child processes per scenario, interleaved; figures are medians over them.\n" % PROCESSES)
-    scenarios = [("idle", n) for n in IDLE_SIZES] + [("churn", r) for r in CHURN_RATES]
+    scenarios = [("idle", n) for n in IDLE_SIZES] + [("churn", r) for r in CHURN_RATES] + [("overdue", OVERDUE)]
+    if sys.version_info >= (3, 11):  # asyncio.timeout()
+        scenarios.append(("deadline", OVERDUE))
     runs = {s: [] for s in scenarios}
     started = time.monotonic()
     for i in range(PROCESSES):
@@ -226,8 +246,10 @@ def measure():
     summaries = {}
     for kind, size in scenarios:
         s = summaries[(kind, size)] = _summary(runs[(kind, size)])
-        label = ("%d idle tasks" % size) if kind == "idle" else (
-            "churn: %d idle + %d new per sample" % (CHURN_IDLE, size))
+        label = {"idle": "%d idle tasks" % size,
+                 "churn": "churn: %d idle + %d new per sample" % (CHURN_IDLE, size),
+                 "overdue": "%d idle tasks past the stuck threshold" % size,
+                 "deadline": "%d idle past the threshold, under a timeout" % size}[kind]
         rows.append([label, "%.1f" % s["first_tick"], "%.1f" % s["first_encode"],
                      "%.0f" % (s["first_bytes"] / 1024), "%.0f" % s["first_tasks"],
                      "-" if s["settle_mean"] is None else "%.2f" % s["settle_mean"],
@@ -263,6 +285,10 @@ def measure():
     for r in CHURN_RATES:
         s = summaries[("churn", r)]
         goals.add("sample under churn (%d new per sample)" % r, "%.2f ms" % s["steady_mean"], "info")
+    for kind, label in (("overdue", "past the stuck threshold"), ("deadline", "under a timeout, past it")):
+        if (kind, OVERDUE) in summaries:
+            goals.add("sample at 10k idle tasks %s (steady mean)" % label,
+                      "%.2f ms" % summaries[(kind, OVERDUE)]["steady_mean"], "info")
     return goals
 
 

@@ -134,6 +134,8 @@ EVENTS_PER_SAMPLE = 100
 #: Stuck tasks told per await point (the same await chain): thousands of tasks waiting at
 #: one place are one problem.
 STUCK_PER_PLACE = 5
+#: Tasks whose deadline the sampler remembers at most (see `Sampler._under_deadline`).
+DEADLINES_MAX = 100_000
 #: Task records per message of a snapshot (see `Sampler.build_snapshot`).
 SNAPSHOT_CHUNK = 2000
 #: Quiet tasks looked at per sample, about: with more live tasks than this many times
@@ -448,6 +450,7 @@ class Sampler:
         self.events_held_back = 0  # findings not sent: over EVENTS_PER_SAMPLE in a sample
         self._await_point_changed = False  # set by _read_await_point
         self._stuck_places = {}  # id(await chain) -> stuck tasks told there
+        self._deadlines = {}  # record number -> its waitingSince when found under a deadline
         self._short_budget = SHORT_LIVED_PER_SAMPLE
         self._commands = deque()
         self._ticks = 0
@@ -1383,6 +1386,8 @@ class Sampler:
 
     def _finished(self, ref, when):
         ref.finished = when
+        if self._deadlines:
+            self._deadlines.pop(ref.num, None)
         ref.point = None
         ref.waiting_since = None
         ref.waiter = ref.waiting_on = None
@@ -1653,14 +1658,14 @@ class Sampler:
         if waiting_on is not None and (waiting_on.get("kind") == "sleep" or "tasks" in waiting_on
                                        or waiting_on.get("label") in RUN_UNTIL_CANCELLED):
             return
-        try:
-            if self.waits.under_deadline(task.get_coro()) or self._awaited_by_wait_for_with_deadline(ref, task):
-                return  # ends by itself, like a sleep: asyncio.timeout(), wait_for(..., timeout)
-        except Exception:
-            log.exception("looking for a deadline failed")
         key = id(ref.await_sig)  # shared by every task waiting there (see FrameResolver.chain)
         if self._stuck_places.get(key, 0) >= STUCK_PER_PLACE:
             return  # told already for a few tasks waiting there: one place, one problem
+        flagged = ref.flagged
+        if flagged is not None and key in flagged:
+            return  # told already
+        if self._under_deadline(ref, task):
+            return  # ends by itself, like a sleep: asyncio.timeout(), wait_for(..., timeout)
         if not self._flag(ref, key):
             return
         if len(self._stuck_places) >= 10000:
@@ -1670,6 +1675,29 @@ class Sampler:
         idle = now - since if since > ref.waiting_since else None
         self._emit(findings.stuck(_ms(now), ref.id, ref.name, ref.coro, self._site(ref), now - ref.waiting_since,
                                   ref.awaiting, ref.waiting_on, where, self._made_by(ref), idle))
+
+    def _under_deadline(self, ref, task):
+        """Whether the task of `ref` waits under a deadline (see `WaitClassifier.under_deadline`
+        and `_awaited_by_wait_for_with_deadline`). Read once per wait: the answer is kept
+        (`_deadlines`, a dict entry per such task) until the task waits anew, since a task
+        past the threshold is looked at every half second or so, and reading its chain
+        costs a few microseconds (10,000 idle tasks under a timeout, in `sampling.py`:
+        0.74 ms a sample without it, 0.37 ms with it)."""
+        since = ref.waiting_since
+        if self._deadlines.get(ref.num) == since:
+            return True
+        try:
+            found = self.waits.under_deadline(task.get_coro()) or self._awaited_by_wait_for_with_deadline(ref, task)
+        except Exception:
+            log.exception("looking for a deadline failed")
+            found = False
+        if found:
+            if len(self._deadlines) >= DEADLINES_MAX:
+                self._deadlines.clear()
+            self._deadlines[ref.num] = since
+        elif self._deadlines:
+            self._deadlines.pop(ref.num, None)
+        return found
 
     def _awaited_by_wait_for_with_deadline(self, ref, task):
         """Whether `task` is the one ``wait_for`` made (3.10, 3.11: it runs what it waits
