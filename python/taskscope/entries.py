@@ -134,7 +134,7 @@ def latest_entry(items, key):
         return None
     keys = items[n - STRIDE::-STRIDE]  # the latest first (a list or a tuple, as `items`)
     if type(keys[0]) is not int:
-        keys = [_hash_or_none(item) if item is not None else None for item in keys]
+        keys = [hash_or_none(item) if item is not None else None for item in keys]
     try:
         offset = n - STRIDE * (1 + keys.index(key))
     except ValueError:
@@ -212,14 +212,16 @@ class Batch:
         # the first and the last k of each hash, by C-level zipping.
         keys = keys_at(self.items, self.offsets)
         if keys and type(keys[0]) is not int:  # weak references (3.14)
-            keys = tuple(map(_hash_or_none, keys))
+            keys = tuple(map(hash_or_none, keys))
         self._keys = keys
         n = len(keys)
         self._last = dict(zip(keys, range(n)))
         self._first = dict(zip(reversed(keys), range(n - 1, -1, -1)))
 
 
-def _hash_or_none(item):
+def hash_or_none(item):
+    """The hash of `item`, or None where it has none (a weak reference whose referent was
+    gone before it was ever hashed)."""
     try:
         return hash(item)
     except TypeError:

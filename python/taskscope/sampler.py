@@ -64,8 +64,8 @@ from . import findings, hooks, protocol
 from .findings import CallSites, loop_only_holds
 from .frames import FrameResolver, await_chain, capture_traceback, chain_matches
 from .log import log
-from .entries import (FRAMES, STRIDE, EntryLog, TaskLookup, entry_end, entry_stack, heads, keys_at, latest_entry,
-                      pack, pointer_hash, unknown_codes, walked)
+from .entries import (FRAMES, STRIDE, EntryLog, TaskLookup, entry_end, entry_stack, hash_or_none, heads, keys_at,
+                      latest_entry, pack, pointer_hash, unknown_codes, walked)
 from .registry import RECORDS, is_eager, untrack
 from .waits import RUN_UNTIL_CANCELLED, WaitClassifier
 from .watchdog import Watchdog
@@ -315,16 +315,9 @@ def _add_keys(keys, items, offset):
     if offset < n:
         column = items[offset:n:STRIDE]
         if type(column[0]) is not int:  # weak references (3.14)
-            column = map(_hash_or_none, column)
+            column = map(hash_or_none, column)
         keys.update(dict.fromkeys(column))
     return n
-
-
-def _hash_or_none(item):
-    try:
-        return hash(item)
-    except TypeError:
-        return None
 
 
 #: How long a TaskGroup's note waits for its task's record (see `Sampler._regroup`).

@@ -83,11 +83,9 @@ _TimerHandle = asyncio.TimerHandle
 def _timer_running(value):
     """Whether `value` is a timer that has not been cancelled: asyncio's ``TimerHandle``,
     or uvloop's (a class of its own, not asyncio's)."""
-    if isinstance(value, _TimerHandle):
-        return not value.cancelled()
-    if type(value).__name__ == "TimerHandle" and type(value).__module__ == "uvloop.loop":
-        return not value.cancelled()
-    return False
+    timer = isinstance(value, _TimerHandle) or (type(value).__name__ == "TimerHandle"
+                                               and type(value).__module__ == "uvloop.loop")
+    return timer and not value.cancelled()
 _isfuture = asyncio.isfuture
 _TaskGroup = getattr(asyncio, "TaskGroup", None)
 
